@@ -1,0 +1,1 @@
+"""registry: DCC documents, issuance, the SQL projection of the chain, verification and the API."""

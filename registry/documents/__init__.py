@@ -1,0 +1,1 @@
+"""Documents: hardened parsing, XSD validation, metadata extraction and signing."""
