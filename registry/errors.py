@@ -36,3 +36,77 @@ class XmlForbiddenError(DocumentError):
 
 class ConfigurationError(RegistryError):
     code = "configuration-invalid"
+
+
+class DocumentEmptyError(XmlMalformedError):
+    code = "document-empty"
+
+
+class XmlEncodingError(XmlMalformedError):
+    """Bytes that are not valid in the encoding the document declares."""
+
+    code = "xml-encoding-invalid"
+
+
+class DccRootInvalidError(DocumentError):
+    """Well-formed XML whose root is not dcc:digitalCalibrationCertificate."""
+
+    code = "dcc-root-invalid"
+
+
+class DccVersionUnsupportedError(DocumentError):
+    """The root's schemaVersion names no DCC schema bundled with the registry."""
+
+    code = "dcc-version-unsupported"
+
+
+class DccSchemaInvalidError(DocumentError):
+    """The DCC breaks its own schema. `details["violations"]` lists {line, path, message}."""
+
+    code = "dcc-schema-invalid"
+
+
+class DocumentMetadataError(DocumentError):
+    """Issuer-supplied metadata is missing, malformed or contradicts the document."""
+
+    code = "document-metadata-invalid"
+
+
+class SchemaResolutionError(ConfigurationError):
+    """A bundled schema referred to a schema that is not bundled: never fetched."""
+
+    code = "schema-resolution-refused"
+
+
+class SigningError(RegistryError):
+    """A certificate could not be signed; nothing was produced."""
+
+    code = "signing-failed"
+
+
+class DocumentAlreadySignedError(SigningError):
+    """The document carries a signature already: it is verified and kept, never re-signed."""
+
+    code = "document-already-signed"
+
+
+class SigningKeyError(RegistryError):
+    """The signing key or certificate is unusable. Messages never contain key material."""
+
+    code = "signing-key-invalid"
+
+
+class SigningKeyPasswordError(SigningKeyError):
+    """The password does not decrypt the key. The password itself is never in the message."""
+
+    code = "signing-key-password-wrong"
+
+
+class SigningKeyPasswordMissingError(SigningKeyError):
+    code = "signing-key-password-missing"
+
+
+class SignatureInvalidError(DocumentError):
+    """Raised on request for a signature that did not verify (the verdict itself is a value)."""
+
+    code = "signature-invalid"

@@ -1,0 +1,305 @@
+"""Search metadata read from a DCC (FAIR "findable"): who, what, when, units, references.
+
+Works on DCC 2.x and 3.x trees. The structures differ in places, handled here:
+- hashType (previousReport, measuringEquipment/certificate) names its fields
+  `reference`/`referenceID` in 2.x and `referral`/`referralID` in 3.x;
+- identifications label themselves with `description` in 2.x and `name` in 3.x;
+- performanceLocation exists from 3.0, issueDate from 3.3.
+
+Dates are read as the `YYYY-MM-DD` part of the xs:date (a timezone suffix, which
+the schema allows but no search needs, is dropped).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from lxml import etree
+
+from registry.documents.model import DocumentType, from_json_value, to_json_value
+
+DCC_NS = "https://ptb.de/dcc"
+SI_NS = "https://ptb.de/si"
+_NS = {"dcc": DCC_NS, "si": SI_NS}
+
+METADATA_FORMAT = "certreg.dcc-metadata/1"
+
+# Elements of dcc:quantityType / dcc:primitiveQuantityType that hold one quantity.
+_QUANTITY_TAGS = frozenset(f"{{{DCC_NS}}}{name}" for name in (
+    "quantity", "itemQuantity", "measuringEquipmentQuantity", "usedMethodQuantity"))
+_UNIT_TAGS = frozenset(f"{{{SI_NS}}}{name}" for name in (
+    "unit", "unitXMLList", "unitPhase", "unitPhaseXMLList"))
+
+
+@dataclass(frozen=True)
+class LocalizedText:
+    lang: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Identification:
+    """An identifier of the certificate or an item: who assigned it, its value, its label."""
+
+    issuer: str
+    value: str
+    label: tuple[LocalizedText, ...]
+
+
+@dataclass(frozen=True)
+class Party:
+    """A calibration laboratory or customer."""
+
+    name: tuple[LocalizedText, ...]
+    email: str | None
+    city: str | None
+    country_code: str | None
+    laboratory_code: str | None = None
+
+
+@dataclass(frozen=True)
+class CertificateReference:
+    """A certificate cited through the schema's hashType (3.x referral*, 2.x reference*)."""
+
+    referral: tuple[LocalizedText, ...]
+    referral_id: str
+    procedure: str
+    value: str
+    linked_report: CertificateReference | None = None
+
+
+def _is_serial_label(identification: Identification) -> bool:
+    return any("serial" in label.text.lower() or "serien" in label.text.lower()
+               for label in identification.label)
+
+
+@dataclass(frozen=True)
+class CalibratedItem:
+    name: tuple[LocalizedText, ...]
+    manufacturer: tuple[LocalizedText, ...]
+    model: str | None
+    identifications: tuple[Identification, ...]
+
+    @property
+    def serial_numbers(self) -> tuple[str, ...]:
+        """Identifications whose label says serial number (English "serial", German "Serien").
+
+        A label convention, not a schema field: DCCs have no dedicated serial-number element.
+        """
+        return tuple(ident.value for ident in self.identifications if _is_serial_label(ident))
+
+
+@dataclass(frozen=True)
+class MeasuringEquipment:
+    """A reference standard or instrument used for the calibration."""
+
+    name: tuple[LocalizedText, ...]
+    manufacturer: tuple[LocalizedText, ...]
+    model: str | None
+    identifications: tuple[Identification, ...]
+    certificate: CertificateReference | None
+
+
+@dataclass(frozen=True)
+class QuantityUnits:
+    """A quantity in the certificate and its D-SI units exactly as written."""
+
+    name: tuple[LocalizedText, ...]
+    ref_type: str | None
+    si_kind: str | None  # local name of the D-SI element: real, realListXMLList, hybrid, ...
+    units: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DccMetadata:
+    schema_version: str
+    unique_identifier: str
+    country_code: str | None
+    used_languages: tuple[str, ...]
+    mandatory_languages: tuple[str, ...]
+    identifications: tuple[Identification, ...]
+    receipt_date: date | None
+    begin_performance_date: date | None
+    end_performance_date: date | None
+    issue_date: date | None
+    performance_location: str | None
+    calibration_laboratory: Party | None
+    customer: Party | None
+    items: tuple[CalibratedItem, ...]
+    measuring_equipment: tuple[MeasuringEquipment, ...]
+    quantities: tuple[QuantityUnits, ...]
+    previous_report: CertificateReference | None
+    influence_condition_certificates: tuple[CertificateReference, ...] = ()
+    document_type: DocumentType = DocumentType.DCC
+
+    @property
+    def certificate_references(self) -> tuple[CertificateReference, ...]:
+        """Every certificate this one cites, linked reports included: traceability input."""
+        direct = [self.previous_report,
+                  *(equipment.certificate for equipment in self.measuring_equipment),
+                  *self.influence_condition_certificates]
+        found: list[CertificateReference] = []
+        for reference in direct:
+            while reference is not None:
+                found.append(reference)
+                reference = reference.linked_report
+        return tuple(found)
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """Distinct units used by the quantities, in document order."""
+        return tuple(dict.fromkeys(unit for quantity in self.quantities
+                                   for unit in quantity.units))
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys, no whitespace) so equal metadata hash equally."""
+        return json.dumps({"format": METADATA_FORMAT, **to_json_value(self)},
+                          sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> DccMetadata:
+        value: dict[str, Any] = json.loads(text)
+        if value.pop("format", None) != METADATA_FORMAT:
+            raise ValueError(f"not {METADATA_FORMAT} metadata")
+        return from_json_value(cls, value)
+
+
+def _text(element: etree._Element | None) -> str | None:
+    if element is None or element.text is None:
+        return None
+    collapsed = " ".join(element.text.split())
+    return collapsed or None
+
+
+def _child_text(parent: etree._Element | None, path: str) -> str | None:
+    return None if parent is None else _text(parent.find(path, _NS))
+
+
+def _localized(text_element: etree._Element | None) -> tuple[LocalizedText, ...]:
+    """A dcc:textType (sequence of dcc:content with optional lang) as plain texts."""
+    if text_element is None:
+        return ()
+    texts = []
+    for content in text_element.findall("dcc:content", _NS):
+        text = _text(content)
+        if text is not None:
+            texts.append(LocalizedText(lang=content.get("lang"), text=text))
+    return tuple(texts)
+
+
+def _date(parent: etree._Element | None, path: str) -> date | None:
+    text = _child_text(parent, path)
+    return None if text is None else date.fromisoformat(text[:10])
+
+
+def _identifications(parent: etree._Element | None) -> tuple[Identification, ...]:
+    if parent is None:
+        return ()
+    found = []
+    for ident in parent.findall("dcc:identifications/dcc:identification", _NS):
+        label = _localized(ident.find("dcc:name", _NS)) or _localized(
+            ident.find("dcc:description", _NS))
+        found.append(Identification(issuer=_child_text(ident, "dcc:issuer") or "",
+                                    value=_child_text(ident, "dcc:value") or "",
+                                    label=label))
+    return tuple(found)
+
+
+def _party(contact: etree._Element | None, laboratory_code: str | None = None) -> Party | None:
+    if contact is None:
+        return None
+    return Party(name=_localized(contact.find("dcc:name", _NS)),
+                 email=_child_text(contact, "dcc:eMail"),
+                 city=_child_text(contact, "dcc:location/dcc:city"),
+                 country_code=_child_text(contact, "dcc:location/dcc:countryCode"),
+                 laboratory_code=laboratory_code)
+
+
+def _certificate_reference(hash_element: etree._Element | None) -> CertificateReference | None:
+    if hash_element is None:
+        return None
+    referral = hash_element.find("dcc:referral", _NS)
+    if referral is None:
+        referral = hash_element.find("dcc:reference", _NS)  # DCC 2.x spelling
+    return CertificateReference(
+        referral=_localized(referral),
+        referral_id=(_child_text(hash_element, "dcc:referralID")
+                     or _child_text(hash_element, "dcc:referenceID") or ""),
+        procedure=_child_text(hash_element, "dcc:procedure") or "",
+        value=_child_text(hash_element, "dcc:value") or "",
+        linked_report=_certificate_reference(hash_element.find("dcc:linkedReport", _NS)),
+    )
+
+
+def _quantities(root: etree._Element) -> tuple[QuantityUnits, ...]:
+    found = []
+    for element in root.iter(*_QUANTITY_TAGS):
+        si_children = [child for child in element
+                       if isinstance(child.tag, str) and child.tag.startswith(f"{{{SI_NS}}}")]
+        units: list[str] = []
+        for unit_element in element.iter(*_UNIT_TAGS):
+            units.extend((unit_element.text or "").split())
+        found.append(QuantityUnits(
+            name=_localized(element.find("dcc:name", _NS)),
+            ref_type=element.get("refType"),
+            si_kind=etree.QName(si_children[0]).localname if si_children else None,
+            units=tuple(dict.fromkeys(units)),
+        ))
+    return tuple(found)
+
+
+def extract_dcc_metadata(tree: etree._ElementTree) -> DccMetadata:
+    """Search metadata of a schema-valid DCC tree (validate first: this trusts the structure)."""
+    root = tree.getroot()
+    admin = root.find("dcc:administrativeData", _NS)
+    core = admin.find("dcc:coreData", _NS) if admin is not None else None
+    laboratory = admin.find("dcc:calibrationLaboratory", _NS) if admin is not None else None
+    items = [] if admin is None else admin.findall("dcc:items/dcc:item", _NS)
+    # Equipment and influence-condition lists sit at several levels (measurement
+    # results, results, used methods; 3.3 adds more), so collect them wherever they are.
+    equipment = list(root.iter(f"{{{DCC_NS}}}measuringEquipment"))
+    influence_certificates = [condition.find("dcc:certificate", _NS)
+                              for condition in root.iter(f"{{{DCC_NS}}}influenceCondition")]
+    return DccMetadata(
+        schema_version=root.get("schemaVersion", ""),
+        unique_identifier=_child_text(core, "dcc:uniqueIdentifier") or "",
+        country_code=_child_text(core, "dcc:countryCodeISO3166_1"),
+        used_languages=tuple(_text(e) or "" for e in
+                             (core.findall("dcc:usedLangCodeISO639_1", _NS) if core is not None
+                              else [])),
+        mandatory_languages=tuple(_text(e) or "" for e in
+                                  (core.findall("dcc:mandatoryLangCodeISO639_1", _NS)
+                                   if core is not None else [])),
+        identifications=_identifications(core),
+        receipt_date=_date(core, "dcc:receiptDate"),
+        begin_performance_date=_date(core, "dcc:beginPerformanceDate"),
+        end_performance_date=_date(core, "dcc:endPerformanceDate"),
+        issue_date=_date(core, "dcc:issueDate"),
+        performance_location=_child_text(core, "dcc:performanceLocation"),
+        calibration_laboratory=None if laboratory is None else _party(
+            laboratory.find("dcc:contact", _NS),
+            _child_text(laboratory, "dcc:calibrationLaboratoryCode")),
+        customer=None if admin is None else _party(admin.find("dcc:customer", _NS)),
+        items=tuple(CalibratedItem(
+            name=_localized(item.find("dcc:name", _NS)),
+            manufacturer=_localized(item.find("dcc:manufacturer/dcc:name", _NS)),
+            model=_child_text(item, "dcc:model"),
+            identifications=_identifications(item),
+        ) for item in items),
+        measuring_equipment=tuple(MeasuringEquipment(
+            name=_localized(device.find("dcc:name", _NS)),
+            manufacturer=_localized(device.find("dcc:manufacturer/dcc:name", _NS)),
+            model=_child_text(device, "dcc:model"),
+            identifications=_identifications(device),
+            certificate=_certificate_reference(device.find("dcc:certificate", _NS)),
+        ) for device in equipment),
+        quantities=_quantities(root),
+        previous_report=_certificate_reference(
+            core.find("dcc:previousReport", _NS) if core is not None else None),
+        influence_condition_certificates=tuple(
+            reference for reference in map(_certificate_reference, influence_certificates)
+            if reference is not None),
+    )

@@ -1,0 +1,166 @@
+"""Typed values for submitted documents, and their JSON form.
+
+Metadata is stored on IPFS inside batch manifests and is the source the database
+is rebuilt from, so every metadata class round-trips exactly through JSON
+(`to_json_value` / `from_json_value`), driven by the dataclass type hints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar, Union
+
+if TYPE_CHECKING:
+    from registry.documents.metadata import DccMetadata
+
+
+class DocumentType(StrEnum):
+    """COOMET document kinds the registry accepts. Only DCCs carry their own metadata."""
+
+    DCC = "dcc"
+    VERIFICATION_CERTIFICATE = "verification-certificate"
+    TYPE_APPROVAL = "type-approval"
+    TYPE_DESCRIPTION = "type-description"
+    REFERENCE_MATERIAL_CERTIFICATE = "reference-material-certificate"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class SchemaViolation:
+    """One reason a DCC breaks its schema, as libxml2 reports it."""
+
+    line: int | None
+    path: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class DocumentWarning:
+    """Something a verifier should know that does not make the document unacceptable."""
+
+    code: str
+    message: str
+    line: int | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class DccValidation:
+    """Outcome of validating a DCC tree against its bundled schema."""
+
+    schema_version: str
+    warnings: tuple[DocumentWarning, ...]
+
+
+@dataclass(frozen=True)
+class IssuerMetadata:
+    """Metadata the issuer supplies for documents that do not describe themselves.
+
+    `attributes` holds any further issuer keys as sorted (key, value) string pairs.
+    """
+
+    document_type: DocumentType
+    identifier: str
+    issuer: str
+    issue_date: date | None = None
+    title: str | None = None
+    language: str | None = None
+    country_code: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": "certreg.issuer-metadata/1", **to_json_value(self)}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> IssuerMetadata:
+        fields = {key: item for key, item in value.items() if key != "format"}
+        return from_json_value(cls, fields)
+
+
+@dataclass(frozen=True)
+class ValidatedDocument:
+    """A document the registry accepted: exactly the bytes received, and what it says."""
+
+    raw: bytes
+    sha256: str
+    document_type: DocumentType
+    metadata: DccMetadata | IssuerMetadata
+    schema_version: str | None
+    warnings: tuple[DocumentWarning, ...]
+    media_type: str
+
+
+def to_json_value(value: Any) -> Any:
+    """A JSON-compatible value for a metadata dataclass (dates as ISO strings)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: to_json_value(getattr(value, field.name))
+                for field in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [to_json_value(item) for item in value]
+    return value
+
+
+T = TypeVar("T")
+
+
+def from_json_value(cls: type[T], value: Any) -> T:
+    """Rebuild a metadata dataclass from `to_json_value` output, checking types on the way."""
+    return typing.cast(T, _decode(cls, value, cls.__name__))
+
+
+def _decode(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _decode(option, value, where)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError(f"{where}: {value!r} matches none of {hint}")
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise TypeError(f"{where}: expected a list, got {type(value).__name__}")
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], item, f"{where}[{index}]")
+                         for index, item in enumerate(value))
+        if len(args) != len(value):
+            raise TypeError(f"{where}: expected {len(args)} items")
+        return tuple(_decode(arg, item, f"{where}[{index}]")
+                     for index, (arg, item) in enumerate(zip(args, value, strict=True)))
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected an object")
+        hints = typing.get_type_hints(hint)
+        known = {field.name for field in dataclasses.fields(hint)}
+        unknown = set(value) - known
+        if unknown:
+            raise TypeError(f"{where}: unknown fields {sorted(unknown)}")
+        return hint(**{name: _decode(hints[name], item, f"{where}.{name}")
+                       for name, item in value.items()})
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if hint is date:
+        if not isinstance(value, str):
+            raise TypeError(f"{where}: expected an ISO date string")
+        return date.fromisoformat(value)
+    if hint in (str, int, float, bool):
+        # bool is an int in Python; do not let true/false stand in for numbers.
+        if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
+            raise TypeError(f"{where}: expected {hint.__name__}, got {type(value).__name__}")
+        return value
+    raise TypeError(f"{where}: cannot decode type {hint!r}")

@@ -1,0 +1,167 @@
+"""Search metadata read from real DCCs of several versions, and its JSON round trip."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+
+from registry.documents.metadata import DccMetadata, LocalizedText
+from registry.documents.model import DocumentType
+from registry.documents.validate import load_document
+
+ReadCorpus = Callable[[str], bytes]
+
+
+def _metadata(data: bytes) -> DccMetadata:
+    metadata = load_document(data, DocumentType.DCC).metadata
+    assert isinstance(metadata, DccMetadata)
+    return metadata
+
+
+def test_dcc_metadata_of_ptb_silicon_sphere_2_3(read_corpus: ReadCorpus) -> None:
+    metadata = _metadata(read_corpus("examples/ptb_siliziumkugel_v2.3.0.xml"))
+    assert metadata.schema_version == "2.3.0"
+    assert metadata.unique_identifier == "PTB - 11129 18"
+    assert metadata.begin_performance_date == metadata.end_performance_date == date(2018, 10, 12)
+    assert metadata.country_code == "DE"
+    assert metadata.used_languages == ("de", "en")
+    assert metadata.mandatory_languages == ("de",)
+    assert metadata.performance_location is None  # no such element before 3.0
+    assert [(i.issuer, i.value) for i in metadata.identifications] == [
+        ("calibrationLaboratory", "1.81-18.039")]
+    # 2.x labels identifications with dcc:description
+    assert LocalizedText("en", "Reference No.") in metadata.identifications[0].label
+    lab = metadata.calibration_laboratory
+    assert lab is not None
+    assert lab.name == (LocalizedText(None, "Physikalisch-Technische Bundesanstalt (PTB)"),)
+    assert (lab.city, lab.country_code, lab.email) == ("Braunschweig", "DE", "info@ptb.de")
+    [item] = metadata.items
+    assert item.serial_numbers == ("Si28kg_03_a",)
+    assert LocalizedText("en", "Silicon sphere") in item.name
+
+
+def test_dcc_metadata_of_ptb_vacuum_gauge_3_1(read_corpus: ReadCorpus) -> None:
+    metadata = _metadata(read_corpus("examples/ptb_vacuumlab_CDG_v3.1.0.xml"))
+    assert metadata.unique_identifier == "75999PTB20"
+    assert metadata.begin_performance_date == date(2020, 8, 7)
+    assert metadata.performance_location == "laboratory"
+    [item] = metadata.items
+    assert item.serial_numbers == ("99999-999",)
+    assert item.manufacturer == (LocalizedText("en", "The Manufacturer"),)
+
+
+def test_dcc_metadata_of_gemimeg_temperature_3_1_and_3_3(read_corpus: ReadCorpus) -> None:
+    v3_1 = _metadata(read_corpus("examples/dcc_gp_temperature_typical_v12.xml"))
+    v3_3 = _metadata(read_corpus("examples/derived_gp_temperature_typical_v3.3.0.xml"))
+    assert v3_1.unique_identifier == "GP_DCC_temperature_typical_1.2"
+    assert v3_1.customer is not None and v3_1.customer.name == (
+        LocalizedText(None, "Kunde GmbH"),)
+    [equipment] = v3_1.measuring_equipment
+    assert LocalizedText("en", "Pt 100 thermometer") in equipment.name
+    assert [i.value for i in equipment.identifications] == [
+        "string-manufacturer-measuringEquipment-1"]
+    assert equipment.certificate is None
+    assert {i.value for i in v3_1.items[0].identifications} == {
+        "string-manufacturer-item", "string-customer-item", "string-calibrationLaboratory-item"}
+    assert v3_1.items[0].serial_numbers == ("string-manufacturer-item",)
+    assert r"\kelvin" in v3_1.units and r"\degreecelsius" in v3_1.units
+    list_quantities = [q for q in v3_1.quantities if q.si_kind == "realListXMLList"]
+    assert list_quantities and all(q.units for q in list_quantities)
+    # Only schemaVersion differs between the two files.
+    assert v3_3.schema_version == "3.3.0"
+    assert v3_3.to_json() == v3_1.to_json().replace('"3.1.1"', '"3.3.0"')
+
+
+PREVIOUS_REPORT_3_3 = b"""<dcc:issueDate>1957-08-20</dcc:issueDate>
+<dcc:previousReport>
+  <dcc:referral><dcc:content lang="en">Calibration certificate 2019</dcc:content></dcc:referral>
+  <dcc:referralID>GP_DCC_temperature_typical_1.1</dcc:referralID>
+  <dcc:procedure>SHA256</dcc:procedure>
+  <dcc:value>9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08</dcc:value>
+  <dcc:linkedReport>
+    <dcc:referral><dcc:content>First certificate</dcc:content></dcc:referral>
+    <dcc:referralID>GP_DCC_temperature_typical_1.0</dcc:referralID>
+    <dcc:procedure>SHA256</dcc:procedure>
+    <dcc:value>60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752</dcc:value>
+  </dcc:linkedReport>
+</dcc:previousReport>
+"""
+
+EQUIPMENT_CERTIFICATE_3_3 = b"""<dcc:certificate>
+  <dcc:referral><dcc:content>DAkkS certificate of the Pt 100</dcc:content></dcc:referral>
+  <dcc:referralID>D-K-15070-01-00 2023-11</dcc:referralID>
+  <dcc:procedure>SHA256</dcc:procedure>
+  <dcc:value>ab12</dcc:value>
+</dcc:certificate>
+"""
+
+
+def test_dcc_certificate_references_are_extracted_3_3(read_corpus: ReadCorpus) -> None:
+    # No corpus example cites another certificate; add references the 3.3.0 schema allows.
+    data = read_corpus("examples/derived_gp_temperature_typical_v3.3.0.xml")
+    data = data.replace(b"<dcc:performanceLocation>laboratory</dcc:performanceLocation>",
+                        b"<dcc:performanceLocation>laboratory</dcc:performanceLocation>"
+                        + PREVIOUS_REPORT_3_3, 1)
+    equipment_name_end = data.index(b"</dcc:name>", data.index(b"<dcc:measuringEquipment "))
+    insert_at = equipment_name_end + len(b"</dcc:name>")
+    data = data[:insert_at] + EQUIPMENT_CERTIFICATE_3_3 + data[insert_at:]
+
+    metadata = _metadata(data)  # still schema-valid, or load_document raises
+    assert metadata.issue_date == date(1957, 8, 20)
+    previous = metadata.previous_report
+    assert previous is not None
+    assert previous.referral_id == "GP_DCC_temperature_typical_1.1"
+    assert previous.procedure == "SHA256"
+    assert previous.linked_report is not None
+    assert previous.linked_report.referral_id == "GP_DCC_temperature_typical_1.0"
+    certificate = metadata.measuring_equipment[0].certificate
+    assert certificate is not None and certificate.referral_id == "D-K-15070-01-00 2023-11"
+    assert [r.referral_id for r in metadata.certificate_references] == [
+        "GP_DCC_temperature_typical_1.1", "GP_DCC_temperature_typical_1.0",
+        "D-K-15070-01-00 2023-11"]
+    assert DccMetadata.from_json(metadata.to_json()) == metadata
+
+
+def test_dcc_previous_report_in_2_x_spelling(read_corpus: ReadCorpus) -> None:
+    data = read_corpus("examples/ptb_siliziumkugel_v2.3.0.xml")
+    data = data.replace(b"<dcc:endPerformanceDate>2018-10-12</dcc:endPerformanceDate>",
+                        b"<dcc:endPerformanceDate>2018-10-12</dcc:endPerformanceDate>"
+                        b"<dcc:previousReport><dcc:reference><dcc:content>PTB 2016"
+                        b"</dcc:content></dcc:reference><dcc:referenceID>PTB - 10001 16"
+                        b"</dcc:referenceID><dcc:procedure>SHA512</dcc:procedure>"
+                        b"<dcc:value>00ff</dcc:value></dcc:previousReport>", 1)
+    previous = _metadata(data).previous_report
+    assert previous is not None
+    assert (previous.referral_id, previous.procedure, previous.value) == (
+        "PTB - 10001 16", "SHA512", "00ff")
+    assert previous.referral == (LocalizedText(None, "PTB 2016"),)
+
+
+def test_dcc_metadata_json_round_trips(
+        dcc_example: dict[str, Any], read_corpus: ReadCorpus) -> None:
+    metadata = _metadata(read_corpus(dcc_example["file"]))
+    text = metadata.to_json()
+    assert DccMetadata.from_json(text) == metadata
+    assert DccMetadata.from_json(text).to_json() == text
+    stored = json.loads(text)
+    assert stored["format"] == "certreg.dcc-metadata/1"
+    assert stored["document_type"] == "dcc"
+    assert stored["schema_version"] == dcc_example["schema_version"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", stored["begin_performance_date"])
+
+
+def test_dcc_metadata_from_json_rejects_foreign_or_mistyped_input(
+        read_corpus: ReadCorpus) -> None:
+    metadata = _metadata(read_corpus("examples/ptb_vacuumlab_SRG_v3.1.1.xml"))
+    stored = json.loads(metadata.to_json())
+    with pytest.raises(ValueError):
+        DccMetadata.from_json(json.dumps({**stored, "format": "something-else"}))
+    with pytest.raises(TypeError):
+        DccMetadata.from_json(json.dumps({**stored, "used_languages": "de"}))
+    with pytest.raises(TypeError):
+        DccMetadata.from_json(json.dumps({**stored, "surprise": 1}))
