@@ -47,3 +47,39 @@ class MerkleError(AnchorError):
     """A Merkle tree could not be built or a proof is malformed."""
 
     code = "merkle-invalid"
+
+
+class CidError(AnchorError):
+    """A CID string or binary CID is malformed or uses an unsupported format."""
+
+    code = "cid-invalid"
+
+
+class StorageError(AnchorError):
+    """Base of content-store errors (embedded store, Kubo, spool)."""
+
+    code = "storage-error"
+
+
+class StorageUnavailableError(StorageError):
+    """The store cannot be reached (Kubo daemon down, timeout, unwritable directory)."""
+
+    code = "storage-unavailable"
+
+
+class ContentNotFoundError(StorageError):
+    """No content for this CID in the store (or not retrievable in time)."""
+
+    code = "content-not-found"
+
+
+class ContentIntegrityError(StorageError):
+    """Bytes read for a CID do not hash to that CID: corrupted or substituted; never returned."""
+
+    code = "content-integrity-failed"
+
+
+class DecryptionError(StorageError):
+    """An encrypted envelope could not be opened: wrong key, tampered or not an envelope."""
+
+    code = "decryption-failed"
