@@ -83,3 +83,9 @@ class DecryptionError(StorageError):
     """An encrypted envelope could not be opened: wrong key, tampered or not an envelope."""
 
     code = "decryption-failed"
+
+
+class ReceiptError(AnchorError):
+    """A receipt file is malformed, of an unknown format version, or inconsistent."""
+
+    code = "receipt-invalid"

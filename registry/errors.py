@@ -110,3 +110,33 @@ class SignatureInvalidError(DocumentError):
     """Raised on request for a signature that did not verify (the verdict itself is a value)."""
 
     code = "signature-invalid"
+
+
+class OperatorNotAuthorisedError(ConfigurationError):
+    """The operator account serves no issuer on chain, so it cannot anchor or revoke."""
+
+    code = "operator-not-authorised"
+
+
+class DocumentNotFoundError(RegistryError):
+    """No document with this hash is known (to the issuer, or anchored on chain)."""
+
+    code = "document-not-found"
+
+
+class DocumentNotAnchoredError(RegistryError):
+    """The document is known but not anchored yet (or not indexed yet): nothing to revoke."""
+
+    code = "document-not-anchored"
+
+
+class DocumentAlreadyRevokedError(RegistryError):
+    """The document is revoked already; revocation is irreversible."""
+
+    code = "document-already-revoked"
+
+
+class DatabaseStateError(RegistryError):
+    """The database belongs to another registry contract or chain, or is inconsistent."""
+
+    code = "database-state-invalid"

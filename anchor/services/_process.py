@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -14,6 +15,25 @@ from pathlib import Path
 from anchor.errors import ServiceError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn_service(args: list[str], log_path: Path, env: dict[str, str] | None = None
+                  ) -> subprocess.Popen:
+    """Start a node in its own process group, logging to `log_path`.
+
+    The child gets SIGTERM when its parent dies, even by SIGKILL, so a crashed
+    `certreg up` or test run never leaves a node holding its port.
+    """
+    with log_path.open("ab") as log:
+        return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    # prctl(PR_SET_PDEATHSIG, SIGTERM); Linux only, which is what we run on.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def free_port() -> int:

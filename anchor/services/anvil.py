@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anchor.errors import ServiceError
-from anchor.services._process import REPO_ROOT, free_port, stop_process, wait_until
+from anchor.services._process import (
+    REPO_ROOT,
+    free_port,
+    spawn_service,
+    stop_process,
+    wait_until,
+)
 
 # anvil's well-known development mnemonic; its keys are public and fund nothing real.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -73,9 +79,7 @@ class AnvilNode:
             args += ["--state", str(state_file), "--state-interval", "1"]
         if block_time is not None:
             args += ["--block-time", str(block_time)]
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = spawn_service(args, log_path)
         node = cls(port=port, chain_id=chain_id, process=proc, log_path=log_path,
                    state_file=state_file, accounts=accounts, extra_args=extra_args)
         url = node.rpc_url

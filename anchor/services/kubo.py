@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anchor.errors import ServiceError
-from anchor.services._process import REPO_ROOT, free_port, stop_process, wait_until
+from anchor.services._process import (
+    REPO_ROOT,
+    free_port,
+    spawn_service,
+    stop_process,
+    wait_until,
+)
 
 KUBO_VERSION = "v0.43.1"
 
@@ -138,10 +144,7 @@ class KuboNode:
         peer_id = str(config["Identity"]["PeerID"])
 
         log_path = workdir / f"{name}.log"
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen([str(binary), "daemon"], env=env,
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = spawn_service([str(binary), "daemon"], log_path, env)
         node = cls(repo_dir=repo_dir, api_port=api_port, gateway_port=gateway_port,
                    swarm_port=swarm_port, peer_id=peer_id, process=proc, log_path=log_path)
         api_url = node.api_url

@@ -13,19 +13,21 @@ import json
 import sys
 from collections.abc import Sequence
 
-from anchor.errors import AnchorError
+from anchor.accounts import KeystoreError
+from anchor.errors import AnchorError, ContractRevertError
 from registry.errors import RegistryError
 
 # Exit codes a script can rely on.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the operation ran and reports a negative outcome
 EXIT_USAGE = 2  # argparse's own code for bad arguments
-EXIT_INPUT = 3  # a document or argument was rejected (RegistryError)
+EXIT_INPUT = 3  # a document, argument or transaction was rejected (incl. contract reverts)
 EXIT_BACKEND = 4  # chain, IPFS or a local service failed (AnchorError)
 
 COMMAND_MODULES = (
     "registry.cli.chain",
     "registry.cli.up",
+    "registry.cli.store",
 )
 
 
@@ -50,10 +52,15 @@ def _report(args: argparse.Namespace, code: str, message: str, details: dict) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # `--json` is accepted anywhere on the line (`certreg issue x.xml --json`), not just
+    # before the command as argparse would require of a global option.
+    wants_json = "--json" in arguments
+    args = parser.parse_args([a for a in arguments if a != "--json"])
+    args.json = wants_json
     try:
         return int(args.handler(args) or EXIT_OK)
-    except RegistryError as exc:
+    except (RegistryError, ContractRevertError, KeystoreError) as exc:
         _report(args, exc.code, exc.message, exc.details)
         return EXIT_INPUT
     except AnchorError as exc:

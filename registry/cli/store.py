@@ -1,15 +1,14 @@
 """`certreg store`: put, get and migrate documents in the content store.
 
-Without `--kubo-api` the embedded store in `--store-dir` is used. With it, documents go to
-Kubo and fall back to a spool under `--store-dir` while Kubo is down (see
+Without a Kubo API (`--kubo-api` or $CERTREG_IPFS_API) the embedded store is used
+(`--store-dir`, default $CERTREG_DATA_DIR/blobs). With one, documents go to Kubo and
+fall back to a spool under the data directory while Kubo is down (see
 anchor.store.spool); `certreg store push` without `--from-dir` flushes that spool.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from anchor.cid import Cid
 from anchor.encryption import DocumentKey, decrypt_document, is_encrypted
 from anchor.errors import StorageUnavailableError
 from anchor.store import (
+    ContentStore,
     EmbeddedStore,
     KuboStore,
     PushReport,
@@ -24,22 +24,21 @@ from anchor.store import (
     push_all,
     put_confidential,
 )
+from registry.cli.output import emit
+from registry.context import content_store
 from registry.errors import ConfigurationError
-
-# Until the settings module exists: environment, then a directory next to the caller.
-DEFAULT_STORE_DIR = os.environ.get("CERTREG_STORE_DIR", "certreg-store")
+from registry.settings import Settings, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     # The store options go on every action, so they can follow it as in
     # `certreg store push --from-dir DIR --kubo-api ADDR`.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store-dir", type=Path, default=Path(DEFAULT_STORE_DIR),
-                        help="embedded store, or the spool when --kubo-api is given "
-                             "(default: $CERTREG_STORE_DIR or ./certreg-store)")
-    common.add_argument("--kubo-api", default=os.environ.get("CERTREG_KUBO_API"),
+    common.add_argument("--store-dir", type=Path,
+                        help="embedded store directory (default: $CERTREG_DATA_DIR/blobs)")
+    common.add_argument("--kubo-api",
                         help="Kubo RPC multiaddr, e.g. /ip4/127.0.0.1/tcp/5001 "
-                             "(default: $CERTREG_KUBO_API; none: embedded store only)")
+                             "(default: $CERTREG_IPFS_API; none: embedded store only)")
     store = subparsers.add_parser("store", help="content store (embedded or Kubo)")
     actions = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
 
@@ -67,14 +66,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     push.set_defaults(handler=_push)
 
 
-def _open_store(args: argparse.Namespace) -> EmbeddedStore | SpoolingStore:
-    if args.kubo_api:
-        return SpoolingStore(KuboStore(args.kubo_api), args.store_dir / "spool")
-    return EmbeddedStore(args.store_dir)
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(ipfs_api=args.kubo_api)
+    args.kubo_api = settings.ipfs_api
+    return settings
 
 
-def _emit(args: argparse.Namespace, payload: dict, text: str) -> None:
-    print(json.dumps(payload) if args.json else text)
+def _open_store(args: argparse.Namespace) -> ContentStore:
+    settings = _settings(args)
+    if args.store_dir is not None and not settings.ipfs_api:
+        return EmbeddedStore(args.store_dir)
+    return content_store(settings)
 
 
 def _put(args: argparse.Namespace) -> int:
@@ -96,7 +98,7 @@ def _put(args: argparse.Namespace) -> int:
     text = str(cid) + (f"\nkey: {payload['key']}" if "key" in payload else "")
     if pin == "pending":
         text += "\n(pending: Kubo is unavailable; run `certreg store push` later)"
-    _emit(args, payload, text)
+    emit(args, payload, text)
     return 0
 
 
@@ -130,13 +132,13 @@ def _status(args: argparse.Namespace) -> int:
     else:
         payload = {"backend": "embedded", "root": str(store.root), "documents": len(store)}
         text = f"backend: embedded at {store.root}\ndocuments: {len(store)}"
-    _emit(args, payload, text)
+    emit(args, payload, text)
     return 0
 
 
 def _push(args: argparse.Namespace) -> int:
-    if not args.kubo_api:
-        raise ConfigurationError("certreg store push needs --kubo-api")
+    if not _settings(args).ipfs_api:
+        raise ConfigurationError("certreg store push needs --kubo-api or $CERTREG_IPFS_API")
     if args.from_dir:
         if not (args.from_dir / "store.json").is_file():
             raise ConfigurationError(f"{args.from_dir} is not an embedded store")
@@ -146,7 +148,7 @@ def _push(args: argparse.Namespace) -> int:
         spooling = _open_store(args)
         assert isinstance(spooling, SpoolingStore)
         report = spooling.flush()
-    _emit(args, _report_json(report),
+    emit(args, _report_json(report),
           f"pushed: {len(report.pushed)}, already on Kubo: {len(report.already_present)}, "
           f"remaining: {len(report.remaining)}, failed: {len(report.errors)}")
     if report.remaining:

@@ -1,0 +1,53 @@
+"""`certreg up`: run the registry. With nothing configured, everything is embedded:
+a persistent local anvil chain with the contract deployed and a development
+issuer, the embedded content store and SQLite, all under $CERTREG_DATA_DIR (./var).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from registry.cli.output import emit
+from registry.settings import load_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    up = subparsers.add_parser("up", help="run the registry (embedded defaults)")
+    up.add_argument("--data-dir", type=Path, help="state directory (default: ./var)")
+    up.add_argument("--api-host", help="API bind address (default: 127.0.0.1)")
+    up.add_argument("--api-port", type=int, help="API port (default: 8000)")
+    up.add_argument("--chain-port", type=int, help="embedded chain port (default: 8545)")
+    up.set_defaults(handler=_up)
+
+
+def _up(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from registry.api.app import create_app
+    from registry.devnet import ensure_dev_registry, start_dev_chain
+
+    settings = load_settings(data_dir=args.data_dir, api_host=args.api_host,
+                             api_port=args.api_port, chain_port=args.chain_port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    chain = start_dev_chain(settings) if settings.uses_embedded_chain else None
+    try:
+        deployment = (ensure_dev_registry(settings) if chain is not None
+                      else settings.require_deployment())
+        summary = {
+            "rpc_url": settings.effective_rpc_url,
+            "embedded_chain": chain is not None,
+            "contract_address": deployment["address"],
+            "content_store": settings.ipfs_api or str(settings.blob_dir),
+            "database": settings.effective_database_url.split("@")[-1],  # no credentials
+            "api": f"http://{settings.api_host}:{settings.api_port}",
+        }
+        emit(args, summary, "\n".join(f"{k}: {v}" for k, v in summary.items()))
+        sys.stdout.flush()
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                    log_level="info")
+    finally:
+        if chain is not None:
+            chain.stop()
+    return 0
