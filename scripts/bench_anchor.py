@@ -15,16 +15,16 @@ import hashlib
 import json
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from anchor.merkle import MerkleBatch  # noqa: E402
-from anchor.services.anvil import AnvilNode  # noqa: E402
-from tests.anchor.registry_fixtures import deploy_world  # noqa: E402
+from anchor.chain import RegistryClient, account_from_key, connect
+from anchor.merkle import MerkleBatch
+from anchor.services.anvil import AnvilNode, dev_private_key
+from registry.context import DEV_OPERATOR_INDEX
+from registry.devnet import ensure_dev_registry
+from registry.settings import load_settings
 
 
 def summary(values: list[float]) -> dict:
@@ -47,9 +47,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         node = AnvilNode.start(workdir=Path(tmp))
         try:
-            world = deploy_world(node)
-            operator = world.ptb_operator
-            w3 = operator.w3
+            deployment = ensure_dev_registry(load_settings(rpc_url=node.rpc_url, data_dir=tmp))
+            w3 = connect(node.rpc_url)
+            operator = RegistryClient(w3, deployment["address"], poll_interval=0.005,
+                                      account=account_from_key(dev_private_key(DEV_OPERATOR_INDEX)))
             result: dict = {"machine": {"python": platform.python_version(),
                                         "cpu": platform.processor() or platform.machine()},
                             "chain": "anvil 1.7.1 (automine)"}
@@ -88,8 +89,8 @@ def main() -> None:
                     operator._transact(operator.contract.functions.anchorBatch(next(roots), 1, "c"))
                 sequential.append(args.txs / (time.perf_counter() - started))
                 started = time.perf_counter()
-                pending = [operator.send(operator.contract.functions.anchorBatch(next(roots), 1, "c"))
-                           for _ in range(args.txs)]
+                anchor = operator.contract.functions.anchorBatch
+                pending = [operator.send(anchor(next(roots), 1, "c")) for _ in range(args.txs)]
                 for signed in pending:
                     operator.wait(signed)
                 pipelined.append(args.txs / (time.perf_counter() - started))
