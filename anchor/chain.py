@@ -626,9 +626,27 @@ class TransactionSender:
         self.poll_interval = poll_interval
         self.nonces = NonceManager(lambda: w3.eth.get_transaction_count(account.address,
                                                                          "pending"))
+        self._fees: dict[str, int] | None = None
+        self._fees_at = 0.0
+
+    def _fee_params(self) -> dict[str, int]:
+        """EIP-1559 fees, refreshed at most once a second: two RPC round trips per
+        transaction saved when pipelining, and the base fee cannot move faster than blocks."""
+        now = time.monotonic()
+        if self._fees is None or now - self._fees_at > 1.0:
+            latest = self.w3.eth.get_block("latest")
+            base_fee = latest.get("baseFeePerGas")
+            if base_fee is None:  # a pre-London chain: legacy pricing
+                self._fees = {"gasPrice": int(self.w3.eth.gas_price)}
+            else:
+                priority = int(self.w3.eth.max_priority_fee)
+                self._fees = {"maxPriorityFeePerGas": priority,
+                              "maxFeePerGas": 2 * int(base_fee) + priority}
+            self._fees_at = now
+        return self._fees
 
     def sign(self, call: Any) -> SignedTransaction:
-        params = {"from": self.account.address, "chainId": self.chain_id}
+        params = {"from": self.account.address, "chainId": self.chain_id, **self._fee_params()}
         try:
             tx = call.build_transaction(params)  # estimates gas: reverts surface here
         except ContractCustomError as exc:
@@ -679,6 +697,8 @@ class TransactionSender:
             if receipt is not None:
                 if receipt["status"] != 1:
                     raise self._revert_reason(receipt)
+                if self.confirmations == 1:
+                    return receipt
                 if self.w3.eth.block_number - receipt["blockNumber"] + 1 >= self.confirmations:
                     # Re-read: a reorg may have moved or dropped it while we waited.
                     final = self.receipt_or_none(tx_hash)
