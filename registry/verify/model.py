@@ -1,0 +1,110 @@
+"""The verification result: a verdict, the checks that ran, and the evidence behind it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+    ISSUER_NOT_AUTHORISED_AT_ISSUE = "issuer-not-authorised-at-issue"
+    SIGNATURE_INVALID = "signature-invalid"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One numbered step: what was checked, with what outcome, and why."""
+
+    number: int
+    name: str
+    status: CheckStatus
+    detail: str
+
+
+@dataclass(frozen=True)
+class IssuerEvidence:
+    issuer_id: str  # 0x-hex bytes32
+    code: str  # the readable issuer code, e.g. "PTB"
+    country: str | None
+    kind: str | None
+    status_now: str | None
+    status_at_issue: str | None
+
+
+@dataclass(frozen=True)
+class AnchoringEvidence:
+    batch_id: int
+    merkle_root: str
+    proof: tuple[str, ...]
+    transaction_hash: str
+    block_number: int
+    anchored_at: dt.datetime
+    manifest_cid: str
+    cid: str
+    document_type: str
+    unique_identifier: str | None
+    encrypted: bool
+    # True only when the proof led to the root the contract holds, read from the chain
+    # for this verification; the database's copy of the root is never trusted for it.
+    proof_checked_against_chain_root: bool
+
+
+@dataclass(frozen=True)
+class RevocationEvidence:
+    reason: str
+    revoked_at: dt.datetime
+    effective_from: dt.datetime
+    replacement: str | None
+
+
+@dataclass(frozen=True)
+class SignatureEvidence:
+    status: str  # valid | invalid | unsigned
+    reason: str
+    signer_subject: str | None
+    signer_fingerprint: str | None
+    signing_time: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class CertificateVerification:
+    verdict: Verdict
+    document_sha256: str
+    checks: tuple[Check, ...]
+    issuer: IssuerEvidence | None = None
+    anchoring: AnchoringEvidence | None = None
+    revocation: RevocationEvidence | None = None
+    signature: SignatureEvidence | None = None
+    metadata: dict[str, Any] | None = None
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    @property
+    def checks_run(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.checks if c.status is not CheckStatus.SKIPPED)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, dt.datetime):
+                return value.isoformat()
+            if isinstance(value, StrEnum):
+                return value.value
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [plain(v) for v in value]
+            return value
+
+        return plain(asdict(self))
