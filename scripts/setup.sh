@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Sets up everything certreg needs on a fresh Debian machine, idempotently:
 # Debian packages, the pinned npm toolchain (anvil, solc, OpenZeppelin), the
-# Python environment in .venv/ and a Kubo binary built from its Go module.
+# Python environment in .venv/ and the Kubo and geth binaries built from their Go modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(xmlsec1)
+# postgresql: the server binaries (/usr/lib/postgresql/15/bin) for private clusters
+# started by anchor/services/postgres.py; Debian's own system cluster is not needed.
+APT_PACKAGES=(xmlsec1 postgresql)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -13,6 +15,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # Keep Debian from creating (and on systemd machines starting) a `main` cluster on
+  # port 5432, the port scripts/start_postgres.sh uses.
+  $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/certreg.conf >/dev/null
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -39,4 +45,8 @@ echo "setup: Kubo"
 kubo=$(bash scripts/install_kubo.sh)
 mkdir -p .venv/bin
 ln -sf "$kubo" .venv/bin/ipfs
+
+echo "setup: geth (Clique)"
+geth=$(bash scripts/install_geth.sh)
+ln -sf "$geth" .venv/bin/geth
 echo "setup: done"

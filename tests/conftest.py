@@ -20,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DCC = (REPO_ROOT / ".." / "shared" / "dcc").resolve()
 IN_CI = os.environ.get("CI") == "true"
 
+pytest_plugins = ["tests.fixtures_postgres"]
+
 
 def require(condition: bool, reason: str) -> None:
     """Skip locally, fail in CI: a CI run never silently skips the real thing."""
