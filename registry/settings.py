@@ -63,6 +63,22 @@ class Settings(BaseSettings):
     signing_certificate: Path | None = None
     signing_password: SecretStr | None = None
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_password(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(value).password
+        except Exception:
+            raise ValueError("not a database URL (e.g. postgresql+psycopg://user:pw@host/db)"
+                             ) from None
+        if password is not None:
+            _check_secret(SecretStr(str(password)))
+        return value
+
     _check_operator_password = field_validator("operator_password")(
         classmethod(lambda cls, v: _check_secret(v)))
     _check_signing_password = field_validator("signing_password")(
