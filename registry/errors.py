@@ -140,3 +140,21 @@ class DatabaseStateError(RegistryError):
     """The database belongs to another registry contract or chain, or is inconsistent."""
 
     code = "database-state-invalid"
+
+
+class ManifestInvalidError(RegistryError):
+    """A batch manifest is malformed or does not describe the batch anchored on chain."""
+
+    code = "manifest-invalid"
+
+
+class RequestInvalidError(RegistryError):
+    """A request is malformed (missing document, bad parameter)."""
+
+    code = "request-invalid"
+
+
+class DocumentTypeUnsupportedError(DocumentError):
+    """The upload is neither XML nor a document format the registry accepts."""
+
+    code = "document-type-unsupported"

@@ -1,13 +1,20 @@
-"""Dependencies of the routes, as `Annotated` aliases."""
+"""Dependencies of the routes, as `Annotated` aliases.
+
+The app keeps one registry client and one session factory (built lazily from its
+Settings on first use), so a route never opens connections of its own.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import RegistryClient
+from registry.db.queries import DatabaseIndexView
 from registry.settings import Settings
+from registry.verify import ChainView, IndexView
 
 
 def get_settings(request: Request) -> Settings:
@@ -16,12 +23,34 @@ def get_settings(request: Request) -> Settings:
 
 def get_registry_client(request: Request) -> RegistryClient:
     state = request.app.state
-    if getattr(state, "registry_client", None) is None:
+    if state.registry_client is None:
         from registry.context import registry_client
 
         state.registry_client = registry_client(state.settings)
     return state.registry_client
 
 
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    state = request.app.state
+    if state.session_factory is None:
+        from registry.db import open_database
+
+        state.session_factory = open_database(state.settings.effective_database_url)
+    return state.session_factory
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryClientDep = Annotated[RegistryClient, Depends(get_registry_client)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+
+
+def get_index_view(sessions: SessionFactoryDep) -> IndexView:
+    return DatabaseIndexView(sessions)
+
+
+def get_chain_view(client: RegistryClientDep) -> ChainView:
+    return client
+
+
+IndexViewDep = Annotated[IndexView, Depends(get_index_view)]
+ChainViewDep = Annotated[ChainView, Depends(get_chain_view)]

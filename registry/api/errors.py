@@ -36,6 +36,8 @@ _STATUS_BY_CODE: dict[str, int] = {
     "content-integrity-failed": 502,
     "decryption-failed": 422,
     "cid-invalid": 400,
+    "request-invalid": 400,
+    "document-type-unsupported": 415,
 }
 
 

@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "registry.cli.chain",
     "registry.cli.up",
     "registry.cli.store",
+    "registry.cli.issue",
+    "registry.cli.keys",
 )
 
 

@@ -1,0 +1,82 @@
+"""Verification: upload a document or give its SHA-256, get a verdict with its evidence.
+
+A failed verification is a 200 with a verdict; 4xx is for malformed requests only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from registry.api.deps import ChainViewDep, IndexViewDep
+from registry.documents.signing import (
+    SignatureStatus,
+    SignatureVerification,
+    verify_signature,
+)
+from registry.errors import DocumentTypeUnsupportedError, RequestInvalidError
+from registry.verify import CertificateVerification, verify_certificate
+
+router = APIRouter(prefix="/v1", tags=["verify"])
+SHA256_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
+Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]
+
+
+@router.get("/verify/{sha256}", response_model=CertificateVerification)
+def verify_by_hash(sha256: Sha256Path, index: IndexViewDep,
+                   chain: ChainViewDep) -> CertificateVerification:
+    """Verify a certificate by the SHA-256 of its exact bytes."""
+    return verify_certificate(sha256, None, index=index, chain=chain)
+
+
+@router.post("/verify", response_model=CertificateVerification, openapi_extra={
+    "requestBody": {"required": True, "content": {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "application/xml": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary"}}}}}}})
+async def verify_upload(request: Request, index: IndexViewDep, chain: ChainViewDep,
+                        sha256: Annotated[str | None, Query(pattern=SHA256_PATTERN)] = None,
+                        ) -> CertificateVerification:
+    """Verify an uploaded certificate (raw body or multipart field `file`). With `sha256`,
+    the upload must also hash to it."""
+    document = await read_document(request)
+    return verify_certificate(sha256, document, index=index, chain=chain,
+                              verify_signature=_signature_of)
+
+
+def _signature_of(document: bytes) -> SignatureVerification:
+    if document.startswith(PDF_MAGIC):
+        # PDF certificates are accepted by hash; their signatures are not XAdES.
+        return SignatureVerification(SignatureStatus.UNSIGNED, "PDF: no XML signature", ())
+    return verify_signature(document)
+
+
+PDF_MAGIC = b"%PDF-"
+_MULTIPART = re.compile(r"^multipart/form-data\b", re.IGNORECASE)
+
+
+async def read_document(request: Request) -> bytes:
+    """The uploaded document's bytes, from a raw body or a multipart `file` field."""
+    content_type = request.headers.get("content-type", "")
+    if _MULTIPART.match(content_type):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise RequestInvalidError("multipart upload needs a file in the field `file`")
+        data = await upload.read()
+    else:
+        data = await request.body()
+    if not data:
+        raise RequestInvalidError("the request carries no document")
+    if not (data.startswith(PDF_MAGIC) or _looks_like_xml(data)):
+        raise DocumentTypeUnsupportedError(
+            "the upload is neither XML nor PDF; verify other files by their SHA-256")
+    return data
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<") or head[:4] in (b"\xff\xfe<\x00", b"\xfe\xff\x00<")

@@ -1,0 +1,256 @@
+"""The registry's tables, as SQLAlchemy 2 typed ORM models (SQLite and PostgreSQL).
+
+Two kinds of rows:
+
+* the issuance OUTBOX (`issued_documents`, `outbox_batches`): what this registry has
+  signed, stored and sealed and still has to get onto the chain. Issuance writes it;
+  the indexer moves rows to `anchored` once it has seen the chain say so.
+* the chain PROJECTION (`chain_*`, `audit_events`, `indexer_state`): written only by
+  the indexer, from contract events and the batch manifests on IPFS. It can be dropped
+  and rebuilt from chain + IPFS at any time.
+
+Portability: hashes are 64-character lowercase hex without 0x (easy to index and compare
+on both databases), addresses checksummed 0x strings, JSON as the JSON type, times as
+UTC (`UtcDateTime` stores naive UTC and hands back aware datetimes on both backends).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+HASH_HEX = 64
+ADDRESS = 42
+TX_HASH = 66  # 0x-prefixed, as web3 and the receipts write it
+CID_LENGTH = 128
+
+# Deterministic constraint names: Alembic migrations on SQLite need named constraints.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the registry stores UTC times only")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None,
+                             dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DocumentState(StrEnum):
+    STORED = "stored"  # signed, hashed, in the content store, waiting for a batch
+    BATCHED = "batched"  # member of a sealed batch (manifest written)
+    ANCHORED = "anchored"  # the indexer saw its batch on chain
+
+
+class BatchState(StrEnum):
+    SEALED = "sealed"  # root and manifest fixed, nothing sent
+    SUBMITTED = "submitted"  # signed transaction persisted (then broadcast)
+    ANCHORED = "anchored"  # the indexer saw BatchAnchored for this root
+
+
+class IssuedDocument(Base):
+    """One document this registry issued (outbox). Never holds a key or private metadata."""
+
+    __tablename__ = "issued_documents"
+    __table_args__ = (
+        UniqueConstraint("issuer_id", "sha256", name="uq_issued_documents_issuer_sha256"),
+        UniqueConstraint("issuer_id", "source_sha256",
+                         name="uq_issued_documents_issuer_source_sha256"),
+        Index("ix_issued_documents_state", "issuer_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX))
+    # SHA-256 of the exact signed bytes: the anchored value.
+    sha256: Mapped[str] = mapped_column(String(HASH_HEX))
+    # SHA-256 of the bytes as submitted (before we signed them): re-submitting the same
+    # input after a crash must find this row, not sign a second, different certificate.
+    source_sha256: Mapped[str] = mapped_column(String(HASH_HEX))
+    cid: Mapped[str] = mapped_column(String(CID_LENGTH))
+    document_type: Mapped[str] = mapped_column(String(40))
+    unique_identifier: Mapped[str | None] = mapped_column(String(255))
+    # Public metadata only: None for encrypted documents (their metadata is confidential).
+    public_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    source_name: Mapped[str | None] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16), default=DocumentState.STORED.value)
+    batch_root: Mapped[str | None] = mapped_column(
+        String(HASH_HEX), ForeignKey("outbox_batches.root"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class OutboxBatch(Base):
+    """A sealed batch and, once prepared, its signed anchoring transaction (outbox)."""
+
+    __tablename__ = "outbox_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    root: Mapped[str] = mapped_column(String(HASH_HEX), unique=True)
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    manifest_cid: Mapped[str] = mapped_column(String(CID_LENGTH))
+    state: Mapped[str] = mapped_column(String(16), default=BatchState.SEALED.value)
+    # The signed transaction is persisted BEFORE it is broadcast: after a crash the very
+    # same bytes (same nonce, same hash) are re-sent, so no second anchoring can happen.
+    signed_tx: Mapped[str | None] = mapped_column(Text)
+    tx_hash: Mapped[str | None] = mapped_column(String(TX_HASH))
+    tx_nonce: Mapped[int | None] = mapped_column(BigInteger)
+    tx_sender: Mapped[str | None] = mapped_column(String(ADDRESS))
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+# ----------------------------------------------------------------- projection
+
+
+class IndexerState(Base):
+    """How far the indexer got, per contract: resume point and reorg check."""
+
+    __tablename__ = "indexer_state"
+
+    contract_address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    deployment_block: Mapped[int] = mapped_column(BigInteger)
+    last_block: Mapped[int] = mapped_column(BigInteger)  # deployment_block - 1 before any
+    last_block_hash: Mapped[str | None] = mapped_column(String(TX_HASH))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class ChainBatch(Base):
+    __tablename__ = "chain_batches"
+
+    batch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    root: Mapped[str] = mapped_column(String(HASH_HEX), unique=True)
+    count: Mapped[int] = mapped_column(Integer)
+    manifest_cid: Mapped[str] = mapped_column(String(CID_LENGTH))
+    # ok | missing (not retrievable yet: retried on every catch-up) | invalid (wrong root).
+    manifest_status: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str] = mapped_column(String(ADDRESS))
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    log_index: Mapped[int] = mapped_column(Integer)
+    anchored_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ChainDocument(Base):
+    """A document as its batch manifest lists it, with its proof against the batch root."""
+
+    __tablename__ = "chain_documents"
+    __table_args__ = (UniqueConstraint("sha256", "batch_id",
+                                       name="uq_chain_documents_sha256_batch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    batch_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chain_batches.batch_id", ondelete="CASCADE"), index=True)
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    cid: Mapped[str] = mapped_column(String(CID_LENGTH))
+    document_type: Mapped[str] = mapped_column(String(40))
+    unique_identifier: Mapped[str | None] = mapped_column(String(255), index=True)
+    public_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    encrypted: Mapped[bool] = mapped_column(Boolean)
+    proof: Mapped[list[str]] = mapped_column(JSON)  # 0x-hex siblings, leaf to root
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChainRevocation(Base):
+    __tablename__ = "chain_revocations"
+    __table_args__ = (UniqueConstraint("issuer_id", "document_sha256",
+                                       name="uq_chain_revocations_issuer_document"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX))
+    document_sha256: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    batch_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(32))
+    replacement: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
+    effective_from: Mapped[int] = mapped_column(BigInteger)
+    operator: Mapped[str] = mapped_column(String(ADDRESS))
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    log_index: Mapped[int] = mapped_column(Integer)
+    revoked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ChainIssuer(Base):
+    """An issuer as its events describe it (replayed from audit_events after a reorg)."""
+
+    __tablename__ = "chain_issuers"
+
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    admin: Mapped[str] = mapped_column(String(ADDRESS))
+    metadata_cid: Mapped[str] = mapped_column(String(CID_LENGTH))
+    operators: Mapped[list[str]] = mapped_column(JSON, default=list)
+    registered_block: Mapped[int] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEvent(Base):
+    """Every contract event, as emitted: the raw trail issue 5's audit builds on."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("tx_hash", "log_index",
+                                       name="uq_audit_events_tx_log"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    log_index: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(ADDRESS), index=True)  # the transaction's sender
+    block_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+PROJECTION_TABLES = (ChainDocument, ChainBatch, ChainRevocation, ChainIssuer, AuditEvent,
+                     IndexerState)

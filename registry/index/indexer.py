@@ -1,0 +1,379 @@
+"""The event indexer: projects the registry contract's events (plus the batch manifests on
+IPFS) into the database, and marks the issuance outbox anchored.
+
+The projection is a pure function of the chain and the content store, so it can be
+dropped and rebuilt (`rebuild`). `catch_up` is
+
+* idempotent: every event is keyed by (tx_hash, log_index) and re-indexing skips it;
+* resumable: each chunk of blocks commits together with `indexer_state.last_block`, so a
+  crash loses at most the chunk in progress, which is simply indexed again;
+* reorg-aware: only blocks with `confirmations` blocks on top are indexed, and the hash
+  of the last indexed block is kept. When the chain no longer has that hash, the rows
+  of the orphaned blocks are rolled back to the newest block we recorded that is still
+  on the chain, and indexing resumes from there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from web3.exceptions import BlockNotFound
+
+from anchor.chain import (
+    ChainEvent,
+    IssuerKind,
+    IssuerStatus,
+    RegistryClient,
+    RevocationReason,
+)
+from anchor.cid import Cid
+from anchor.errors import (
+    CidError,
+    ContentIntegrityError,
+    ContentNotFoundError,
+    MerkleError,
+    StorageUnavailableError,
+)
+from anchor.merkle import MerkleBatch
+from anchor.store import ContentStore
+from registry.db.models import (
+    AuditEvent,
+    BatchState,
+    ChainBatch,
+    ChainDocument,
+    ChainIssuer,
+    ChainRevocation,
+    DocumentState,
+    IndexerState,
+    IssuedDocument,
+    OutboxBatch,
+)
+from registry.errors import DatabaseStateError, ManifestInvalidError
+from registry.index.manifest import BatchManifest
+
+DEFAULT_CHUNK_BLOCKS = 2_000
+
+MANIFEST_OK = "ok"
+MANIFEST_MISSING = "missing"  # not retrievable now; retried on every catch-up
+MANIFEST_INVALID = "invalid"  # retrieved, but does not describe the anchored root
+
+_ISSUER_EVENTS = frozenset({"IssuerRegistered", "IssuerStatusChanged", "IssuerAdminChanged",
+                            "IssuerMetadataUpdated", "OperatorAdded", "OperatorRemoved"})
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What one catch-up did."""
+
+    from_block: int
+    to_block: int  # last block indexed (safe head), or from_block - 1 if nothing to do
+    events: int
+    batches: int
+    revocations: int
+    manifests_missing: int
+    reorg_rolled_back_to: int | None = None  # the fork point, when a reorg was found
+
+
+def _hex(value: bytes) -> str:
+    return bytes(value).hex()
+
+
+def _json_arg(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, list | tuple):
+        return [_json_arg(v) for v in value]
+    return value
+
+
+class Indexer:
+    """Keeps the projection of one registry contract up to date."""
+
+    def __init__(self, client: RegistryClient, session_factory: sessionmaker[Session],
+                 store: ContentStore, confirmations: int = 1, *,
+                 chunk_blocks: int = DEFAULT_CHUNK_BLOCKS) -> None:
+        self.client = client
+        self.sessions = session_factory
+        self.store = store
+        # Same meaning as the transaction sender's: 1 = mined, n = n-1 blocks on top.
+        self.confirmations = max(1, confirmations)
+        self.chunk_blocks = chunk_blocks
+        self._block_cache: dict[int, Any] = {}
+        self._sender_cache: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def catch_up(self) -> IndexReport:
+        """Index every confirmed block not indexed yet; roll back orphaned blocks first."""
+        self._block_cache.clear()
+        state = self._load_state()
+        rolled_back = self._handle_reorg(state)
+        if rolled_back is not None:
+            state = self._load_state()
+        start = state.last_block + 1
+        safe_head = self.client.w3.eth.block_number - self.confirmations + 1
+        events = batches = revocations = 0
+        chunk_start = start
+        while chunk_start <= safe_head:
+            chunk_end = min(chunk_start + self.chunk_blocks - 1, safe_head)
+            counts = self._index_chunk(chunk_start, chunk_end)
+            if counts is None:
+                break  # the chain moved while reading: the next catch-up goes on
+            events += counts[0]
+            batches += counts[1]
+            revocations += counts[2]
+            chunk_start = chunk_end + 1
+        missing = self._retry_missing_manifests()
+        return IndexReport(start, max(start - 1, safe_head), events, batches, revocations,
+                           missing, rolled_back)
+
+    def rebuild(self) -> IndexReport:
+        """Drop the projection and index again from the deployment block."""
+        with self.sessions() as session, session.begin():
+            for model in (ChainDocument, ChainBatch, ChainRevocation, ChainIssuer, AuditEvent,
+                          IndexerState):
+                session.execute(delete(model))
+        return self.catch_up()
+
+    # ------------------------------------------------------------------- state
+
+    def _load_state(self) -> IndexerState:
+        with self.sessions() as session, session.begin():
+            states = session.scalars(select(IndexerState)).all()
+            for state in states:
+                if state.contract_address != self.client.address:
+                    raise DatabaseStateError(
+                        f"this database indexes contract {state.contract_address}, not "
+                        f"{self.client.address}; use another database",
+                        indexed_contract=state.contract_address)
+                if state.chain_id != self.client.chain_id:
+                    raise DatabaseStateError(
+                        f"this database indexes chain {state.chain_id}, the endpoint serves "
+                        f"chain {self.client.chain_id}")
+                return state
+            state = IndexerState(contract_address=self.client.address,
+                                 chain_id=self.client.chain_id,
+                                 deployment_block=self.client.deployment_block,
+                                 last_block=self.client.deployment_block - 1,
+                                 last_block_hash=None)
+            session.add(state)
+            return state
+
+    def _block(self, number: int) -> Any | None:
+        if number not in self._block_cache:
+            try:
+                self._block_cache[number] = self.client.w3.eth.get_block(number)
+            except BlockNotFound:
+                return None
+        return self._block_cache[number]
+
+    def _block_hash(self, number: int) -> str | None:
+        block = self._block(number)
+        return None if block is None else "0x" + _hex(block["hash"])
+
+    # -------------------------------------------------------------------- reorg
+
+    def _handle_reorg(self, state: IndexerState) -> int | None:
+        """Roll back to the fork point if the last indexed block was orphaned."""
+        if state.last_block_hash is None or self._block_hash(state.last_block) == \
+                state.last_block_hash:
+            return None
+        with self.sessions() as session, session.begin():
+            recorded = session.execute(
+                select(AuditEvent.block_number, AuditEvent.block_hash)
+                .where(AuditEvent.block_number <= state.last_block)
+                .distinct().order_by(AuditEvent.block_number.desc())).all()
+            # Every row we hold comes from a block in `recorded`; the newest of them still
+            # on the chain bounds what survives. Blocks without events hold no rows.
+            fork_point = state.deployment_block - 1
+            for number, block_hash in recorded:
+                if self._block_hash(number) == block_hash:
+                    fork_point = number
+                    break
+            self._delete_after(session, fork_point)
+            row = session.get(IndexerState, state.contract_address)
+            assert row is not None
+            row.last_block = fork_point
+            row.last_block_hash = (self._block_hash(fork_point)
+                                   if fork_point >= state.deployment_block else None)
+            row.updated_at = dt.datetime.now(dt.UTC)
+        return fork_point
+
+    def _delete_after(self, session: Session, block: int) -> None:
+        orphaned_roots = session.scalars(
+            select(ChainBatch.root).where(ChainBatch.block_number > block)).all()
+        orphaned_ids = select(ChainBatch.batch_id).where(ChainBatch.block_number > block)
+        session.execute(delete(ChainDocument).where(ChainDocument.batch_id.in_(orphaned_ids)))
+        session.execute(delete(ChainBatch).where(ChainBatch.block_number > block))
+        session.execute(delete(ChainRevocation).where(ChainRevocation.block_number > block))
+        session.execute(delete(AuditEvent).where(AuditEvent.block_number > block))
+        # The outbox forgets "anchored" for orphaned roots: issuance re-sends the same
+        # signed transaction (or finds it re-mined) and the indexer marks them again.
+        if orphaned_roots:
+            session.execute(update(OutboxBatch).where(OutboxBatch.root.in_(orphaned_roots))
+                            .values(state=BatchState.SUBMITTED.value, batch_id=None))
+            session.execute(update(IssuedDocument)
+                            .where(IssuedDocument.batch_root.in_(orphaned_roots))
+                            .values(state=DocumentState.BATCHED.value))
+        self._replay_issuers(session)
+
+    def _replay_issuers(self, session: Session) -> None:
+        session.execute(delete(ChainIssuer))
+        session.flush()
+        for event in session.scalars(select(AuditEvent).where(AuditEvent.name.in_(
+                _ISSUER_EVENTS)).order_by(AuditEvent.block_number, AuditEvent.log_index)):
+            self._apply_issuer_event(session, event.name, event.args, event.block_number)
+
+    # ---------------------------------------------------------------- indexing
+
+    def _index_chunk(self, first: int, last: int) -> tuple[int, int, int] | None:
+        """Index blocks first..last in one transaction; None if the chain reorganised
+        while they were read (nothing is written then)."""
+        last_hash_before = self._block_hash(last)
+        chain_events = self.client.events(first, last)
+        self._block_cache.pop(last, None)
+        if last_hash_before is None or self._block_hash(last) != last_hash_before:
+            return None
+        events = batches = revocations = 0
+        with self.sessions() as session, session.begin():
+            for event in chain_events:
+                if session.scalar(select(AuditEvent.id).where(
+                        AuditEvent.tx_hash == event.transaction_hash,
+                        AuditEvent.log_index == event.log_index)) is not None:
+                    continue  # indexed already (idempotent re-run)
+                events += 1
+                args = {k: _json_arg(v) for k, v in event.args.items()}
+                block = self._block(event.block_number)
+                assert block is not None
+                block_time = dt.datetime.fromtimestamp(block["timestamp"], dt.UTC)
+                session.add(AuditEvent(name=event.name, args=args,
+                                       block_number=event.block_number,
+                                       block_hash=event.block_hash,
+                                       tx_hash=event.transaction_hash,
+                                       log_index=event.log_index,
+                                       actor=self._sender(event.transaction_hash),
+                                       block_time=block_time))
+                if event.name == "BatchAnchored":
+                    self._index_batch(session, event, block_time)
+                    batches += 1
+                elif event.name == "DocumentRevoked":
+                    self._index_revocation(session, event, block_time)
+                    revocations += 1
+                elif event.name in _ISSUER_EVENTS:
+                    self._apply_issuer_event(session, event.name, args, event.block_number)
+            state = session.get(IndexerState, self.client.address)
+            assert state is not None
+            state.last_block = last
+            state.last_block_hash = last_hash_before
+            state.updated_at = dt.datetime.now(dt.UTC)
+        return events, batches, revocations
+
+    def _sender(self, tx_hash: str) -> str:
+        if tx_hash not in self._sender_cache:
+            self._sender_cache[tx_hash] = self.client.w3.eth.get_transaction(tx_hash)["from"]
+        return self._sender_cache[tx_hash]
+
+    def _index_batch(self, session: Session, event: ChainEvent,
+                     block_time: dt.datetime) -> None:
+        args = event.args
+        root = _hex(args["root"])
+        batch = ChainBatch(batch_id=int(args["batchId"]), issuer_id=_hex(args["issuerId"]),
+                           root=root, count=int(args["count"]),
+                           manifest_cid=args["manifestCid"], manifest_status=MANIFEST_MISSING,
+                           operator=args["operator"], block_number=event.block_number,
+                           block_hash=event.block_hash, tx_hash=event.transaction_hash,
+                           log_index=event.log_index, anchored_at=block_time)
+        session.add(batch)
+        session.flush()
+        self._load_manifest(session, batch)
+        session.execute(update(OutboxBatch).where(OutboxBatch.root == root)
+                        .values(state=BatchState.ANCHORED.value, batch_id=batch.batch_id))
+        session.execute(update(IssuedDocument).where(IssuedDocument.batch_root == root)
+                        .values(state=DocumentState.ANCHORED.value))
+
+    def _load_manifest(self, session: Session, batch: ChainBatch) -> None:
+        """Fill chain_documents from the batch's manifest, checked against the root."""
+        try:
+            data = self.store.get(Cid.parse(batch.manifest_cid))
+        except (ContentNotFoundError, StorageUnavailableError):
+            batch.manifest_status = MANIFEST_MISSING
+            return
+        except (CidError, ContentIntegrityError):
+            batch.manifest_status = MANIFEST_INVALID
+            return
+        try:
+            manifest = BatchManifest.from_bytes(data)
+            if manifest.issuer_id != batch.issuer_id or manifest.root != batch.root \
+                    or len(manifest.documents) != batch.count:
+                raise ManifestInvalidError("manifest does not describe the anchored batch")
+            tree = MerkleBatch.of(bytes.fromhex(d.sha256) for d in manifest.documents)
+            if tree.root.hex() != batch.root:
+                raise ManifestInvalidError("manifest members do not hash to the anchored root")
+        except (ManifestInvalidError, MerkleError, ValueError):
+            batch.manifest_status = MANIFEST_INVALID
+            return
+        # A bulk insert, not ORM objects: a 10,000-document batch would otherwise keep
+        # 10,000 metadata trees in the session until the chunk commits.
+        session.execute(insert(ChainDocument), [
+            {"sha256": member.sha256, "batch_id": batch.batch_id, "issuer_id": batch.issuer_id,
+             "cid": member.cid, "document_type": member.document_type,
+             "unique_identifier": member.unique_identifier,
+             "public_metadata": member.metadata, "encrypted": member.encrypted,
+             "proof": ["0x" + p.hex() for p in tree.proof(bytes.fromhex(member.sha256))],
+             "block_number": batch.block_number} for member in manifest.documents])
+        batch.manifest_status = MANIFEST_OK
+
+    def _retry_missing_manifests(self) -> int:
+        with self.sessions() as session, session.begin():
+            missing = session.scalars(select(ChainBatch).where(
+                ChainBatch.manifest_status == MANIFEST_MISSING)).all()
+            for batch in missing:
+                self._load_manifest(session, batch)
+            return sum(1 for b in missing if b.manifest_status == MANIFEST_MISSING)
+
+    def _index_revocation(self, session: Session, event: ChainEvent,
+                          block_time: dt.datetime) -> None:
+        args = event.args
+        replacement = bytes(args["replacement"])
+        session.add(ChainRevocation(
+            issuer_id=_hex(args["issuerId"]), document_sha256=_hex(args["documentHash"]),
+            batch_id=int(args["batchId"]),
+            reason=RevocationReason(int(args["reason"])).name.lower(),
+            replacement=None if not any(replacement) else replacement.hex(),
+            effective_from=int(args["effectiveFrom"]), operator=args["operator"],
+            block_number=event.block_number, block_hash=event.block_hash,
+            tx_hash=event.transaction_hash, log_index=event.log_index, revoked_at=block_time))
+
+    def _apply_issuer_event(self, session: Session, name: str, args: dict[str, Any],
+                            block_number: int) -> None:
+        issuer_id = str(args["issuerId"]).removeprefix("0x")
+        issuer = session.get(ChainIssuer, issuer_id)
+        if name == "IssuerRegistered":
+            country = bytes.fromhex(str(args["country"]).removeprefix("0x")).decode(
+                "ascii", "replace")
+            session.add(ChainIssuer(
+                issuer_id=issuer_id, country=country,
+                kind=IssuerKind(int(args["kind"])).name.lower(),
+                status=IssuerStatus.ACTIVE.name.lower(), admin=args["admin"],
+                metadata_cid=args["metadataCid"], operators=[],
+                registered_block=block_number, updated_block=block_number))
+            session.flush()
+            return
+        if issuer is None:
+            return  # an event for an issuer registered before the indexed range
+        if name == "IssuerStatusChanged":
+            issuer.status = IssuerStatus(int(args["newStatus"])).name.lower()
+        elif name == "IssuerAdminChanged":
+            issuer.admin = args["newAdmin"]
+        elif name == "IssuerMetadataUpdated":
+            issuer.metadata_cid = args["metadataCid"]
+        elif name == "OperatorAdded":
+            issuer.operators = sorted({*issuer.operators, args["operator"]})
+        elif name == "OperatorRemoved":
+            issuer.operators = sorted(set(issuer.operators) - {args["operator"]})
+        issuer.updated_block = block_number
+

@@ -1,0 +1,91 @@
+"""Batch manifests: the public list of a batch's documents, stored on IPFS next to the root.
+
+The anchoring transaction names the manifest's CID, so chain + IPFS alone describe every
+batch: which documents (SHA-256, CID, type, public metadata) make up the root. Encrypted
+documents are listed with `metadata: null` — their metadata is as confidential as they are.
+
+The bytes are canonical (sorted keys, no whitespace, no timestamps), so sealing the same
+members again after a crash yields the same manifest and the same CID.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from anchor.receipt import LEAF_ENCODING
+from registry.errors import ManifestInvalidError
+
+MANIFEST_FORMAT = "certreg-batch-manifest/1"
+_HEX64 = re.compile(r"^0x[0-9a-f]{64}$")
+
+
+def _hex_in(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _HEX64.match(value):
+        raise ManifestInvalidError(f"{what} must be 0x-prefixed lowercase hex of 32 bytes")
+    return value[2:]
+
+
+@dataclass(frozen=True)
+class ManifestMember:
+    sha256: str  # hex, no 0x (as in the database)
+    cid: str
+    document_type: str
+    encrypted: bool
+    unique_identifier: str | None
+    metadata: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": "0x" + self.sha256, "cid": self.cid,
+                "document_type": self.document_type, "encrypted": self.encrypted,
+                "unique_identifier": self.unique_identifier, "metadata": self.metadata}
+
+
+@dataclass(frozen=True)
+class BatchManifest:
+    issuer_id: str  # hex, no 0x
+    root: str  # hex, no 0x
+    documents: tuple[ManifestMember, ...]
+
+    def to_bytes(self) -> bytes:
+        value = {"format": MANIFEST_FORMAT, "issuer_id": "0x" + self.issuer_id,
+                 "merkle_root": "0x" + self.root, "leaf_encoding": LEAF_ENCODING,
+                 "count": len(self.documents),
+                 "documents": [member.to_json() for member in self.documents]}
+        return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BatchManifest:
+        try:
+            value = json.loads(data)
+        except ValueError:
+            raise ManifestInvalidError("manifest is not JSON") from None
+        if not isinstance(value, dict) or value.get("format") != MANIFEST_FORMAT:
+            raise ManifestInvalidError(f"not a {MANIFEST_FORMAT} manifest")
+        if value.get("leaf_encoding") != LEAF_ENCODING:
+            raise ManifestInvalidError("unsupported leaf encoding")
+        documents = value.get("documents")
+        if not isinstance(documents, list) or value.get("count") != len(documents):
+            raise ManifestInvalidError("manifest documents and count disagree")
+        members = []
+        for entry in documents:
+            if not isinstance(entry, dict):
+                raise ManifestInvalidError("a manifest entry is an object")
+            metadata = entry.get("metadata")
+            unique_identifier = entry.get("unique_identifier")
+            if not isinstance(entry.get("cid"), str) or not isinstance(
+                    entry.get("document_type"), str) or not isinstance(
+                    entry.get("encrypted"), bool) or not (
+                    metadata is None or isinstance(metadata, dict)) or not (
+                    unique_identifier is None or isinstance(unique_identifier, str)):
+                raise ManifestInvalidError("malformed manifest entry")
+            members.append(ManifestMember(
+                sha256=_hex_in(entry.get("sha256"), "sha256"), cid=entry["cid"],
+                document_type=entry["document_type"], encrypted=entry["encrypted"],
+                unique_identifier=unique_identifier, metadata=metadata))
+        return cls(issuer_id=_hex_in(value.get("issuer_id"), "issuer_id"),
+                   root=_hex_in(value.get("merkle_root"), "merkle_root"),
+                   documents=tuple(members))

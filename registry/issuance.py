@@ -1,0 +1,878 @@
+"""NMI issuance: validate, sign, store, batch, anchor, index, write receipts — resumable.
+
+A document moves through immutable stage values
+
+    DocumentSource -> ValidatedCertificate -> SignedCertificate -> StoredCertificate
+        -> (row in the outbox) -> SealedBatch -> AnchoringOutcome -> Receipt
+
+and through persisted states, each written in one database transaction:
+
+    issued_documents.state:  stored ──seal──> batched ──indexer──> anchored
+    outbox_batches.state:    sealed ──sign, persist tx──> submitted ──indexer──> anchored
+
+Every step is idempotent, so `run` after a crash at any point finishes the work:
+
+* submit: the row is keyed by the SHA-256 of the bytes *as submitted* (and of the signed
+  bytes), so re-submitting finds it instead of signing a second, different certificate.
+  A crash between storing and recording leaves an unreferenced blob; nothing else.
+* seal: the manifest is deterministic and put before the one transaction that records
+  the batch and assigns its members; a crash before it leaves an unreferenced manifest.
+* anchor: the signed transaction is committed BEFORE it is broadcast; afterwards only
+  those bytes (same nonce, same hash) are re-sent, and the chain is asked first whether
+  the root is anchored. Only if the nonce went to another transaction and the root is
+  really not on chain is the batch signed again. The contract refuses a root twice.
+* anchored: only the indexer marks rows anchored, from the chain's own events, so the
+  database stays a projection of the chain (no anchored root without its manifest and
+  recorded documents: the manifest is stored and recorded before the root is signed).
+* receipts: one JSON file per document, written atomically; missing ones are rewritten.
+
+Encrypted documents: the store holds the AES-256-GCM envelope, the anchored hash is the
+SHA-256 of the signed plaintext, and the key is handed to the caller once, in the
+`SubmissionResult`; it is never written to the database, the manifest or a log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from anchor.chain import (
+    AnchoredBatch,
+    RegistryClient,
+    RevocationReason,
+    SignedTransaction,
+)
+from anchor.encryption import DocumentKey
+from anchor.errors import ChainError, ContractRevertError
+from anchor.merkle import MerkleBatch
+from anchor.receipt import Receipt
+from anchor.store import ContentStore, put_confidential
+from registry.db import (
+    BatchState,
+    ChainBatch,
+    ChainDocument,
+    ChainRevocation,
+    DocumentState,
+    IssuedDocument,
+    OutboxBatch,
+    open_database,
+    transaction,
+)
+from registry.documents.keys import (
+    SigningIdentity,
+    load_signing_identity_from_pem,
+    load_signing_identity_from_pkcs12,
+)
+from registry.documents.metadata import DccMetadata
+from registry.documents.model import DocumentType, ValidatedDocument
+from registry.documents.parse import DEFAULT_MAX_BYTES
+from registry.documents.signing import SignatureStatus, sign_document, verify_signature
+from registry.documents.validate import load_document
+from registry.errors import (
+    ConfigurationError,
+    DocumentAlreadyRevokedError,
+    DocumentAlreadySignedError,
+    DocumentError,
+    DocumentNotAnchoredError,
+    DocumentNotFoundError,
+    OperatorNotAuthorisedError,
+    RegistryError,
+    SignatureInvalidError,
+)
+from registry.index import BatchManifest, Indexer, IndexReport, ManifestMember
+from registry.settings import Settings
+
+DEFAULT_BATCH_SIZE = 256
+RECEIPTS_DIR = "receipts"
+LOCK_FILE = "issuance.lock"
+
+
+# ------------------------------------------------------------------ stage values
+
+
+@dataclass(frozen=True)
+class DocumentSource:
+    """Bytes as submitted, with a name for reports (a file path, or what the caller says)."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+    @classmethod
+    def from_path(cls, path: Path) -> DocumentSource:
+        return cls(str(path), path.read_bytes())
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class ValidatedCertificate:
+    source: DocumentSource
+    document: ValidatedDocument
+
+
+@dataclass(frozen=True)
+class SignedCertificate:
+    """The exact bytes that get stored and anchored, and what we publish about them."""
+
+    source_name: str
+    source_sha256: str
+    data: bytes = field(repr=False)
+    sha256: str
+    document_type: DocumentType
+    unique_identifier: str | None
+    public_metadata: dict[str, Any] | None
+    signed_here: bool  # False: arrived signed (signature verified) or was anchored unsigned
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredCertificate:
+    signed: SignedCertificate
+    cid: str
+    encrypted: bool
+    key: DocumentKey | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SealedBatch:
+    root: str
+    manifest_cid: str
+    document_sha256s: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AnchoringOutcome:
+    root: str
+    batch_id: int
+    transaction_hash: str
+    already_anchored: bool  # found on chain (e.g. sent before a crash), nothing new sent
+    re_signed: bool = False  # the persisted transaction's nonce went elsewhere
+
+
+class SubmissionStatus(StrEnum):
+    ACCEPTED = "accepted"
+    ALREADY_PENDING = "already-pending"
+    ALREADY_ANCHORED = "already-anchored"
+    REJECTED = "rejected"
+    DRY_RUN = "dry-run"
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    source_name: str
+    status: SubmissionStatus
+    sha256: str | None = None
+    cid: str | None = None
+    encrypted: bool = False
+    # Shown to the caller once; never persisted. repr hides it (results end up in logs).
+    key: DocumentKey | None = field(default=None, repr=False)
+    receipt: Receipt | None = None
+    error_code: str | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IssuanceReport:
+    submissions: tuple[SubmissionResult, ...]
+    sealed: tuple[SealedBatch, ...]
+    anchored: tuple[AnchoringOutcome, ...]
+    index: IndexReport | None
+    receipts_written: int
+    pending_documents: int  # of this issuer, not anchored when the run ended
+
+
+@dataclass(frozen=True)
+class RevocationOutcome:
+    document_sha256: str
+    batch_id: int
+    reason: RevocationReason
+    replacement: str | None
+    transaction_hash: str | None  # None when it was revoked like this already
+    block_number: int | None
+
+
+@dataclass(frozen=True)
+class SupersessionOutcome:
+    old_sha256: str
+    new: SubmissionResult
+    revocation: RevocationOutcome
+
+
+class ProgressListener(Protocol):
+    def phase(self, name: str, total: int | None = None) -> None: ...
+
+    def advance(self, count: int = 1) -> None: ...
+
+
+class SilentProgress:
+    def phase(self, name: str, total: int | None = None) -> None:
+        return None
+
+    def advance(self, count: int = 1) -> None:
+        return None
+
+
+# ------------------------------------------------------------------- helpers
+
+
+class _SealedMeanwhile(Exception):
+    """Rolls back a seal whose members another process assigned first."""
+
+
+def _public_metadata(document: ValidatedDocument) -> tuple[str | None, dict[str, Any]]:
+    metadata = document.metadata
+    if isinstance(metadata, DccMetadata):
+        return metadata.unique_identifier, json.loads(metadata.to_json())
+    return metadata.identifier, metadata.to_json()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def normalise_sha256(text: str) -> str:
+    value = text.strip().lower().removeprefix("0x")
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise DocumentNotFoundError("a document hash is 64 hex digits (optionally 0x-prefixed)",
+                                    value=text[:80])
+    return value
+
+
+def load_signing_identity(settings: Settings) -> SigningIdentity | None:
+    """The institute's signing identity from CERTREG_SIGNING_*, or None if not configured."""
+    if settings.signing_key is None:
+        return None
+    if settings.signing_password is None:
+        raise ConfigurationError("CERTREG_SIGNING_PASSWORD is required to unlock "
+                                 "CERTREG_SIGNING_KEY")
+    password = settings.signing_password.get_secret_value()
+    if settings.signing_key.suffix.lower() in (".p12", ".pfx"):
+        return load_signing_identity_from_pkcs12(settings.signing_key, password=password)
+    if settings.signing_certificate is None:
+        raise ConfigurationError("CERTREG_SIGNING_CERTIFICATE is required with a PEM "
+                                 "CERTREG_SIGNING_KEY")
+    return load_signing_identity_from_pem(settings.signing_key, settings.signing_certificate,
+                                          password=password)
+
+
+# The projection columns a receipt is made of: never the (possibly large) metadata, so a
+# 10,000-document run does not hold 10,000 metadata trees in the session's identity map.
+_RECEIPT_DOCUMENT_COLUMNS = (ChainDocument.sha256, ChainDocument.cid, ChainDocument.encrypted,
+                             ChainDocument.proof)
+
+
+class ReceiptDocument(Protocol):
+    sha256: str
+    cid: str
+    encrypted: bool
+    proof: list[str]
+
+
+def build_receipt(client: RegistryClient, document: ReceiptDocument,
+                  batch: ChainBatch) -> Receipt:
+    """A receipt from projection rows (the proof was computed from the batch manifest)."""
+    return Receipt(
+        document_sha256=document.sha256, cid=document.cid, batch_id=batch.batch_id,
+        merkle_root=batch.root, proof=tuple(document.proof), chain_id=client.chain_id,
+        contract_address=client.address, transaction_hash=batch.tx_hash,
+        block_number=batch.block_number, block_hash=batch.block_hash,
+        issuer_id=batch.issuer_id, anchored_at=int(batch.anchored_at.timestamp()),
+        manifest_cid=batch.manifest_cid, encrypted=document.encrypted)
+
+
+def find_receipt(session: Session, client: RegistryClient, sha256: str, *,
+                 issuer_hex: str | None = None, prefer_issuer: str | None = None
+                 ) -> Receipt | None:
+    """The receipt of an anchored document from the projection: of `issuer_hex` only if
+    given, else `prefer_issuer`'s anchoring first, then the earliest batch."""
+    query = (select(*_RECEIPT_DOCUMENT_COLUMNS, ChainBatch)
+             .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
+             .where(ChainDocument.sha256 == sha256))
+    if issuer_hex is not None:
+        query = query.where(ChainDocument.issuer_id == issuer_hex)
+    if prefer_issuer is not None:
+        query = query.order_by(ChainDocument.issuer_id != prefer_issuer)
+    row = session.execute(query.order_by(ChainDocument.batch_id).limit(1)).first()
+    return None if row is None else build_receipt(client, row, row.ChainBatch)
+
+
+@dataclass
+class StageTimings:
+    """Seconds spent per stage (for the benchmark and the summary)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def measure(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
+# ------------------------------------------------------------------ preparer
+
+
+class CertificatePreparer:
+    """Validate, sign (unless signed already), hash: no chain, store or database needed."""
+
+    def __init__(self, signing_identity: SigningIdentity | None, *,
+                 max_document_bytes: int = DEFAULT_MAX_BYTES,
+                 timings: StageTimings | None = None) -> None:
+        self.signing_identity = signing_identity
+        self.max_document_bytes = max_document_bytes
+        self.timings = timings or StageTimings()
+
+    def validate(self, source: DocumentSource, document_type: DocumentType | str,
+                 issuer_metadata: Mapping[str, object] | None = None) -> ValidatedCertificate:
+        with self.timings.measure("validate"):
+            document = load_document(source.data, document_type, issuer_metadata,
+                                     max_bytes=self.max_document_bytes)
+        return ValidatedCertificate(source, document)
+
+    def sign(self, validated: ValidatedCertificate, *, sign: bool = True) -> SignedCertificate:
+        """Sign with the institute's identity unless already signed (then it must verify)."""
+        document = validated.document
+        data, signed_here = document.raw, False
+        if document.media_type == "application/xml":
+            with self.timings.measure("sign"):
+                data, signed_here = self._sign_xml(document.raw, sign)
+        with self.timings.measure("hash"):
+            sha256 = hashlib.sha256(data).hexdigest()
+        unique_identifier, metadata = _public_metadata(document)
+        return SignedCertificate(
+            source_name=validated.source.name, source_sha256=validated.source.sha256,
+            data=data, sha256=sha256, document_type=document.document_type,
+            unique_identifier=unique_identifier, public_metadata=metadata,
+            signed_here=signed_here, warnings=tuple(w.code for w in document.warnings))
+
+    def _sign_xml(self, data: bytes, sign: bool) -> tuple[bytes, bool]:
+        if sign:
+            if self.signing_identity is None:
+                raise ConfigurationError(
+                    "no signing identity: set CERTREG_SIGNING_KEY, CERTREG_SIGNING_CERTIFICATE "
+                    "and CERTREG_SIGNING_PASSWORD (a test one: `certreg keys signing new`)")
+            try:
+                return sign_document(data, self.signing_identity).data, True
+            except DocumentAlreadySignedError:
+                pass  # verified below and kept byte for byte
+        verification = verify_signature(data)
+        if verification.status is SignatureStatus.INVALID:
+            raise SignatureInvalidError(
+                f"the document's own signature does not verify: {verification.reason}")
+        return data, False
+
+    def prepare(self, source: DocumentSource, document_type: DocumentType | str,
+                issuer_metadata: Mapping[str, object] | None = None, *,
+                sign: bool = True) -> SignedCertificate:
+        """Validate, sign, hash: everything before anything is stored (`--dry-run`)."""
+        return self.sign(self.validate(source, document_type, issuer_metadata), sign=sign)
+
+
+# -------------------------------------------------------------------- issuer
+
+
+class Issuer:
+    """Issues documents for the issuer that `client`'s operator account serves on chain."""
+
+    def __init__(self, *, client: RegistryClient, store: ContentStore,
+                 sessions: sessionmaker[Session], issuer_id: bytes, data_dir: Path,
+                 signing_identity: SigningIdentity | None, indexer: Indexer,
+                 progress: ProgressListener | None = None,
+                 max_document_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.client = client
+        self.store = store
+        self.sessions = sessions
+        self.issuer_id = issuer_id
+        self.issuer_hex = issuer_id.hex()
+        self.data_dir = Path(data_dir)
+        self.indexer = indexer
+        self.progress = progress or SilentProgress()
+        self.timings = StageTimings()
+        self._lock_depth = 0
+        self.preparer = CertificatePreparer(signing_identity,
+                                            max_document_bytes=max_document_bytes,
+                                            timings=self.timings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *,
+                      progress: ProgressListener | None = None) -> Issuer:
+        from registry.context import content_store, operator_account, registry_client
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        sessions = open_database(settings.effective_database_url)
+        reader = registry_client(settings)
+        client = reader.as_account(operator_account(settings, reader.chain_id))
+        assert client.account is not None
+        issuer_id = client.issuer_of_operator(client.account.address)
+        if issuer_id is None:
+            raise OperatorNotAuthorisedError(
+                f"operator {client.account.address} serves no issuer on the registry at "
+                f"{client.address}; an issuer admin must add it (`certreg issuer add-operator`)",
+                operator=client.account.address)
+        store = content_store(settings)
+        indexer = Indexer(client, sessions, store, settings.confirmations)
+        return cls(client=client, store=store, sessions=sessions, issuer_id=issuer_id,
+                   data_dir=settings.data_dir, signing_identity=load_signing_identity(settings),
+                   indexer=indexer, progress=progress,
+                   max_document_bytes=settings.max_document_bytes)
+
+    @property
+    def receipts_dir(self) -> Path:
+        return self.data_dir / RECEIPTS_DIR
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One issuance process per data directory (the kernel drops the lock on SIGKILL).
+        Re-entrant within this object (`supersede` runs `run` and `revoke`)."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir / LOCK_FILE, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigurationError(f"another certreg issuance is running on "
+                                         f"{self.data_dir}") from None
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def prepare(self, source: DocumentSource, document_type: DocumentType | str,
+                issuer_metadata: Mapping[str, object] | None = None, *,
+                sign: bool = True) -> SignedCertificate:
+        return self.preparer.prepare(source, document_type, issuer_metadata, sign=sign)
+
+    # ------------------------------------------------------------------- submit
+
+    def submit(self, sources: Iterable[DocumentSource | Path | bytes],
+               document_type: DocumentType | str = DocumentType.DCC, *,
+               encrypt: bool = False, sign: bool = True,
+               issuer_metadata: Mapping[str, object] | None = None
+               ) -> list[SubmissionResult]:
+        """Validate, sign, store and record each document; report each one's outcome."""
+        # Sources are read one at a time: a run over 10,000 files holds one in memory.
+        total = len(sources) if isinstance(sources, Sized) else None
+        self.progress.phase("submit", total)
+        results = []
+        for index, item in enumerate(sources):
+            results.append(self._submit_one(self._as_source(item, index), document_type,
+                                             encrypt, sign, issuer_metadata))
+            self.progress.advance()
+        return results
+
+    @staticmethod
+    def _as_source(item: DocumentSource | Path | bytes, index: int) -> DocumentSource:
+        if isinstance(item, DocumentSource):
+            return item
+        if isinstance(item, Path):
+            return DocumentSource.from_path(item)
+        return DocumentSource(f"<bytes #{index}>", bytes(item))
+
+    def _submit_one(self, source: DocumentSource, document_type: DocumentType | str,
+                    encrypt: bool, sign: bool,
+                    issuer_metadata: Mapping[str, object] | None) -> SubmissionResult:
+        known = self._known(source.sha256)
+        if known is not None:
+            return known
+        try:
+            signed = self.prepare(source, document_type, issuer_metadata, sign=sign)
+        except DocumentError as exc:
+            return SubmissionResult(source.name, SubmissionStatus.REJECTED,
+                                    error_code=exc.code, error=exc.message)
+        stored = self.store_document(signed, encrypt=encrypt)
+        return self.record(stored)
+
+    def _known(self, sha256: str) -> SubmissionResult | None:
+        """The outcome for bytes we issued before (as submitted, or as signed)."""
+        with self.sessions() as session:
+            row = session.scalars(select(IssuedDocument).where(
+                IssuedDocument.issuer_id == self.issuer_hex,
+                or_(IssuedDocument.source_sha256 == sha256, IssuedDocument.sha256 == sha256))
+            ).first()
+            if row is None:
+                return None
+            if row.state == DocumentState.ANCHORED.value:
+                return SubmissionResult(row.source_name or "", SubmissionStatus.ALREADY_ANCHORED,
+                                        row.sha256, row.cid, row.encrypted,
+                                        receipt=self._receipt_or_none(session, row.sha256))
+            return SubmissionResult(row.source_name or "", SubmissionStatus.ALREADY_PENDING,
+                                    row.sha256, row.cid, row.encrypted)
+
+    def store_document(self, signed: SignedCertificate, *, encrypt: bool) -> StoredCertificate:
+        with self.timings.measure("store"):
+            if encrypt:
+                confidential = put_confidential(self.store, signed.data)
+                return StoredCertificate(signed, str(confidential.cid), True, confidential.key)
+            return StoredCertificate(signed, str(self.store.put(signed.data)), False)
+
+    def record(self, stored: StoredCertificate) -> SubmissionResult:
+        """Insert the outbox row (one transaction): from now on the document is pending."""
+        signed = stored.signed
+        row = IssuedDocument(
+            issuer_id=self.issuer_hex, sha256=signed.sha256, source_sha256=signed.source_sha256,
+            cid=stored.cid, document_type=signed.document_type.value,
+            unique_identifier=None if stored.encrypted else signed.unique_identifier,
+            public_metadata=None if stored.encrypted else signed.public_metadata,
+            encrypted=stored.encrypted, size=len(signed.data),
+            source_name=signed.source_name[-1024:], state=DocumentState.STORED.value)
+        try:
+            with self.timings.measure("record"), transaction(self.sessions) as session:
+                session.add(row)
+        except IntegrityError:
+            # Recorded meanwhile (another process, same bytes): report that row instead.
+            known = self._known(signed.sha256)
+            if known is not None:
+                return known
+            raise
+        return SubmissionResult(signed.source_name, SubmissionStatus.ACCEPTED, signed.sha256,
+                                stored.cid, stored.encrypted, key=stored.key,
+                                warnings=signed.warnings)
+
+    # --------------------------------------------------------------------- seal
+
+    def seal_batches(self, batch_size: int = DEFAULT_BATCH_SIZE) -> list[SealedBatch]:
+        """Group stored documents, in submission order, into batches of `batch_size` (the
+        last may be smaller): manifest to the content store, then one transaction."""
+        if batch_size < 1:
+            raise ConfigurationError("the batch size is at least 1")
+        with self.sessions() as session:
+            pending = session.scalar(select(func.count()).select_from(IssuedDocument).where(
+                IssuedDocument.issuer_id == self.issuer_hex,
+                IssuedDocument.state == DocumentState.STORED.value))
+        self.progress.phase("seal", pending)
+        sealed: list[SealedBatch] = []
+        lost_race_on: int | None = None
+        while True:
+            with self.sessions() as session:
+                members = session.scalars(
+                    select(IssuedDocument).where(
+                        IssuedDocument.issuer_id == self.issuer_hex,
+                        IssuedDocument.state == DocumentState.STORED.value)
+                    .order_by(IssuedDocument.id).limit(batch_size)).all()
+            if not members:
+                return sealed
+            batch = self._seal(members)
+            if batch is None:
+                if lost_race_on == members[0].id:
+                    raise ConfigurationError("cannot seal: the same documents keep being "
+                                             "taken by another process")
+                lost_race_on = members[0].id
+                continue
+            sealed.append(batch)
+            self.progress.advance(len(batch.document_sha256s))
+
+    def _seal(self, members: Sequence[IssuedDocument]) -> SealedBatch | None:
+        with self.timings.measure("batch"):
+            tree = MerkleBatch.of(bytes.fromhex(m.sha256) for m in members)
+            root = tree.root.hex()
+            manifest = BatchManifest(self.issuer_hex, root, tuple(
+                ManifestMember(sha256=m.sha256, cid=m.cid, document_type=m.document_type,
+                               encrypted=m.encrypted, unique_identifier=m.unique_identifier,
+                               metadata=m.public_metadata) for m in members))
+            manifest_cid = str(self.store.put(manifest.to_bytes()))
+            ids = [m.id for m in members]
+            try:
+                with transaction(self.sessions) as session:
+                    session.add(OutboxBatch(root=root, issuer_id=self.issuer_hex,
+                                            count=len(members), manifest_cid=manifest_cid,
+                                            state=BatchState.SEALED.value))
+                    session.flush()
+                    assigned = session.execute(
+                        update(IssuedDocument)
+                        .where(IssuedDocument.id.in_(ids),
+                               IssuedDocument.state == DocumentState.STORED.value)
+                        .values(state=DocumentState.BATCHED.value, batch_root=root)).rowcount
+                    if assigned != len(ids):
+                        raise _SealedMeanwhile
+            except (_SealedMeanwhile, IntegrityError):
+                # Another process sealed some of them first: nothing was written; go on.
+                return None
+        return SealedBatch(root, manifest_cid, tuple(m.sha256 for m in members))
+
+    # ------------------------------------------------------------------- anchor
+
+    def anchor_pending(self) -> list[AnchoringOutcome]:
+        """Get every sealed or submitted batch onto the chain, exactly once each."""
+        with self.sessions() as session:
+            batches = session.scalars(select(OutboxBatch).where(
+                OutboxBatch.issuer_id == self.issuer_hex,
+                OutboxBatch.state.in_([BatchState.SEALED.value, BatchState.SUBMITTED.value]))
+                .order_by(OutboxBatch.id)).all()
+        self.progress.phase("anchor", len(batches))
+        outcomes = []
+        for batch in batches:
+            with self.timings.measure("anchor"):
+                outcomes.append(self._anchor(batch))
+            self.progress.advance()
+        return outcomes
+
+    def _anchor(self, batch: OutboxBatch) -> AnchoringOutcome:
+        root = bytes.fromhex(batch.root)
+        if batch.signed_tx is None:
+            found = self.client.find_anchoring(root)
+            if found is not None:
+                return self._outcome(batch, found)
+            signed = self._sign_and_persist(batch)
+            if signed is None:
+                return self._outcome(batch, self.client.complete_anchoring(root, None))
+            return self._outcome(batch, self.client.complete_anchoring(root, signed))
+        persisted = SignedTransaction(bytes.fromhex(batch.signed_tx), batch.tx_hash or "",
+                                      batch.tx_nonce or 0, batch.tx_sender or "")
+        try:
+            return self._outcome(batch, self.client.complete_anchoring(root, persisted))
+        except ContractRevertError:
+            raise
+        except ChainError as exc:
+            if not exc.message.startswith("nonce already used"):
+                raise
+        # The persisted transaction can never be mined (its nonce went to another
+        # transaction). Sign again only if the root is really not on chain.
+        found = self.client.find_anchoring(root)
+        if found is not None:
+            return self._outcome(batch, found)
+        signed = self._sign_and_persist(batch, replace=True)
+        assert signed is not None
+        return dataclasses.replace(
+            self._outcome(batch, self.client.complete_anchoring(root, signed)), re_signed=True)
+
+    def _sign_and_persist(self, batch: OutboxBatch, *,
+                          replace: bool = False) -> SignedTransaction | None:
+        """Sign the anchoring and commit it before anything is sent; None if the root
+        turned out to be anchored already."""
+        root = bytes.fromhex(batch.root)
+        try:
+            signed = self.client.prepare_anchor_batch(root, batch.count, batch.manifest_cid)
+        except ContractRevertError as exc:
+            if exc.error_name == "BatchRootAlreadyAnchored":
+                return None
+            raise
+        with transaction(self.sessions) as session:
+            condition = [OutboxBatch.id == batch.id]
+            if not replace:
+                condition.append(OutboxBatch.signed_tx.is_(None))
+            stored = session.execute(update(OutboxBatch).where(*condition).values(
+                signed_tx=signed.raw.hex(), tx_hash=signed.transaction_hash,
+                tx_nonce=signed.nonce, tx_sender=signed.sender,
+                state=BatchState.SUBMITTED.value,
+                submitted_at=dt.datetime.now(dt.UTC))).rowcount
+        if stored != 1:
+            raise ConfigurationError("another process is anchoring this batch")
+        return signed
+
+    @staticmethod
+    def _outcome(batch: OutboxBatch, anchored: AnchoredBatch) -> AnchoringOutcome:
+        return AnchoringOutcome(batch.root, anchored.batch.batch_id, anchored.transaction_hash,
+                                anchored.already_anchored)
+
+    # ------------------------------------------------------------ index+receipts
+
+    def index(self) -> IndexReport:
+        self.progress.phase("index", None)
+        with self.timings.measure("index"):
+            return self.indexer.catch_up()
+
+    def write_receipts(self) -> int:
+        """Write the receipt of every anchored document of this issuer that lacks one."""
+        self.receipts_dir.mkdir(parents=True, exist_ok=True)
+        present = {name.removesuffix(".json") for name in os.listdir(self.receipts_dir)}
+        with self.sessions() as session:
+            rows = session.execute(
+                select(*_RECEIPT_DOCUMENT_COLUMNS, ChainBatch)
+                .select_from(IssuedDocument)
+                .join(ChainBatch, ChainBatch.root == IssuedDocument.batch_root)
+                .join(ChainDocument, (ChainDocument.batch_id == ChainBatch.batch_id)
+                      & (ChainDocument.sha256 == IssuedDocument.sha256))
+                .where(IssuedDocument.issuer_id == self.issuer_hex,
+                       IssuedDocument.state == DocumentState.ANCHORED.value)
+                .order_by(IssuedDocument.id)).all()
+        missing = [row for row in rows if row.sha256 not in present]
+        self.progress.phase("receipts", len(missing))
+        with self.timings.measure("receipt"):
+            for row in missing:
+                receipt = build_receipt(self.client, row, row.ChainBatch)
+                _write_atomically(self.receipts_dir / f"{row.sha256}.json",
+                                  receipt.to_json().encode())
+                self.progress.advance()
+        return len(missing)
+
+    def _receipt_or_none(self, session: Session, sha256: str,
+                         issuer_hex: str | None = None) -> Receipt | None:
+        return find_receipt(session, self.client, sha256, issuer_hex=issuer_hex,
+                            prefer_issuer=self.issuer_hex)
+
+    def receipt_for(self, sha256: str) -> Receipt:
+        """The receipt of an anchored document (ours preferred), from the projection."""
+        sha256 = normalise_sha256(sha256)
+        with self.sessions() as session:
+            receipt = self._receipt_or_none(session, sha256)
+            if receipt is not None:
+                return receipt
+            issued = session.scalar(select(IssuedDocument.state).where(
+                IssuedDocument.issuer_id == self.issuer_hex, IssuedDocument.sha256 == sha256))
+        if issued is not None:
+            raise DocumentNotAnchoredError(f"document 0x{sha256} is {issued}, not anchored yet",
+                                           state=issued)
+        raise DocumentNotFoundError(f"no anchored document 0x{sha256} is known",
+                                    sha256=sha256)
+
+    # ---------------------------------------------------------------------- run
+
+    def run(self, sources: Iterable[DocumentSource | Path | bytes],
+            document_type: DocumentType | str = DocumentType.DCC, *,
+            batch_size: int = DEFAULT_BATCH_SIZE, encrypt: bool = False, sign: bool = True,
+            issuer_metadata: Mapping[str, object] | None = None) -> IssuanceReport:
+        """submit + seal + anchor + index + receipts; re-running after a crash finishes."""
+        with self.exclusive():
+            submissions = self.submit(sources, document_type, encrypt=encrypt, sign=sign,
+                                      issuer_metadata=issuer_metadata)
+            return self._finish(submissions, batch_size)
+
+    def resume(self, batch_size: int = DEFAULT_BATCH_SIZE) -> IssuanceReport:
+        """Finish whatever earlier runs left pending, without submitting anything new."""
+        with self.exclusive():
+            return self._finish([], batch_size)
+
+    def _finish(self, submissions: list[SubmissionResult], batch_size: int) -> IssuanceReport:
+        sealed = self.seal_batches(batch_size)
+        anchored = self.anchor_pending()
+        index_report = self.index()
+        written = self.write_receipts()
+        with self.sessions() as session:
+            pending = len(session.scalars(select(IssuedDocument.id).where(
+                IssuedDocument.issuer_id == self.issuer_hex,
+                IssuedDocument.state != DocumentState.ANCHORED.value)).all())
+            final = []
+            for result in submissions:
+                if result.sha256 is not None and result.receipt is None and result.status in (
+                        SubmissionStatus.ACCEPTED, SubmissionStatus.ALREADY_PENDING):
+                    receipt = self._receipt_or_none(session, result.sha256, self.issuer_hex)
+                    if receipt is not None:
+                        result = dataclasses.replace(result, receipt=receipt)
+                final.append(result)
+        self.progress.phase("done", None)
+        return IssuanceReport(tuple(final), tuple(sealed), tuple(anchored), index_report,
+                              written, pending)
+
+    # --------------------------------------------------------------- revocation
+
+    def revoke(self, sha256: str, reason: RevocationReason,
+               replacement: str | None = None,
+               effective_from: int | None = None) -> RevocationOutcome:
+        """Revoke one of this issuer's anchored documents (proof from the projection)."""
+        sha256 = normalise_sha256(sha256)
+        replacement_hex = None if replacement is None else normalise_sha256(replacement)
+        self.indexer.catch_up()
+        with self.sessions() as session:
+            document = session.scalars(select(ChainDocument).where(
+                ChainDocument.sha256 == sha256, ChainDocument.issuer_id == self.issuer_hex)
+                .order_by(ChainDocument.batch_id)).first()
+            revoked = session.scalars(select(ChainRevocation).where(
+                ChainRevocation.issuer_id == self.issuer_hex,
+                ChainRevocation.document_sha256 == sha256)).first()
+            issued_state = session.scalar(select(IssuedDocument.state).where(
+                IssuedDocument.issuer_id == self.issuer_hex, IssuedDocument.sha256 == sha256))
+        if document is None:
+            if issued_state is not None:
+                raise DocumentNotAnchoredError(
+                    f"document 0x{sha256} is {issued_state}; run `certreg issue` to finish "
+                    "anchoring it before revoking", state=issued_state)
+            raise DocumentNotFoundError(f"this issuer has no anchored document 0x{sha256}",
+                                        sha256=sha256)
+        if revoked is not None:
+            if revoked.reason == reason.name.lower() and revoked.replacement == replacement_hex:
+                # Same request again (e.g. a re-run of `supersede`): done already.
+                return RevocationOutcome(sha256, revoked.batch_id, reason, revoked.replacement,
+                                         None, revoked.block_number)
+            raise DocumentAlreadyRevokedError(
+                f"document 0x{sha256} was revoked already ({revoked.reason}); revocation is "
+                "irreversible", reason=revoked.reason)
+        try:
+            outcome = self.client.revoke(
+                bytes.fromhex(sha256), document.batch_id,
+                [bytes.fromhex(p[2:]) for p in document.proof], reason,
+                None if replacement_hex is None else bytes.fromhex(replacement_hex),
+                effective_from or 0)
+        except ContractRevertError as exc:
+            if exc.error_name == "RevocationAlreadyRevoked":
+                raise DocumentAlreadyRevokedError(
+                    f"document 0x{sha256} was revoked already", sha256=sha256) from None
+            raise
+        self.indexer.catch_up()
+        return RevocationOutcome(sha256, document.batch_id, reason, replacement_hex,
+                                 outcome.transaction_hash, outcome.block_number)
+
+    def supersede(self, old_sha256: str, new_document: DocumentSource | Path,
+                  document_type: DocumentType | str = DocumentType.DCC, *,
+                  encrypt: bool = False, batch_size: int = DEFAULT_BATCH_SIZE
+                  ) -> SupersessionOutcome:
+        """Issue the corrected certificate, then revoke the old one as SUPERSEDED by it.
+
+        Re-running after a crash finds the new document issued (by its input hash) and
+        completes the revocation; the old one is never revoked before the new one is
+        anchored.
+        """
+        with self.exclusive():
+            return self._supersede(normalise_sha256(old_sha256), new_document, document_type,
+                                   encrypt, batch_size)
+
+    def _supersede(self, old: str, new_document: DocumentSource | Path,
+                   document_type: DocumentType | str, encrypt: bool,
+                   batch_size: int) -> SupersessionOutcome:
+        self.indexer.catch_up()
+        with self.sessions() as session:
+            if session.scalar(select(ChainDocument.id).where(
+                    ChainDocument.sha256 == old,
+                    ChainDocument.issuer_id == self.issuer_hex).limit(1)) is None:
+                raise DocumentNotFoundError(
+                    f"this issuer has no anchored document 0x{old} to supersede", sha256=old)
+        report = self.run([new_document], document_type, batch_size=batch_size,
+                          encrypt=encrypt)
+        (new,) = report.submissions
+        if new.status is SubmissionStatus.REJECTED:
+            raise DocumentError(f"the replacement was rejected: {new.error}",
+                                rejected_with=new.error_code)
+        if new.sha256 is None or new.receipt is None:
+            raise DocumentNotAnchoredError("the replacement is not anchored yet; run again")
+        if new.sha256 == old:
+            raise RegistryError("a document cannot supersede itself")
+        revocation = self.revoke(old, RevocationReason.SUPERSEDED, replacement=new.sha256)
+        return SupersessionOutcome(old, new, revocation)

@@ -1,0 +1,99 @@
+"""The database: Alembic migrations from an empty SQLite file, pragmas, portable types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from registry.db import (
+    Base,
+    IssuedDocument,
+    OutboxBatch,
+    create_database_engine,
+    open_database,
+    transaction,
+    upgrade_to_head,
+)
+from registry.db.engine import alembic_config
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'nested' / 'certreg.db'}"
+
+
+def _document(**overrides: object) -> IssuedDocument:
+    values: dict[str, object] = {
+        "issuer_id": "aa" * 32, "sha256": "11" * 32, "source_sha256": "22" * 32,
+        "cid": "bafkreitest", "document_type": "dcc", "size": 10, "encrypted": False}
+    return IssuedDocument(**(values | overrides))
+
+
+def test_db_migrates_an_empty_sqlite_file_to_head(url: str) -> None:
+    upgrade_to_head(url)
+    engine = create_database_engine(url)
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == head
+        tables = set(inspect(connection).get_table_names())
+    assert {table.name for table in Base.metadata.sorted_tables} <= tables
+    upgrade_to_head(url)  # idempotent on an up-to-date database
+
+
+def test_db_migration_matches_the_orm_models(url: str) -> None:
+    """A model changed without a migration shows up here as a difference."""
+    upgrade_to_head(url)
+    with create_database_engine(url).connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(
+            connection, opts={"compare_type": True}), Base.metadata)
+    assert differences == []
+
+
+def test_db_sqlite_runs_in_wal_mode_with_foreign_keys(url: str) -> None:
+    sessions = open_database(url)
+    with sessions() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    with pytest.raises(IntegrityError), transaction(sessions) as session:
+        session.add(_document(batch_root="ff" * 32))  # no such outbox batch
+
+
+def test_db_keeps_one_row_per_document_and_issuer(url: str) -> None:
+    sessions = open_database(url)
+    with transaction(sessions) as session:
+        session.add(_document())
+        session.add(_document(issuer_id="bb" * 32))  # same document, another issuer: fine
+    with pytest.raises(IntegrityError), transaction(sessions) as session:
+        session.add(_document(source_sha256="33" * 32))
+    with pytest.raises(IntegrityError), transaction(sessions) as session:
+        session.add(_document(sha256="44" * 32))  # same input bytes signed again
+
+
+def test_db_times_are_utc_aware_and_naive_times_are_refused(url: str) -> None:
+    sessions = open_database(url)
+    moment = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    with transaction(sessions) as session:
+        session.add(OutboxBatch(root="cc" * 32, issuer_id="aa" * 32, count=1,
+                                manifest_cid="bafk", created_at=moment))
+    with sessions() as session:
+        stored = session.scalar(select(OutboxBatch.created_at))
+    assert stored == moment and stored.tzinfo == dt.UTC
+    with pytest.raises(Exception, match="naive"), transaction(sessions) as session:
+        session.add(OutboxBatch(root="dd" * 32, issuer_id="aa" * 32, count=1,
+                                manifest_cid="bafk", created_at=dt.datetime(2026, 1, 1)))
+
+
+def test_db_json_metadata_round_trips(url: str) -> None:
+    sessions = open_database(url)
+    metadata = {"unique_identifier": "PTB-1", "units": ["\\kilogram"], "nested": {"a": [1, 2]}}
+    with transaction(sessions) as session:
+        session.add(_document(public_metadata=metadata))
+    with sessions() as session:
+        assert session.scalar(select(IssuedDocument.public_metadata)) == metadata
