@@ -1,4 +1,5 @@
-"""The database: Alembic migrations from an empty SQLite file, pragmas, portable types."""
+"""The database: Alembic migrations from an empty database, pragmas, portable types —
+on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -25,8 +26,15 @@ from registry.db.engine import alembic_config
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'nested' / 'certreg.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_database_url")
+    return sqlite_url
 
 
 def _document(**overrides: object) -> IssuedDocument:
@@ -36,7 +44,7 @@ def _document(**overrides: object) -> IssuedDocument:
     return IssuedDocument(**(values | overrides))
 
 
-def test_db_migrates_an_empty_sqlite_file_to_head(url: str) -> None:
+def test_db_migrates_an_empty_database_to_head(url: str) -> None:
     upgrade_to_head(url)
     engine = create_database_engine(url)
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
@@ -56,7 +64,8 @@ def test_db_migration_matches_the_orm_models(url: str) -> None:
     assert differences == []
 
 
-def test_db_sqlite_runs_in_wal_mode_with_foreign_keys(url: str) -> None:
+def test_db_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
+    url = sqlite_url
     sessions = open_database(url)
     with sessions() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
