@@ -1,0 +1,94 @@
+"""The verification page, end to end in headless Chromium (Debian's, no download).
+
+A person drops a certificate file and sees the verdict with its evidence. A
+screenshot of each outcome is kept in test-artifacts/ for review.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from registry.issuance import Issuer
+from registry.settings import Settings
+from tests.conftest import REPO_ROOT, require
+from tests.registry.api_fixtures import IssuedRegistry, ServedApp, issue_certificates, serve
+from tests.registry.conftest import MakeDccs
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def registry(issuer: Issuer, settings: Settings, make_dccs: MakeDccs,
+             tmp_path: Path) -> IssuedRegistry:
+    return issue_certificates(issuer, settings, make_dccs(tmp_path / "in", 3, "PAGE"))
+
+
+@pytest.fixture
+def app(registry: IssuedRegistry) -> Iterator[ServedApp]:
+    served = serve(registry.settings)
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    require(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
+            "Debian chromium (scripts/setup.sh installs it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield browser.new_page(viewport={"width": 1000, "height": 1400})
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"verification-page-{name}.png"), full_page=True)
+
+
+def test_api_page_shows_valid_verdict_with_evidence(page, app: ServedApp,
+                                                    registry: IssuedRegistry,
+                                                    tmp_path: Path) -> None:
+    certificate = tmp_path / "certificate.xml"
+    certificate.write_bytes(registry.documents["valid"])
+    page.goto(app.url + "/")
+    page.set_input_files("#file", str(certificate))
+    verdict = page.locator("#verdict")
+    verdict.wait_for(timeout=15_000)
+    assert verdict.get_attribute("data-verdict") == "valid"
+    assert "Valid" in verdict.inner_text()
+    issuer = page.locator("#issuer").inner_text()
+    assert "PTB" in issuer and "active" in issuer
+    anchoring = page.locator("#anchoring").inner_text()
+    assert "Transaction" in anchoring and "0x" in anchoring
+    assert "Proof checked against chain root\nyes" in anchoring
+    assert registry.hashes["valid"] in page.locator("#document").inner_text()
+    screenshot(page, "valid")
+
+
+def test_api_page_shows_revocation_and_unknown(page, app: ServedApp,
+                                               registry: IssuedRegistry, tmp_path: Path) -> None:
+    revoked = tmp_path / "revoked.xml"
+    revoked.write_bytes(registry.documents["revoked"])
+    page.goto(app.url + "/")
+    page.set_input_files("#file", str(revoked))
+    page.locator("#verdict").wait_for(timeout=15_000)
+    assert page.locator("#verdict").get_attribute("data-verdict") == "revoked"
+    revocation = page.locator("#revocation").inner_text()
+    assert "superseded" in revocation and registry.replacement in revocation
+    screenshot(page, "revoked")
+
+    page.fill("#hash", "ab" * 32)
+    page.click("button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#verdict')?.dataset.verdict === 'unknown'", timeout=15_000)
+    screenshot(page, "unknown")
