@@ -63,10 +63,10 @@ def test_api_verify_tampered_certificate_is_signature_invalid(client: TestClient
     assert body["verdict"] == "signature-invalid"
 
 
-@pytest.mark.parametrize("path,expected", [("/v1/verify/xyz", 422), ("/v1/verify/" + "0" * 63, 422)])
-def test_api_verify_malformed_hash_is_a_4xx(client: TestClient, path: str, expected: int) -> None:
+@pytest.mark.parametrize("path", ["/v1/verify/xyz", "/v1/verify/" + "0" * 63])
+def test_api_verify_malformed_hash_is_a_4xx(client: TestClient, path: str) -> None:
     response = client.get(path)
-    assert response.status_code == expected
+    assert response.status_code == 422
     assert response.json()["error"]["code"] == "request-invalid"
 
 
