@@ -24,6 +24,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import (
+    BlockNotFound,
     ContractCustomError,
     ContractLogicError,
     TimeExhausted,
@@ -140,6 +141,13 @@ def issuer_name(issuer_id: bytes) -> str:
     except UnicodeDecodeError:
         return "0x" + issuer_id.hex()
     return text if text.isprintable() and stripped else "0x" + issuer_id.hex()
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    number: int
+    hash: str  # 0x-hex
+    timestamp: int
 
 
 @dataclass(frozen=True)
@@ -543,6 +551,22 @@ class RegistryClient:
             anchored_at=v[4], anchored_block=v[5], revocation_reason=RevocationReason(v[6]),
             revoked_at=v[7], effective_from=v[8],
             replacement=None if bytes(v[9]) == ZERO32 else bytes(v[9]))
+
+    # ------------------------------------------------------------------ blocks
+
+    def head_block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def block_header(self, number: int) -> BlockHeader | None:
+        """The block at `number` on the node's current chain, or None past its head."""
+        try:
+            block = self.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+        return BlockHeader(int(block["number"]), _hex(block["hash"]), int(block["timestamp"]))
+
+    def transaction_sender(self, transaction_hash: str) -> str:
+        return str(self.w3.eth.get_transaction(transaction_hash)["from"])
 
     # ----------------------------------------------------------------- events
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from web3.exceptions import BlockNotFound
 
 from anchor.chain import (
+    BlockHeader,
     ChainEvent,
     IssuerKind,
     IssuerStatus,
@@ -102,7 +102,7 @@ class Indexer:
         # Same meaning as the transaction sender's: 1 = mined, n = n-1 blocks on top.
         self.confirmations = max(1, confirmations)
         self.chunk_blocks = chunk_blocks
-        self._block_cache: dict[int, Any] = {}
+        self._block_cache: dict[int, BlockHeader] = {}
         self._sender_cache: dict[str, str] = {}
 
     # ------------------------------------------------------------------ public
@@ -115,7 +115,7 @@ class Indexer:
         if rolled_back is not None:
             state = self._load_state()
         start = state.last_block + 1
-        safe_head = self.client.w3.eth.block_number - self.confirmations + 1
+        safe_head = self.client.head_block_number() - self.confirmations + 1
         events = batches = revocations = 0
         chunk_start = start
         while chunk_start <= safe_head:
@@ -163,17 +163,17 @@ class Indexer:
             session.add(state)
             return state
 
-    def _block(self, number: int) -> Any | None:
+    def _block(self, number: int) -> BlockHeader | None:
         if number not in self._block_cache:
-            try:
-                self._block_cache[number] = self.client.w3.eth.get_block(number)
-            except BlockNotFound:
+            header = self.client.block_header(number)
+            if header is None:
                 return None
+            self._block_cache[number] = header
         return self._block_cache[number]
 
     def _block_hash(self, number: int) -> str | None:
         block = self._block(number)
-        return None if block is None else "0x" + _hex(block["hash"])
+        return None if block is None else block.hash
 
     # -------------------------------------------------------------------- reorg
 
@@ -249,7 +249,7 @@ class Indexer:
                 args = {k: _json_arg(v) for k, v in event.args.items()}
                 block = self._block(event.block_number)
                 assert block is not None
-                block_time = dt.datetime.fromtimestamp(block["timestamp"], dt.UTC)
+                block_time = dt.datetime.fromtimestamp(block.timestamp, dt.UTC)
                 session.add(AuditEvent(name=event.name, args=args,
                                        block_number=event.block_number,
                                        block_hash=event.block_hash,
@@ -274,7 +274,7 @@ class Indexer:
 
     def _sender(self, tx_hash: str) -> str:
         if tx_hash not in self._sender_cache:
-            self._sender_cache[tx_hash] = self.client.w3.eth.get_transaction(tx_hash)["from"]
+            self._sender_cache[tx_hash] = self.client.transaction_sender(tx_hash)
         return self._sender_cache[tx_hash]
 
     def _index_batch(self, session: Session, event: ChainEvent,
