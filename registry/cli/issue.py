@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from anchor.chain import RevocationReason
+from anchor.chain import RevocationReason, issuer_name
 from anchor.errors import ReceiptError
 from anchor.receipt import Receipt, Verdict, verify_receipt
 from registry.cli import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
@@ -233,7 +233,7 @@ def _report_issue(args: argparse.Namespace, issuer: Issuer, report: IssuanceRepo
                               highlight=False)
             if "key" in doc:
                 console.print(f"key {doc['sha256']} {doc['key']}", highlight=False)
-        table = Table(title=f"certreg issue — issuer 0x{issuer.issuer_hex[:16]}…")
+        table = Table(title=f"certreg issue — issuer {issuer_name(issuer.issuer_id)}")
         table.add_column("outcome")
         table.add_column("count", justify="right")
         for name, value in summary.items():
