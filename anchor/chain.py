@@ -420,13 +420,14 @@ class RegistryClient:
         return self._transact(self.contract.functions.removeOperator(
             issuer_id, to_checksum_address(operator)))
 
-    def get_issuer(self, issuer_id: bytes) -> IssuerRecord:
-        r = self.contract.functions.getIssuer(issuer_id).call()
+    def get_issuer(self, issuer_id: bytes, block: int | str = "latest") -> IssuerRecord:
+        r = self.contract.functions.getIssuer(issuer_id).call(block_identifier=block)
         return IssuerRecord(issuer_id, r[0].decode("ascii", "replace").strip("\x00"),
                             IssuerKind(r[1]), IssuerStatus(r[2]), r[3], r[4], r[5], r[6])
 
-    def issuer_of_operator(self, operator: str) -> bytes | None:
-        issuer_id = self.contract.functions.issuerOfOperator(to_checksum_address(operator)).call()
+    def issuer_of_operator(self, operator: str, block: int | str = "latest") -> bytes | None:
+        issuer_id = self.contract.functions.issuerOfOperator(to_checksum_address(operator)).call(
+            block_identifier=block)
         return None if issuer_id == ZERO32 else bytes(issuer_id)
 
     # -------------------------------------------------------------- anchoring
@@ -434,8 +435,8 @@ class RegistryClient:
     def batch_id_of_root(self, root: bytes) -> int:
         return int(self.contract.functions.batchIdOfRoot(root).call())
 
-    def get_batch(self, batch_id: int) -> BatchRecord | None:
-        b = self.contract.functions.getBatch(batch_id).call()
+    def get_batch(self, batch_id: int, block: int | str = "latest") -> BatchRecord | None:
+        b = self.contract.functions.getBatch(batch_id).call(block_identifier=block)
         if bytes(b[1]) == ZERO32:
             return None
         return BatchRecord(batch_id, bytes(b[0]), bytes(b[1]), b[2], b[3], b[4], b[5], b[6])
@@ -533,8 +534,10 @@ class RegistryClient:
             document_hash, batch_id, list(proof), int(reason), replacement or ZERO32,
             effective_from))
 
-    def get_revocation(self, issuer_id: bytes, document_hash: bytes) -> RevocationRecord | None:
-        r = self.contract.functions.getRevocation(issuer_id, document_hash).call()
+    def get_revocation(self, issuer_id: bytes, document_hash: bytes,
+                       block: int | str = "latest") -> RevocationRecord | None:
+        r = self.contract.functions.getRevocation(issuer_id, document_hash).call(
+            block_identifier=block)
         if r[1] == 0:
             return None
         return RevocationRecord(RevocationReason(r[0]), r[1], r[2], r[3], r[4],

@@ -158,3 +158,58 @@ class DocumentTypeUnsupportedError(DocumentError):
     """The upload is neither XML nor a document format the registry accepts."""
 
     code = "document-type-unsupported"
+
+
+# ------------------------------------------------------------ API (issue 5)
+
+
+class UnauthorizedError(RegistryError):
+    """No API credential, an unknown one, or a revoked one. Never says which: a guesser
+    learns nothing from the answer."""
+
+    code = "unauthorized"
+
+
+class IssuerNotServedError(RegistryError):
+    """The credential's issuer is not the issuer this registry's operator key serves on
+    chain, so the request would act for another issuer."""
+
+    code = "issuer-not-served"
+
+
+class RateLimitedError(RegistryError):
+    """Too many requests from one client or credential. `details["retry_after"]` is in
+    whole seconds."""
+
+    code = "rate-limited"
+
+
+class IssuanceBusyError(RegistryError):
+    """Another issuance (e.g. the CLI) holds this registry's issuance lock; try again."""
+
+    code = "issuance-busy"
+
+
+class DocumentRejectedError(DocumentError):
+    """The issuance pipeline rejected a document; `code` is the pipeline's own stable code
+    (e.g. xml-forbidden-construct), so HTTP and CLI report the same reason."""
+
+    def __init__(self, code: str, message: str, **details: object) -> None:
+        super().__init__(message, **details)
+        self.code = code
+
+
+class CredentialNotFoundError(RegistryError):
+    code = "credential-not-found"
+
+
+class NotFoundError(RegistryError):
+    """No certificate, issuer or other record with this id is known to the registry."""
+
+    code = "not-found"
+
+
+class DocumentKeyRequiredError(RegistryError):
+    """The document is stored encrypted: fetching it needs its key (`X-Document-Key`)."""
+
+    code = "document-key-required"

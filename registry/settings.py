@@ -12,7 +12,7 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.errors import ConfigurationError
@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_document_bytes: int = 20 * 1024 * 1024
+    # Token buckets, in memory per API process (0 turns a limit off): public endpoints per
+    # client IP (behind a proxy, run uvicorn with --proxy-headers so that is the real client);
+    # authenticated issuance per API credential, counted apart from the public budget.
+    rate_limit_per_second: float = Field(default=20.0, ge=0)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    issuance_rate_limit_per_minute: float = Field(default=60.0, ge=0)
+    issuance_rate_limit_burst: int = Field(default=10, ge=1)
+    # An issuance request waits this long for another one of this process before 503.
+    issuance_lock_timeout_seconds: float = Field(default=120.0, gt=0)
     # Operator (Ethereum) key for anchoring and revocation.
     operator_keystore: Path | None = None
     operator_password: SecretStr | None = None

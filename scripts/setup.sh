@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # postgresql: the server binaries (/usr/lib/postgresql/15/bin) for private clusters
 # started by anchor/services/postgres.py; Debian's own system cluster is not needed.
 # chromium: the browser the verification-page tests drive (Playwright cannot download one).
-APT_PACKAGES=(xmlsec1 postgresql chromium)
+# wrk: the HTTP load generator of scripts/bench_api.py.
+APT_PACKAGES=(xmlsec1 postgresql chromium wrk)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

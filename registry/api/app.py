@@ -5,9 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from registry import __version__
+from registry.api import metrics
 from registry.api.errors import install_error_handlers
+from registry.api.logging import RequestTelemetryMiddleware, configure_api_logging
 from registry.api.middleware import BodySizeLimitMiddleware
-from registry.api.routes import health, page, registry_info, verify
+from registry.api.ratelimit import RateLimitMiddleware, TokenBucketLimiter
+from registry.api.routes import (
+    audit,
+    certificates,
+    health,
+    issuance,
+    issuers,
+    page,
+    registry_info,
+    revocations,
+    search,
+    verify,
+)
 from registry.settings import Settings, load_settings
 
 # Multipart framing and headers on top of the largest document we accept.
@@ -24,10 +38,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry_client = None
     app.state.session_factory = None
     install_error_handlers(app)
+    app.state.metrics = metrics.ApiMetrics()
+    app.state.public_limiter = TokenBucketLimiter(settings.rate_limit_per_second,
+                                                  settings.rate_limit_burst)
+    app.state.issuance_limiter = TokenBucketLimiter(
+        settings.issuance_rate_limit_per_minute / 60, settings.issuance_rate_limit_burst)
+    app.state.issuance_gate = None
+    # The last added runs first: telemetry sees every response (413, 429 included); the
+    # rate limit refuses before any body is read.
     app.add_middleware(BodySizeLimitMiddleware,
                        max_bytes=settings.max_document_bytes + REQUEST_OVERHEAD_BYTES)
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.public_limiter)
+    app.add_middleware(RequestTelemetryMiddleware, metrics=app.state.metrics,
+                       logger=configure_api_logging())
     app.include_router(health.router)
     app.include_router(registry_info.router)
     app.include_router(verify.router)
     app.include_router(page.router)
+    app.include_router(issuance.router)
+    app.include_router(metrics.router)
+    app.include_router(certificates.router)
+    app.include_router(search.router)
+    app.include_router(issuers.router)
+    app.include_router(revocations.router)
+    app.include_router(audit.router)
     return app

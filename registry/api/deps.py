@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import RegistryClient
+from anchor.store import ContentStore
 from registry.db.queries import DatabaseIndexView
 from registry.settings import Settings
 from registry.verify import ChainView, IndexView
@@ -39,9 +40,19 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return state.session_factory
 
 
+def get_content_store(request: Request) -> ContentStore:
+    state = request.app.state
+    if getattr(state, "content_store", None) is None:
+        from registry.context import content_store
+
+        state.content_store = content_store(state.settings)
+    return state.content_store
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryClientDep = Annotated[RegistryClient, Depends(get_registry_client)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]
 
 
 def get_index_view(sessions: SessionFactoryDep) -> IndexView:

@@ -38,6 +38,15 @@ _STATUS_BY_CODE: dict[str, int] = {
     "cid-invalid": 400,
     "request-invalid": 400,
     "document-type-unsupported": 415,
+    "document-too-large": 413,
+    "issuer-not-served": 403,
+    "credential-not-found": 404,
+    "document-not-found": 404,
+    "document-not-anchored": 409,
+    "document-already-revoked": 409,
+    "rate-limited": 429,
+    "issuance-busy": 503,
+    "document-key-required": 403,
 }
 
 
@@ -55,11 +64,25 @@ def status_for(exc: Exception) -> int:
     return 500
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status_for(exc))
+def headers_for(exc: Exception) -> dict[str, str] | None:
+    """What a client needs to react: the auth scheme on 401, when to retry on 429/503."""
+    code = getattr(exc, "code", None)
+    if code == "unauthorized":
+        return {"WWW-Authenticate": 'Bearer realm="certreg"'}
+    retry_after = getattr(exc, "details", {}).get("retry_after")
+    if retry_after is not None:
+        return {"Retry-After": str(retry_after)}
+    return None
 
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        request.state.error_code = exc.code  # for the access log line
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status_for(exc),
+                            headers=headers_for(exc))
+
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        request.state.error_code = "request-invalid"
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
         return JSONResponse(error_body("request-invalid", problems), status_code=422)

@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "registry.cli.store",
     "registry.cli.issue",
     "registry.cli.keys",
+    "registry.cli.audit",
+    "registry.cli.api_keys",
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from registry.cli.output import emit
@@ -26,6 +27,7 @@ def _up(args: argparse.Namespace) -> int:
     import uvicorn
 
     from registry.api.app import create_app
+    from registry.cli.audit import start_background_indexer
     from registry.devnet import ensure_dev_registry, start_dev_chain
 
     settings = load_settings(data_dir=args.data_dir, api_host=args.api_host,
@@ -45,8 +47,15 @@ def _up(args: argparse.Namespace) -> int:
         }
         emit(args, summary, "\n".join(f"{k}: {v}" for k, v in summary.items()))
         sys.stdout.flush()
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                    log_level="info")
+        # The API serves the projection: keep it indexing new anchors while it runs.
+        stop_indexer = threading.Event()
+        indexer = start_background_indexer(settings, stop_indexer)
+        try:
+            uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                        log_level="info")
+        finally:
+            stop_indexer.set()
+            indexer.join(timeout=10)
     finally:
         if chain is not None:
             chain.stop()

@@ -1,5 +1,7 @@
 """The registry database: outbox and chain projection (see models), engines, migrations."""
 
+# ApiCredential is imported for its table too: Base.metadata must always include it.
+from registry.db.credentials import ApiCredential
 from registry.db.engine import (
     create_database_engine,
     open_database,
@@ -14,6 +16,7 @@ from registry.db.models import (
     ChainDocument,
     ChainIssuer,
     ChainRevocation,
+    DocumentIdentifier,
     DocumentState,
     IndexerState,
     IssuedDocument,
@@ -21,6 +24,7 @@ from registry.db.models import (
 )
 
 __all__ = [
+    "ApiCredential",
     "AuditEvent",
     "Base",
     "BatchState",
@@ -28,6 +32,7 @@ __all__ = [
     "ChainDocument",
     "ChainIssuer",
     "ChainRevocation",
+    "DocumentIdentifier",
     "DocumentState",
     "IndexerState",
     "IssuedDocument",

@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,3 +82,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def ping(factory: sessionmaker[Session]) -> None:
+    """Raise unless the database answers a trivial query (readiness checks)."""
+    with factory() as session:
+        session.execute(text("SELECT 1"))

@@ -24,6 +24,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -189,13 +190,32 @@ class ChainDocument(Base):
     batch_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("chain_batches.batch_id", ondelete="CASCADE"), index=True)
     issuer_id: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
-    cid: Mapped[str] = mapped_column(String(CID_LENGTH))
-    document_type: Mapped[str] = mapped_column(String(40))
+    cid: Mapped[str] = mapped_column(String(CID_LENGTH), index=True)
+    document_type: Mapped[str] = mapped_column(String(40), index=True)
     unique_identifier: Mapped[str | None] = mapped_column(String(255), index=True)
     public_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     encrypted: Mapped[bool] = mapped_column(Boolean)
     proof: Mapped[list[str]] = mapped_column(JSON)  # 0x-hex siblings, leaf to root
     block_number: Mapped[int] = mapped_column(BigInteger)
+    # Searchable dates, copied out of the public metadata at index time (registry.db.search)
+    # so that search is indexed SQL, not a scan of JSON. None for encrypted documents.
+    issued_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    calibrated_from: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    calibrated_to: Mapped[dt.date | None] = mapped_column(Date, index=True)
+
+
+class DocumentIdentifier(Base):
+    """One searchable value of a document's public metadata (serial number, manufacturer,
+    model, identification, certificate number), normalised (registry.db.search)."""
+
+    __tablename__ = "document_identifiers"
+    __table_args__ = (Index("ix_document_identifiers_kind_value", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("chain_documents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
 
 
 class ChainRevocation(Base):
@@ -250,7 +270,9 @@ class AuditEvent(Base):
     log_index: Mapped[int] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(ADDRESS), index=True)  # the transaction's sender
     block_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # The issuer the event concerns (its `issuerId` argument), for filtering without JSON.
+    issuer_id: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
 
 
-PROJECTION_TABLES = (ChainDocument, ChainBatch, ChainRevocation, ChainIssuer, AuditEvent,
-                     IndexerState)
+PROJECTION_TABLES = (DocumentIdentifier, ChainDocument, ChainBatch, ChainRevocation, ChainIssuer,
+                     AuditEvent, IndexerState)

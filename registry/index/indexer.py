@@ -52,6 +52,7 @@ from registry.db.models import (
     IssuedDocument,
     OutboxBatch,
 )
+from registry.db.search import record_identifiers, search_fields
 from registry.errors import DatabaseStateError, ManifestInvalidError
 from registry.index.manifest import BatchManifest
 
@@ -80,6 +81,12 @@ class IndexReport:
 
 def _hex(value: bytes) -> str:
     return bytes(value).hex()
+
+
+def _issuer_of(args: dict[str, Any]) -> str | None:
+    """The issuer an event concerns (64 hex), from its `issuerId` argument if it has one."""
+    issuer = args.get("issuerId")
+    return issuer.lower().removeprefix("0x") if isinstance(issuer, str) else None
 
 
 def _json_arg(value: Any) -> Any:
@@ -256,7 +263,8 @@ class Indexer:
                                        tx_hash=event.transaction_hash,
                                        log_index=event.log_index,
                                        actor=self._sender(event.transaction_hash),
-                                       block_time=block_time))
+                                       block_time=block_time,
+                                       issuer_id=_issuer_of(args)))
                 if event.name == "BatchAnchored":
                     self._index_batch(session, event, block_time)
                     batches += 1
@@ -324,7 +332,11 @@ class Indexer:
              "unique_identifier": member.unique_identifier,
              "public_metadata": member.metadata, "encrypted": member.encrypted,
              "proof": ["0x" + p.hex() for p in tree.proof(bytes.fromhex(member.sha256))],
-             "block_number": batch.block_number} for member in manifest.documents])
+             "block_number": batch.block_number,
+             **search_fields(member.metadata, member.encrypted).columns()}
+            for member in manifest.documents])
+        record_identifiers(session, batch.batch_id, ((m.sha256, m.metadata, m.encrypted)
+                                                     for m in manifest.documents))
         batch.manifest_status = MANIFEST_OK
 
     def _retry_missing_manifests(self) -> int:

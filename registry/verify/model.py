@@ -80,7 +80,7 @@ class SignatureEvidence:
 @dataclass(frozen=True)
 class CertificateVerification:
     verdict: Verdict
-    document_sha256: str
+    document_sha256: str  # 0x-prefixed, like every hash the API returns
     checks: tuple[Check, ...]
     issuer: IssuerEvidence | None = None
     anchoring: AnchoringEvidence | None = None

@@ -141,7 +141,7 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
             steps.skip_rest([STEP_SIGNATURE, STEP_INDEX_LOOKUP, STEP_MERKLE_PROOF,
                              STEP_CHAIN_ROOT, STEP_CONTRACT_VERIFY, STEP_ISSUER_AUTHORISED,
                              STEP_REVOCATION], "the document is not the one asked about")
-            return CertificateVerification(Verdict.UNKNOWN, actual, tuple(steps.checks))
+            return CertificateVerification(Verdict.UNKNOWN, "0x" + actual, tuple(steps.checks))
         digest_hex = actual
         steps.record(STEP_DOCUMENT_HASH, CheckStatus.PASSED, f"SHA-256 {actual}")
     else:
@@ -172,7 +172,7 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         steps.skip_rest([STEP_MERKLE_PROOF, STEP_CHAIN_ROOT, STEP_CONTRACT_VERIFY,
                          STEP_ISSUER_AUTHORISED, STEP_REVOCATION], "nothing to check against")
         verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
-        return CertificateVerification(verdict, digest_hex, tuple(steps.checks),
+        return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
                                        signature=signature)
     steps.record(STEP_INDEX_LOOKUP, CheckStatus.PASSED,
                  f"{len(candidates)} anchoring(s) indexed; checking batch "
@@ -210,7 +210,7 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         steps.skip_rest([*order[order.index(step) + 1:], STEP_ISSUER_AUTHORISED,
                          STEP_REVOCATION], "the chain does not confirm the indexed anchoring")
         verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
-        return CertificateVerification(verdict, digest_hex, tuple(steps.checks),
+        return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
                                        signature=signature)
 
     anchoring, on_chain = confirmed
@@ -283,6 +283,6 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         verdict = Verdict.REVOKED
     else:
         verdict = Verdict.VALID
-    return CertificateVerification(verdict, digest_hex, tuple(steps.checks), issuer=issuer,
+    return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks), issuer=issuer,
                                    anchoring=evidence, revocation=revocation,
                                    signature=signature, metadata=anchoring.metadata)

@@ -32,7 +32,7 @@ def test_api_verify_upload_raw_and_multipart(client: TestClient, registry: Issue
     assert raw.status_code == 200
     body = raw.json()
     assert body["verdict"] == "valid"
-    assert body["document_sha256"] == registry.hashes["valid"]
+    assert body["document_sha256"] == "0x" + registry.hashes["valid"]
     assert body["issuer"]["code"] == "PTB" and body["issuer"]["status_at_issue"] == "active"
     assert body["anchoring"]["proof_checked_against_chain_root"] is True
     assert body["signature"]["status"] == "valid"

@@ -16,9 +16,6 @@ import sqlalchemy as sa
 from anchor.services.postgres import PostgresCluster, PostgresDatabase, scram_verifier
 from tests.conftest import require
 
-# Harmless once tests/conftest.py registers the plugin too (pytest loads a plugin once).
-pytest_plugins = ("tests.fixtures_postgres",)
-
 
 def _engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)

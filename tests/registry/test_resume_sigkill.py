@@ -74,6 +74,7 @@ class CliRun:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.phases: list[str] = []
         self.stderr: list[str] = []
+        self.closed = False  # the end-of-stream marker was taken from the queue
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -84,11 +85,16 @@ class CliRun:
 
     def _drain(self, timeout: float) -> bool:
         """Collect lines for up to `timeout`; False once the process closed stderr."""
+        if self.closed:
+            # The marker comes once: without this, finish() after wait_for_phase() saw
+            # the end would wait forever for a second one.
+            return False
         try:
             line = self.lines.get(timeout=timeout)
         except queue.Empty:
             return True
         if line is None:
+            self.closed = True
             return False
         self.stderr.append(line)
         if line.startswith("certreg: phase "):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from registry.api.deps import RegistryClientDep, SettingsDep
+from registry.api.deps import RegistryClientDep, SettingsDep, get_session_factory
 from registry.context import content_store
+from registry.db.engine import ping
 
 router = APIRouter(tags=["health"])
 
@@ -18,8 +19,8 @@ def healthz() -> dict:
 
 
 @router.get("/readyz")
-def readyz(settings: SettingsDep, client: RegistryClientDep) -> JSONResponse:
-    """Chain and content store reachable (the database joins with the indexer)."""
+def readyz(request: Request, settings: SettingsDep, client: RegistryClientDep) -> JSONResponse:
+    """Chain, content store and database reachable; 503 names the failed check."""
     checks: dict[str, dict] = {}
     try:
         checks["chain"] = {"ok": True, "block": client.w3.eth.block_number}
@@ -30,5 +31,12 @@ def readyz(settings: SettingsDep, client: RegistryClientDep) -> JSONResponse:
         checks["ipfs"] = {"ok": True, "backend": type(store).__name__}
     except Exception as exc:
         checks["ipfs"] = {"ok": False, "error": type(exc).__name__}
+    try:
+        # The factory is built (and the schema migrated) on first use: that is part of
+        # being ready, and a database that was down at startup is retried here.
+        ping(get_session_factory(request))
+        checks["database"] = {"ok": True}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -9,8 +9,10 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from registry.api.deps import ChainViewDep, IndexViewDep
+from registry.api.metrics import count_verdict
 from registry.documents.signing import (
     SignatureStatus,
     SignatureVerification,
@@ -25,10 +27,12 @@ Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 6
 
 
 @router.get("/verify/{sha256}", response_model=CertificateVerification)
-def verify_by_hash(sha256: Sha256Path, index: IndexViewDep,
-                   chain: ChainViewDep) -> CertificateVerification:
+def verify_by_hash(sha256: Sha256Path, index: IndexViewDep, chain: ChainViewDep,
+                   request: Request) -> CertificateVerification:
     """Verify a certificate by the SHA-256 of its exact bytes."""
-    return verify_certificate(sha256, None, index=index, chain=chain)
+    result = verify_certificate(sha256, None, index=index, chain=chain)
+    count_verdict(request, "hash", result.verdict.value)
+    return result
 
 
 @router.post("/verify", response_model=CertificateVerification, openapi_extra={
@@ -43,8 +47,11 @@ async def verify_upload(request: Request, index: IndexViewDep, chain: ChainViewD
     """Verify an uploaded certificate (raw body or multipart field `file`). With `sha256`,
     the upload must also hash to it."""
     document = await read_document(request)
-    return verify_certificate(sha256, document, index=index, chain=chain,
-                              verify_signature=_signature_of)
+    # Off the event loop: the chain calls and the signature check block.
+    result = await run_in_threadpool(verify_certificate, sha256, document, index=index,
+                                     chain=chain, verify_signature=_signature_of)
+    count_verdict(request, "upload", result.verdict.value)
+    return result
 
 
 def _signature_of(document: bytes) -> SignatureVerification:

@@ -1,4 +1,5 @@
-"""Kubo fixtures: real daemons on loopback, each with its own repository and ports."""
+"""Kubo fixtures (a pytest plugin, see tests/conftest.py): real daemons on loopback, each
+with its own repository and ports."""
 
 from __future__ import annotations
 

@@ -1,0 +1,149 @@
+"""Read-side lookups over the chain projection for the registry API: certificates by hash,
+CID or number, their revocations and replacements, issuers with their history, and the
+revocations feed. Only reads; rows come back detached (the session factory does not
+expire them), ready to be turned into responses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.db.models import (
+    AuditEvent,
+    ChainBatch,
+    ChainDocument,
+    ChainIssuer,
+    ChainRevocation,
+    IndexerState,
+)
+from registry.db.search import NUMBER, identifier_matches, normalise
+
+ISSUER_HISTORY_EVENTS = ("IssuerRegistered", "IssuerStatusChanged", "IssuerAdminChanged",
+                         "IssuerMetadataUpdated", "OperatorAdded", "OperatorRemoved")
+
+
+@dataclass(frozen=True)
+class Anchoring:
+    """One anchoring of a document: its manifest entry and the batch that anchored it."""
+
+    document: ChainDocument
+    batch: ChainBatch
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    sha256: str
+    anchorings: tuple[Anchoring, ...]  # earliest first
+    revocations: tuple[ChainRevocation, ...]  # of this document, by any of its issuers
+    superseded_by: tuple[ChainRevocation, ...]  # revocations naming a replacement
+    supersedes: tuple[ChainRevocation, ...]  # revocations of documents it replaced
+
+
+class ProjectionReader:
+    """Lookups the API needs; every method opens and closes its own session."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # ------------------------------------------------------------ certificates
+
+    def certificate(self, sha256: str) -> CertificateRecord | None:
+        """Everything the projection knows about a document hash; None if not anchored."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(ChainDocument, ChainBatch)
+                .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
+                .where(ChainDocument.sha256 == sha256)
+                .order_by(ChainBatch.block_number, ChainBatch.batch_id)).all()
+            if not rows:
+                return None
+            revocations = session.scalars(
+                select(ChainRevocation).where(ChainRevocation.document_sha256 == sha256)
+                .order_by(ChainRevocation.block_number, ChainRevocation.log_index)).all()
+            supersedes = session.scalars(
+                select(ChainRevocation).where(ChainRevocation.replacement == sha256)
+                .order_by(ChainRevocation.block_number, ChainRevocation.log_index)).all()
+        return CertificateRecord(
+            sha256, tuple(Anchoring(d, b) for d, b in rows), tuple(revocations),
+            tuple(r for r in revocations if r.replacement is not None), tuple(supersedes))
+
+    def sha256_of_cid(self, cid: str) -> str | None:
+        with self._sessions() as session:
+            return session.scalar(select(ChainDocument.sha256).where(ChainDocument.cid == cid)
+                                  .order_by(ChainDocument.batch_id).limit(1))
+
+    def sha256s_by_number(self, issuer_id: str, number: str) -> list[str]:
+        """Documents of an issuer carrying this certificate number (a corrected certificate
+        often keeps its number, so there may be several), earliest anchored first."""
+        with self._sessions() as session:
+            found = session.scalars(
+                select(ChainDocument.sha256)
+                .where(ChainDocument.issuer_id == issuer_id,
+                       identifier_matches(NUMBER, normalise(number)))
+                .order_by(ChainDocument.block_number, ChainDocument.batch_id,
+                          ChainDocument.sha256)).all()
+        return list(dict.fromkeys(found))
+
+    def anchoring(self, sha256: str) -> Anchoring | None:
+        """The earliest anchoring of a document (the one receipts and verification use)."""
+        with self._sessions() as session:
+            row = session.execute(
+                select(ChainDocument, ChainBatch)
+                .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
+                .where(ChainDocument.sha256 == sha256)
+                .order_by(ChainBatch.block_number, ChainBatch.batch_id).limit(1)).first()
+        return None if row is None else Anchoring(row[0], row[1])
+
+    # ----------------------------------------------------------------- issuers
+
+    def issuers(self) -> Sequence[ChainIssuer]:
+        with self._sessions() as session:
+            return session.scalars(select(ChainIssuer).order_by(
+                ChainIssuer.registered_block, ChainIssuer.issuer_id)).all()
+
+    def issuer(self, issuer_id: str) -> ChainIssuer | None:
+        with self._sessions() as session:
+            return session.get(ChainIssuer, issuer_id)
+
+    def issuer_events(self, issuer_id: str) -> Sequence[AuditEvent]:
+        """The issuer's directory events (registration, status, admin, metadata,
+        operators) in chain order."""
+        with self._sessions() as session:
+            return session.scalars(
+                select(AuditEvent).where(AuditEvent.issuer_id == issuer_id,
+                                         AuditEvent.name.in_(ISSUER_HISTORY_EVENTS))
+                .order_by(AuditEvent.block_number, AuditEvent.log_index)).all()
+
+    # ------------------------------------------------------------- revocations
+
+    def revocations(self, *, since_block: int | None, since_time: dt.datetime | None,
+                    issuer_id: str | None, after: tuple[int, int] | None,
+                    limit: int) -> Sequence[ChainRevocation]:
+        """Revocations in chain order (block, log index), strictly after `after`."""
+        query = select(ChainRevocation)
+        if since_block is not None:
+            query = query.where(ChainRevocation.block_number >= since_block)
+        if since_time is not None:
+            query = query.where(ChainRevocation.revoked_at >= since_time)
+        if issuer_id is not None:
+            query = query.where(ChainRevocation.issuer_id == issuer_id)
+        if after is not None:
+            block, log_index = after
+            # Row-value comparison spelled out: portable to every backend.
+            query = query.where(or_(ChainRevocation.block_number > block,
+                                    (ChainRevocation.block_number == block)
+                                    & (ChainRevocation.log_index > log_index)))
+        with self._sessions() as session:
+            return session.scalars(query.order_by(ChainRevocation.block_number,
+                                                  ChainRevocation.log_index)
+                                   .limit(limit)).all()
+
+    def indexed_block(self) -> int | None:
+        """The last block the indexer has indexed; None before the first catch-up."""
+        with self._sessions() as session:
+            return session.scalar(select(IndexerState.last_block).limit(1))

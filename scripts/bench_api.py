@@ -1,0 +1,377 @@
+#!/usr/bin/env python
+"""API benchmark: verification over HTTP with N certificates indexed in PostgreSQL.
+
+Prints JSON. Setup: a private PostgreSQL cluster (anchor.services.postgres), anvil with
+the dev registry, `--real` DCCs issued through the real pipeline (signed, stored,
+anchored in batches, indexed), then N synthetic projection rows bulk-inserted with
+SQLAlchemy Core (valid-looking hashes and CIDs, batches of 256 with 8-sibling proofs,
+DCC metadata of the real documents) so lookups run against an index of N rows.
+
+Measured, median of --runs runs with min and max:
+* requests/s and p50/p99 latency (wrk on loopback) of GET /v1/verify/{sha256} (real,
+  anchored documents, so every request does the full verification: index, Merkle
+  proof, chain root, revocation, issuer) and POST /v1/verify with a ~20 KB signed DCC
+  (plus the signature check), next to a bare FastAPI endpoint (GET and POST that reads
+  the body) served by the same uvicorn settings in the same run;
+* the indexer's catch-up rate from the chain into an empty database (events/s) and the
+  time to rebuild the projection from the chain (Indexer.rebuild).
+Rate limits are off for the run (a load generator is one client address).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from fastapi import FastAPI, Request  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
+from sqlalchemy import create_engine, func, insert, select  # noqa: E402
+
+from anchor.cid import CODEC_RAW, Cid  # noqa: E402
+from anchor.services._process import free_port, port_open  # noqa: E402
+from anchor.services.anvil import AnvilNode  # noqa: E402
+from anchor.services.postgres import PostgresCluster  # noqa: E402
+from registry.db import ChainBatch, ChainDocument, open_database  # noqa: E402
+from registry.devnet import ensure_dev_registry  # noqa: E402
+from registry.documents.keys import generate_test_signing_identity  # noqa: E402
+from registry.index import Indexer  # noqa: E402
+from registry.issuance import Issuer  # noqa: E402
+from registry.settings import Settings, load_settings  # noqa: E402
+
+SHARED_DCC = (REPO_ROOT / ".." / "shared" / "dcc").resolve()
+TEMPLATE = "dcc_gp_temperature_simplified_v12.xml"  # ~19 KB once signed
+SIGNING_PASSWORD = "benchmark signing key"
+SYNTHETIC_BATCH = 256
+SYNTHETIC_BATCH_ID_OFFSET = 1_000_000_000  # far above any real batch id of the run
+INSERT_CHUNK = 10_000
+_UNIQUE_IDENTIFIER = re.compile(rb"(<dcc:uniqueIdentifier>)([^<]*)(</dcc:uniqueIdentifier>)")
+
+GET_LUA = """
+local paths = {}
+for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+POST_LUA = """
+local f = assert(io.open("%(body)s", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/xml"
+"""
+
+
+def summary(values: list[float], digits: int = 2) -> dict:
+    return {"median": round(statistics.median(values), digits),
+            "min": round(min(values), digits), "max": round(max(values), digits),
+            "runs": len(values)}
+
+
+# -------------------------------------------------------------------- servers
+
+def bare_app() -> FastAPI:
+    """The floor: FastAPI + uvicorn doing nothing but routing (and reading a body)."""
+    app = FastAPI()
+
+    @app.get("/bare/{sha256}")
+    def bare_get(sha256: str) -> dict:
+        return {"sha256": sha256, "verdict": "unknown"}
+
+    @app.post("/bare")
+    async def bare_post(request: Request) -> dict:
+        body = await request.body()
+        return {"bytes": len(body)}
+
+    return app
+
+
+def serve(kind: str, port: int) -> None:
+    import uvicorn
+
+    if kind == "bare":
+        app = bare_app()
+    else:
+        from registry.api.app import create_app
+
+        app = create_app()
+    # Same settings for both: one process, uvicorn's defaults for loop and parser.
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def start_server(kind: str, env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port)],
+                                env=env, stdout=log, stderr=log, cwd=REPO_ROOT)
+    deadline = time.monotonic() + 60
+    while not port_open("127.0.0.1", port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{kind} server did not start; see {log_path}")
+        time.sleep(0.1)
+    return proc, port
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# ------------------------------------------------------------------------ wrk
+
+_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int, threads: int) -> dict:
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
+                          "--latency", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {p: float(v) * _UNIT[u] for p, v, u in _LATENCY.findall(out)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"wrk saw {errors.group(1)} error responses from {url}:\n{out}")
+    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"]}
+
+
+def load_runs(url: str, script: Path, args: argparse.Namespace) -> dict:
+    wrk(url, script, 2, args.connections, args.threads)  # warm-up, not counted
+    runs = [wrk(url, script, args.seconds, args.connections, args.threads)
+            for _ in range(args.runs)]
+    return {key: summary([r[key] for r in runs]) for key in ("rps", "p50_ms", "p99_ms")}
+
+
+# ---------------------------------------------------------------- data set
+
+def make_dccs(directory: Path, n: int) -> list[Path]:
+    template = (SHARED_DCC / "examples" / TEMPLATE).read_bytes()
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = directory / f"bench-{i:05d}.xml"
+        path.write_bytes(_UNIQUE_IDENTIFIER.sub(
+            lambda m, i=i: m.group(1) + f"BENCH-{i:05d}".encode() + m.group(3), template,
+            count=1))
+        paths.append(path)
+    return paths
+
+
+def bulk_insert_synthetic(url: str, n: int, issuer_hex: str, operator: str,
+                          metadata_template: dict | None) -> float:
+    """N chain_documents rows in N/256 chain_batches, as the indexer would write them."""
+    engine = create_engine(url)
+    started = time.perf_counter()
+    batches = (n + SYNTHETIC_BATCH - 1) // SYNTHETIC_BATCH
+    anchored_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    with engine.begin() as connection:
+        first_block = (connection.scalar(select(func.max(ChainBatch.block_number))) or 0) + 1
+        rows = []
+        for b in range(batches):
+            rows.append({
+                "batch_id": SYNTHETIC_BATCH_ID_OFFSET + b, "issuer_id": issuer_hex,
+                "root": hashlib.sha256(f"synthetic-root:{b}".encode()).hexdigest(),
+                "count": min(SYNTHETIC_BATCH, n - b * SYNTHETIC_BATCH),
+                "manifest_cid": str(Cid(1, CODEC_RAW, hashlib.sha256(
+                    f"synthetic-manifest:{b}".encode()).digest())),
+                "manifest_status": "ok", "operator": operator,
+                "block_number": first_block + b, "block_hash": "0x" + secrets.token_hex(32),
+                "tx_hash": "0x" + secrets.token_hex(32), "log_index": 0,
+                "anchored_at": anchored_at + dt.timedelta(seconds=12 * b)})
+            if len(rows) == INSERT_CHUNK:
+                connection.execute(insert(ChainBatch), rows)
+                rows = []
+        if rows:
+            connection.execute(insert(ChainBatch), rows)
+    documents_table = ChainDocument.__table__
+    for start in range(0, n, INSERT_CHUNK):
+        rows = []
+        for i in range(start, min(n, start + INSERT_CHUNK)):
+            digest = hashlib.sha256(f"synthetic-document:{i}".encode()).digest()
+            identifier = f"SYN-{i:09d}"
+            metadata = None
+            if metadata_template is not None:
+                metadata = dict(metadata_template, unique_identifier=identifier)
+            rows.append({
+                "sha256": digest.hex(),
+                "batch_id": SYNTHETIC_BATCH_ID_OFFSET + i // SYNTHETIC_BATCH,
+                "issuer_id": issuer_hex, "cid": str(Cid(1, CODEC_RAW, digest)),
+                "document_type": "dcc", "unique_identifier": identifier,
+                "metadata": metadata, "encrypted": False,
+                "proof": ["0x" + hashlib.sha256(f"{i}:{level}".encode()).hexdigest()
+                          for level in range(8)],
+                "block_number": first_block + i // SYNTHETIC_BATCH})
+        with engine.begin() as connection:
+            connection.execute(insert(documents_table), rows)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE chain_documents")
+        connection.exec_driver_sql("ANALYZE chain_batches")
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+# -------------------------------------------------------------------- main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000, help="synthetic indexed documents")
+    parser.add_argument("--real", type=int, default=400,
+                        help="documents issued through the real pipeline (anchored on chain)")
+    parser.add_argument("--real-batch", type=int, default=2,
+                        help="documents per anchored batch of the real ones (more events)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--serve", choices=["bare", "registry"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian package `wrk`; scripts/setup.sh)")
+
+    total_started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="certreg-bench-api-"))
+    workdir.chmod(0o711)  # the `postgres` user must reach the cluster below it
+    cluster = PostgresCluster.start(workdir / "pg", durable=False)
+    anvil = AnvilNode.start(workdir=workdir / "anvil")
+    servers: list[subprocess.Popen] = []
+    try:
+        result = run(args, workdir, cluster, anvil, servers)
+    finally:
+        for proc in servers:
+            stop_server(proc)
+        anvil.stop()
+        cluster.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)
+    result["total_seconds"] = round(time.perf_counter() - total_started, 1)
+    print(json.dumps(result, indent=2))
+
+
+def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil: AnvilNode,
+        servers: list[subprocess.Popen]) -> dict:
+    data_dir = workdir / "data"
+    database = cluster.create_database("bench")
+    signing = generate_test_signing_identity("Bench signer", "Bench NMI", "DE",
+                                             workdir / "signing", SIGNING_PASSWORD)
+    deployment = ensure_dev_registry(load_settings(rpc_url=anvil.rpc_url, data_dir=data_dir))
+    settings = Settings(
+        data_dir=data_dir, rpc_url=anvil.rpc_url, database_url=database.url,
+        contract_address=deployment["address"],
+        deployment_block=int(deployment.get("block_number", 0)),
+        signing_key=signing.private_key_pem, signing_certificate=signing.certificate_pem,
+        signing_password=SecretStr(SIGNING_PASSWORD))
+    result: dict = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "cpu": platform.processor() or platform.machine()},
+        "database": "PostgreSQL (private cluster, fsync off)", "chain": "anvil (automine)",
+        "parameters": {"n_synthetic": args.n, "n_real": args.real, "runs": args.runs,
+                       "seconds_per_run": args.seconds, "connections": args.connections,
+                       "wrk_threads": args.threads}}
+
+    # Real documents: the full pipeline, so verification has real anchorings to check.
+    issuer = Issuer.from_settings(settings)
+    started = time.perf_counter()
+    report = issuer.run(make_dccs(workdir / "dcc", args.real), batch_size=args.real_batch)
+    result["issue_real_seconds"] = round(time.perf_counter() - started, 1)
+    real = [s.sha256 for s in report.submissions if s.sha256]
+    assert report.pending_documents == 0 and len(real) == args.real
+    upload = issuer.store.get(Cid.parse(report.submissions[0].cid))
+    with issuer.sessions() as session:
+        template = session.scalar(select(ChainDocument.public_metadata).limit(1))
+
+    # Indexer: catch-up into an empty database, and rebuild of the populated one.
+    catch_up_rates, catch_up_events = [], 0
+    for run_number in range(args.runs):
+        empty = cluster.create_database(f"catchup{run_number}")
+        indexer = Indexer(issuer.client, open_database(empty.url), issuer.store, 1)
+        started = time.perf_counter()
+        indexed = indexer.catch_up()
+        seconds = time.perf_counter() - started
+        catch_up_events = indexed.events
+        catch_up_rates.append(indexed.events / seconds)
+        cluster.drop_database(empty)
+    rebuild_seconds = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        issuer.indexer.rebuild()
+        rebuild_seconds.append(time.perf_counter() - started)
+    result["indexer"] = {"chain_events": catch_up_events, "real_documents": args.real,
+                         "batches": len(report.anchored),
+                         "catch_up_events_per_second": summary(catch_up_rates, 1),
+                         "rebuild_seconds": summary(rebuild_seconds, 3)}
+
+    # N synthetic rows around the real ones.
+    operator = issuer.client.account.address
+    insert_seconds = bulk_insert_synthetic(database.url, args.n, issuer.issuer_hex, operator,
+                                           template)
+    with open_database(database.url)() as session:
+        indexed_documents = session.scalar(select(func.count()).select_from(ChainDocument))
+    result["dataset"] = {"indexed_documents": indexed_documents,
+                         "bulk_insert_seconds": round(insert_seconds, 1),
+                         "bulk_insert_rows_per_second": round(args.n / insert_seconds),
+                         "upload_bytes": len(upload)}
+
+    paths_file = workdir / "paths.txt"
+    paths_file.write_text("".join(f"/v1/verify/{h}\n" for h in real))
+    bare_paths = workdir / "bare_paths.txt"
+    bare_paths.write_text("".join(f"/bare/{h}\n" for h in real))
+    body_file = workdir / "upload.xml"
+    body_file.write_bytes(upload)
+    scripts = {}
+    for name, text in (("get", GET_LUA % {"paths": paths_file}),
+                       ("bare_get", GET_LUA % {"paths": bare_paths}),
+                       ("post", POST_LUA % {"body": body_file})):
+        scripts[name] = workdir / f"{name}.lua"
+        scripts[name].write_text(text)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")} | {
+        "CERTREG_DATA_DIR": str(data_dir), "CERTREG_RPC_URL": anvil.rpc_url,
+        "CERTREG_DATABASE_URL": database.url,
+        "CERTREG_CONTRACT_ADDRESS": deployment["address"],
+        "CERTREG_DEPLOYMENT_BLOCK": str(deployment.get("block_number", 0)),
+        "CERTREG_RATE_LIMIT_PER_SECOND": "0", "CERTREG_ISSUANCE_RATE_LIMIT_PER_MINUTE": "0"}
+    registry_proc, registry_port = start_server("registry", env, workdir / "registry.log")
+    servers.append(registry_proc)
+    bare_proc, bare_port = start_server("bare", env, workdir / "bare.log")
+    servers.append(bare_proc)
+    registry_url, bare_url = f"http://127.0.0.1:{registry_port}", f"http://127.0.0.1:{bare_port}"
+    with urllib.request.urlopen(f"{registry_url}/v1/verify/{real[-1]}", timeout=30) as answer:
+        check = json.loads(answer.read())
+    assert check["verdict"] == "valid", check
+    result["http"] = {
+        "verify_by_hash": load_runs(registry_url, scripts["get"], args),
+        "verify_by_upload": load_runs(f"{registry_url}/v1/verify", scripts["post"], args),
+        "bare_fastapi_get": load_runs(bare_url, scripts["bare_get"], args),
+        "bare_fastapi_post": load_runs(f"{bare_url}/bare", scripts["post"], args)}
+    return result
+
+
+if __name__ == "__main__":
+    main()
