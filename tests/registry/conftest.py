@@ -4,6 +4,7 @@ from the shared corpus examples, and a test signing identity."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -63,11 +64,18 @@ def world(anvil: AnvilNode) -> RegistryWorld:
     return deploy_world(anvil)
 
 
+# scripts/test.sh runs the database-backed tests a second time with this set to
+# "postgresql": each test then gets its own database on a real PostgreSQL cluster.
+TEST_DATABASE = os.environ.get("CERTREG_TEST_DATABASE", "sqlite")
+
+
 @pytest.fixture
-def issuer_env(world: RegistryWorld, tmp_path: Path,
-               signing_files: SigningIdentityFiles) -> dict[str, str]:
+def issuer_env(world: RegistryWorld, tmp_path: Path, signing_files: SigningIdentityFiles,
+               request: pytest.FixtureRequest) -> dict[str, str]:
     """CERTREG_* settings for this test's registry, data under tmp_path/data."""
-    return {
+    database = ({"CERTREG_DATABASE_URL": request.getfixturevalue("postgres_database_url")}
+                if TEST_DATABASE == "postgresql" else {})
+    return database | {
         "CERTREG_DATA_DIR": str(tmp_path / "data"),
         "CERTREG_RPC_URL": world.anvil.rpc_url,
         "CERTREG_CONTRACT_ADDRESS": world.deployer.address,

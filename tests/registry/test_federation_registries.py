@@ -36,8 +36,10 @@ def registries(issuer_env: dict[str, str], world: RegistryWorld, kubo_factory,
     # keys, only counts what has CONFIRMATIONS blocks on top.
     settings_a = load_settings(data_dir=tmp_path / "registry-a",
                                ipfs_api=node_a.api_multiaddr)
-    settings_b = load_settings(data_dir=tmp_path / "registry-b",
-                               ipfs_api=node_b.api_multiaddr, confirmations=CONFIRMATIONS)
+    settings_b = load_settings(
+        data_dir=tmp_path / "registry-b", ipfs_api=node_b.api_multiaddr,
+        confirmations=CONFIRMATIONS,
+        database_url=f"sqlite:///{tmp_path / 'registry-b' / 'certreg.db'}")
     return settings_a, settings_b
 
 

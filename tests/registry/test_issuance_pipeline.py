@@ -15,11 +15,28 @@ from anchor.encryption import DocumentKey, decrypt_document, is_encrypted
 from anchor.errors import DecryptionError
 from anchor.merkle import verify_proof
 from anchor.receipt import Receipt, Verdict, verify_receipt
-from registry.db import BatchState, DocumentState, IssuedDocument, OutboxBatch
+from registry.db import (
+    Base,
+    BatchState,
+    DocumentState,
+    IssuedDocument,
+    OutboxBatch,
+    create_database_engine,
+)
 from registry.index import BatchManifest
 from registry.issuance import DocumentSource, Issuer, SubmissionStatus
 from tests.anchor.registry_fixtures import RegistryWorld
 from tests.registry.conftest import MakeDccs
+
+
+def database_dump(url: str) -> bytes:
+    """Every value of every row of every table (SQLite or PostgreSQL), as bytes."""
+    engine = create_database_engine(url)
+    with engine.connect() as connection:
+        rows = [repr(tuple(row)) for table in Base.metadata.sorted_tables
+                for row in connection.execute(table.select())]
+    engine.dispose()
+    return "\n".join(rows).encode()
 
 
 def _receipts(report) -> list[Receipt]:
@@ -124,10 +141,9 @@ def test_issuance_encrypted_document_is_stored_as_ciphertext_and_anchored_by_pla
     assert entry["encrypted"] is True and entry["metadata"] is None
     assert b"SECRET-CUSTOMER" not in manifest
     key_text = result.key.to_text().encode()
-    for blob in (manifest, (settings.data_dir / "certreg.db").read_bytes()):
+    database = database_dump(settings.effective_database_url)
+    for blob in (manifest, database):
         assert key_text not in blob and result.key.secret not in blob
-    database = (settings.data_dir / "certreg.db").read_bytes() + (
-        settings.data_dir / "certreg.db-wal").read_bytes()
     assert b"SECRET-CUSTOMER" not in database
 
 

@@ -187,7 +187,8 @@ def _check_everything_anchored_exactly_once(directory: Path, issuer_env: dict[st
     assert client.batch_count() == len(anchored)
 
     # What the database says, about the files we gave it.
-    sessions = open_database(f"sqlite:///{data_dir / 'certreg.db'}")
+    sessions = open_database(issuer_env.get("CERTREG_DATABASE_URL")
+                             or f"sqlite:///{data_dir / 'certreg.db'}")
     with sessions() as session:
         documents = session.scalars(select(IssuedDocument)).all()
         batches = session.scalars(select(OutboxBatch)).all()
