@@ -19,6 +19,7 @@ from anchor.chain import (
     connect,
     issuer_id_from_name,
 )
+from anchor.files import write_atomically
 from anchor.services.anvil import AnvilNode, dev_private_key
 from registry.context import DEV_OPERATOR_INDEX
 from registry.settings import Settings
@@ -74,7 +75,4 @@ def ensure_dev_registry(settings: Settings) -> dict:
 
 
 def write_deployment(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(path)
+    write_atomically(path, (json.dumps(record, indent=2) + "\n").encode())

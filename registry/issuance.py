@@ -40,7 +40,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ from anchor.chain import (
 )
 from anchor.encryption import DocumentKey
 from anchor.errors import ChainError, ContractRevertError
+from anchor.files import write_atomically
 from anchor.merkle import MerkleBatch
 from anchor.receipt import Receipt
 from anchor.store import ContentStore, put_confidential
@@ -243,20 +243,6 @@ def _public_metadata(document: ValidatedDocument) -> tuple[str | None, dict[str,
     if isinstance(metadata, DccMetadata):
         return metadata.unique_identifier, json.loads(metadata.to_json())
     return metadata.identifier, metadata.to_json()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def normalise_sha256(text: str) -> str:
@@ -729,7 +715,7 @@ class Issuer:
         with self.timings.measure("receipt"):
             for row in missing:
                 receipt = build_receipt(self.client, row, row.ChainBatch)
-                _write_atomically(self.receipts_dir / f"{row.sha256}.json",
+                write_atomically(self.receipts_dir / f"{row.sha256}.json",
                                   receipt.to_json().encode())
                 self.progress.advance()
         return len(missing)

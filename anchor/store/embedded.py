@@ -9,8 +9,6 @@ small and evenly filled), `<root>/tmp/` for writes in progress.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +21,7 @@ from anchor.errors import (
     StorageError,
     StorageUnavailableError,
 )
+from anchor.files import write_atomically
 from anchor.store.base import ContentStat, PinState
 
 STORE_FORMAT = "certreg-embedded-store"
@@ -69,24 +68,7 @@ class EmbeddedStore:
         return self._blobs / text[-3:-1] / text
 
     def _write_atomically(self, target: Path, data: bytes) -> None:
-        # Write to a temporary file on the same filesystem, fsync, then rename: readers see
-        # either no file or the complete one, even after a crash mid-write.
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=".put-")
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(data)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(target, data, tmp_dir=self._tmp)
 
     def put(self, data: bytes) -> Cid:
         cid = compute_cid(data, self.import_options)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel
 
 from anchor.chain import issuer_id_from_name, issuer_name
 from registry.errors import RequestInvalidError
 
 SHA256_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
+Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]
 # Feed cursors are "<block>:<log index>", the chain position of the last item returned.
 CURSOR_PATTERN = r"^[0-9]{1,18}:[0-9]{1,9}$"
 # Text parameters: anything but NUL, which PostgreSQL cannot store or compare.

@@ -19,9 +19,9 @@ from anchor.errors import ContentIntegrityError
 from registry.api.deps import ContentStoreDep, RegistryClientDep, SessionFactoryDep
 from registry.api.routes._shared import (
     ISSUER_DESCRIPTION,
-    SHA256_PATTERN,
     TEXT_PATTERN,
     IssuerRef,
+    Sha256Path,
     error_responses,
     hex32,
     issuer_hex,
@@ -35,7 +35,6 @@ from registry.errors import DocumentKeyRequiredError, NotFoundError
 from registry.issuance import build_receipt
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
-Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]
 DOCUMENT_MEDIA_TYPES = ("application/xml", "application/pdf", "application/octet-stream")
 
 

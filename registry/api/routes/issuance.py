@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
@@ -33,6 +33,7 @@ from anchor.chain import RevocationReason, issuer_name
 from registry.api.auth import CredentialDep
 from registry.api.deps import SettingsDep
 from registry.api.metrics import metrics_of
+from registry.api.routes._shared import SHA256_PATTERN, Sha256Path
 from registry.db.credentials import Credential
 from registry.documents.model import DocumentType
 from registry.errors import (
@@ -54,8 +55,6 @@ from registry.issuance import (
 )
 
 router = APIRouter(prefix="/v1/issuance", tags=["issuance"])
-SHA256_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
-Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]
 RETRY_AFTER_BUSY_SECONDS = 5
 # Responses may carry a document key: never cache them anywhere.
 NO_STORE = {"Cache-Control": "no-store"}

@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from registry.api.deps import ChainViewDep, IndexViewDep
 from registry.api.metrics import count_verdict
+from registry.api.routes._shared import SHA256_PATTERN, Sha256Path
 from registry.documents.signing import (
     SignatureStatus,
     SignatureVerification,
@@ -22,8 +23,6 @@ from registry.errors import DocumentTypeUnsupportedError, RequestInvalidError
 from registry.verify import CertificateVerification, verify_certificate
 
 router = APIRouter(prefix="/v1", tags=["verify"])
-SHA256_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
-Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]
 
 
 @router.get("/verify/{sha256}", response_model=CertificateVerification)
