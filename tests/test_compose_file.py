@@ -97,7 +97,7 @@ def test_compose_runs_the_whole_permissioned_deployment(compose: dict[str, Any])
     validators = [name for name, s in services.items()
                   if "besu" in str(s.get("image", "")) and "--config-file" in str(s["command"])]
     assert sorted(validators) == ["validator1", "validator2", "validator3", "validator4"]
-    assert services["registry-api"]["command"] == ["up"]
+    assert services["registry-api"]["command"] == ["up", "--no-index"]
     assert services["indexer"]["command"] == ["index", "--follow"]
     assert services["deploy"]["restart"] == "no" and services["besu-init"]["restart"] == "no"
     assert "postgres:15" in services["postgres"]["image"]
@@ -220,3 +220,13 @@ def test_compose_commits_no_secret(compose: dict[str, Any]) -> None:
     committed = subprocess.run(["git", "ls-files", "deploy/secrets"], cwd=REPO_ROOT,
                                capture_output=True, text=True, check=False).stdout.split()
     assert set(committed) <= {"deploy/secrets/.gitignore", "deploy/secrets/README.md"}
+
+
+def test_compose_certreg_commands_exist_in_our_cli(compose: dict[str, Any]) -> None:
+    """Each certreg service runs a command our own CLI accepts (the image's entrypoint)."""
+    from registry.cli import build_parser
+
+    parser = build_parser()
+    for name in ("registry-api", "indexer"):
+        args = parser.parse_args(compose["services"][name]["command"])
+        assert callable(args.handler), name

@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--api-host", help="API bind address (default: 127.0.0.1)")
     up.add_argument("--api-port", type=int, help="API port (default: 8000)")
     up.add_argument("--chain-port", type=int, help="embedded chain port (default: 8545)")
+    up.add_argument("--no-index", action="store_true",
+                    help="do not follow the chain in this process (a separate "
+                         "`certreg index --follow` does, as in docker-compose.yml)")
     up.set_defaults(handler=_up)
 
 
@@ -47,15 +50,17 @@ def _up(args: argparse.Namespace) -> int:
         }
         emit(args, summary, "\n".join(f"{k}: {v}" for k, v in summary.items()))
         sys.stdout.flush()
-        # The API serves the projection: keep it indexing new anchors while it runs.
+        # The API serves the projection: keep it indexing new anchors while it runs,
+        # unless a dedicated indexer process does.
         stop_indexer = threading.Event()
-        indexer = start_background_indexer(settings, stop_indexer)
+        indexer = None if args.no_index else start_background_indexer(settings, stop_indexer)
         try:
             uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
                         log_level="info")
         finally:
             stop_indexer.set()
-            indexer.join(timeout=10)
+            if indexer is not None:
+                indexer.join(timeout=10)
     finally:
         if chain is not None:
             chain.stop()
