@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +35,20 @@ def _die_with_parent() -> None:
     # prctl(PR_SET_PDEATHSIG, SIGTERM); Linux only, which is what we run on.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def find_binary(name: str, *, env_var: str, candidates: tuple[Path | None, ...],
+                hint: str) -> Path:
+    """A tool's executable: $env_var first, then `candidates`, then PATH."""
+    for candidate in (os.environ.get(env_var), *candidates, shutil.which(name)):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    raise ServiceError(f"{name} not found: {hint} or set {env_var}")
+
+
+def cache_dir() -> Path:
+    """Where scripts/install_*.sh cache the binaries they build."""
+    return Path(os.environ.get("CERTREG_CACHE", Path.home() / ".cache/certreg"))
 
 
 def free_port() -> int:

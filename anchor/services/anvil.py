@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import urllib.request
@@ -14,6 +12,7 @@ from pathlib import Path
 from anchor.errors import ServiceError
 from anchor.services._process import (
     REPO_ROOT,
+    find_binary,
     free_port,
     spawn_service,
     stop_process,
@@ -24,17 +23,13 @@ from anchor.services._process import (
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
+ANVIL_IN_NODE_MODULES = "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+
+
 def anvil_binary() -> Path:
     """The anvil ELF: $CERTREG_ANVIL, the repo's node_modules, or PATH."""
-    candidates = [
-        os.environ.get("CERTREG_ANVIL"),
-        str(REPO_ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
-        shutil.which("anvil"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    raise ServiceError("anvil not found: run scripts/setup.sh (npm ci) or set CERTREG_ANVIL")
+    return find_binary("anvil", env_var="CERTREG_ANVIL", hint="run scripts/setup.sh (npm ci)",
+                       candidates=(REPO_ROOT / ANVIL_IN_NODE_MODULES,))
 
 
 def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 2.0) -> object:

@@ -37,6 +37,8 @@ from anchor.accounts import create_keystore
 from anchor.errors import ServiceError
 from anchor.services._process import (
     REPO_ROOT,
+    cache_dir,
+    find_binary,
     free_port,
     spawn_service,
     stop_process,
@@ -54,17 +56,9 @@ _GAS_LIMIT = 30_000_000
 
 def geth_binary() -> Path:
     """The geth ELF: $CERTREG_GETH, .venv/bin/geth, the install_geth.sh cache, or PATH."""
-    cache_dir = Path(os.environ.get("CERTREG_CACHE", Path.home() / ".cache/certreg"))
-    candidates = [
-        os.environ.get("CERTREG_GETH"),
-        str(REPO_ROOT / ".venv/bin/geth"),
-        str(cache_dir / f"geth-{GETH_VERSION}/geth"),
-        shutil.which("geth"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    raise ServiceError("geth not found: run scripts/install_geth.sh or set CERTREG_GETH")
+    return find_binary("geth", env_var="CERTREG_GETH", hint="run scripts/install_geth.sh",
+                       candidates=(REPO_ROOT / ".venv/bin/geth",
+                                   cache_dir() / f"geth-{GETH_VERSION}/geth"))
 
 
 def clique_genesis(chain_id: int, signers: Sequence[str], alloc: dict[str, int], *,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import urllib.request
@@ -19,6 +18,8 @@ from pathlib import Path
 from anchor.errors import ServiceError
 from anchor.services._process import (
     REPO_ROOT,
+    cache_dir,
+    find_binary,
     free_port,
     spawn_service,
     stop_process,
@@ -30,17 +31,9 @@ KUBO_VERSION = "v0.43.1"
 
 def kubo_binary() -> Path:
     """The ipfs ELF: $CERTREG_IPFS, .venv/bin/ipfs, the install_kubo.sh cache, or PATH."""
-    cache_dir = Path(os.environ.get("CERTREG_CACHE", Path.home() / ".cache/certreg"))
-    candidates = [
-        os.environ.get("CERTREG_IPFS"),
-        str(REPO_ROOT / ".venv/bin/ipfs"),
-        str(cache_dir / f"kubo-{KUBO_VERSION}/ipfs"),
-        shutil.which("ipfs"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    raise ServiceError("Kubo (ipfs) not found: run scripts/install_kubo.sh or set CERTREG_IPFS")
+    return find_binary("ipfs", env_var="CERTREG_IPFS", hint="run scripts/install_kubo.sh",
+                       candidates=(REPO_ROOT / ".venv/bin/ipfs",
+                                   cache_dir() / f"kubo-{KUBO_VERSION}/ipfs"))
 
 
 def rpc_post(api_url: str, command: str, timeout: float = 5.0, **params: str) -> object:
