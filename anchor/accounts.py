@@ -7,7 +7,6 @@ and MetaMask import. Passwords come from the caller; nothing here logs or echoes
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from anchor.errors import AnchorError
+from anchor.files import write_private
 
 
 class KeystoreError(AnchorError):
@@ -46,10 +46,7 @@ def create_keystore(path: Path, password: str, private_key: str | bytes | None =
     account = Account.from_key(private_key) if private_key is not None else Account.create()
     document = Account.encrypt(account.key, password)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Create with 0600 from the start: the key must never be world-readable, not even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle)
+    write_private(path, json.dumps(document).encode())
     return KeystoreFile(path, account.address)
 
 

@@ -29,3 +29,11 @@ def write_atomically(target: Path, data: bytes, *, tmp_dir: Path | None = None) 
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret (key, password) into a file that is mode 0600 from its creation:
+    a chmod after writing would leave a window in which others could read it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)

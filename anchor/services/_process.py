@@ -51,6 +51,25 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CERTREG_CACHE", Path.home() / ".cache/certreg"))
 
 
+def run_in_foreground(running: Callable[[], bool], stop: Callable[[], None]) -> None:
+    """Keep a service started by a script's `main` up until Ctrl-C, SIGTERM or its own
+    exit, then stop it (scripts/start_clique.sh, scripts/start_postgres.sh)."""
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        while not stopping and running():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

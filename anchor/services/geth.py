@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import secrets
 import shutil
 import signal
@@ -35,11 +34,13 @@ from eth_utils import to_checksum_address
 
 from anchor.accounts import create_keystore
 from anchor.errors import ServiceError
+from anchor.files import write_private
 from anchor.services._process import (
     REPO_ROOT,
     cache_dir,
     find_binary,
     free_port,
+    run_in_foreground,
     spawn_service,
     stop_process,
     wait_until,
@@ -378,9 +379,7 @@ class CliqueNetwork:
 def _init_datadir(binary: Path, node: GethNode, signer: LocalAccount, genesis: Path) -> None:
     node.datadir.mkdir(parents=True)
     password = secrets.token_urlsafe(24)
-    fd = os.open(node.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(password + "\n")
+    write_private(node.password_file, (password + "\n").encode())
     create_keystore(node.datadir / "keystore" / f"signer-{signer.address}.json", password,
                     signer.key)
     result = subprocess.run([str(binary), "--datadir", str(node.datadir), "init", str(genesis)],
@@ -390,9 +389,7 @@ def _init_datadir(binary: Path, node: GethNode, signer: LocalAccount, genesis: P
                            log=(result.stderr or result.stdout)[-2000:])
     # The node identity (enode) is ours to choose, so static peers can be written up front.
     key_path = node.datadir / "geth" / "nodekey"
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(node.node_key.hex())
+    write_private(key_path, node.node_key.hex().encode())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -416,9 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     password_file = keystore_dir / "password"
     keystore_dir.mkdir(exist_ok=True)
     password = secrets.token_urlsafe(24)
-    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(password + "\n")
+    write_private(password_file, (password + "\n").encode())
     keystores = network.write_account_keystores(keystore_dir, password)
     print(f"chain_id: {network.chain_id}")
     for node in network.nodes:
@@ -430,20 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"e.g. export CERTREG_RPC_URL={network.nodes[0].rpc_url} "
           f"CERTREG_CHAIN_ID={network.chain_id}")
     print("Ctrl-C stops the network.", flush=True)
-    stopping = False
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    try:
-        while not stopping and all(node.running for node in network.nodes):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        network.stop()
+    run_in_foreground(lambda: all(node.running for node in network.nodes), network.stop)
     return 0
 
 

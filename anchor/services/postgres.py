@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anchor.errors import ServiceError
-from anchor.services._process import free_port, port_open, spawn_service, stop_process, wait_until
+from anchor.files import write_private
+from anchor.services._process import (
+    free_port,
+    port_open,
+    run_in_foreground,
+    spawn_service,
+    stop_process,
+    wait_until,
+)
 
 POSTGRES_VERSION = 15
 DEFAULT_PORT = 5432
@@ -146,7 +154,7 @@ class PostgresCluster:
         if fresh:
             password = secrets.token_urlsafe(24)
             _initdb(bin_dir, data_dir, socket_dir)
-            _write_private(password_file, password)
+            write_private(password_file, (password + "\n").encode())
         else:
             try:
                 password = password_file.read_text().strip()
@@ -277,17 +285,10 @@ def _initdb(bin_dir: Path, data_dir: Path, socket_dir: Path) -> None:
     os.chown(hba, owner.pw_uid, owner.pw_gid)
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run a cluster in the foreground until interrupted (scripts/start_postgres.sh)."""
     import argparse
     import sys
-    import time
 
     parser = argparse.ArgumentParser(prog="python -m anchor.services.postgres",
                                      description="Run a private PostgreSQL cluster.")
@@ -305,26 +306,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message}\n{exc.details.get('log', '')}", file=sys.stderr)
         return 4
     url_file = cluster.workdir / "database.url"
-    _write_private(url_file, cluster.url)
+    write_private(url_file, (cluster.url + "\n").encode())
     print(f"database: {cluster.database.redacted_url}")
     # The URL holds the password: point at the 0600 file instead of printing it.
     print(f"url file: {url_file}   (export CERTREG_DATABASE_URL=\"$(cat {url_file})\")")
     print(f"log: {cluster.log_path}")
     print("Ctrl-C stops the cluster.", flush=True)
-    stopping = False
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    try:
-        while not stopping and cluster.running:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        cluster.stop()
+    run_in_foreground(lambda: cluster.running, cluster.stop)
     return 0
 
 

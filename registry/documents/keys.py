@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from anchor.files import write_private
 from registry.errors import (
     ConfigurationError,
     SigningKeyError,
@@ -315,7 +316,7 @@ def write_signing_identity(identity: SigningIdentity, out_dir: Path | str, stem:
     key_pem = identity.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(secret))
-    _write_private(files.private_key_pem, key_pem)
+    write_private(files.private_key_pem, key_pem)
     files.certificate_pem.write_bytes(b"".join(
         cert.public_bytes(serialization.Encoding.PEM)
         for cert in (identity.certificate, *identity.chain)))
@@ -326,7 +327,7 @@ def write_signing_identity(identity: SigningIdentity, out_dir: Path | str, stem:
         .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
         .hmac_hash(hashes.SHA256())
         .build(secret))
-    _write_private(files.pkcs12, pkcs12.serialize_key_and_certificates(
+    write_private(files.pkcs12, pkcs12.serialize_key_and_certificates(
         name=stem.encode("utf-8"), key=identity.private_key, cert=identity.certificate,
         cas=list(identity.chain) or None, encryption_algorithm=pkcs12_encryption))
     return files
@@ -389,13 +390,6 @@ def _looks_like_der_sequence(data: bytes) -> bool:
 def _spki(public_key: object) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    # Create with 0600 from the start: a chmod after writing leaves a window.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def _generate_private_key(key_type: KeyType) -> SigningPrivateKey:
