@@ -35,12 +35,10 @@ from anchor.errors import AnchorError, MerkleError
 from anchor.merkle import leaf_hash, process_proof
 from anchor.store import ContentStore
 from registry.db import audit as db
-from registry.db.models import ChainBatch, ChainDocument
+from registry.db.models import MANIFEST_OK, ChainBatch, ChainDocument
 from registry.errors import ManifestInvalidError
+from registry.index.indexer import DEFAULT_CHUNK_BLOCKS
 from registry.index.manifest import BatchManifest
-
-DEFAULT_CHUNK_BLOCKS = 2_000
-MANIFEST_OK = "ok"
 
 
 @dataclass(frozen=True)

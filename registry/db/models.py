@@ -84,6 +84,12 @@ class DocumentState(StrEnum):
     ANCHORED = "anchored"  # the indexer saw its batch on chain
 
 
+# chain_batches.manifest_status: whether the batch's manifest could be read from IPFS.
+MANIFEST_OK = "ok"
+MANIFEST_MISSING = "missing"  # not retrievable now; retried on every catch-up
+MANIFEST_INVALID = "invalid"  # retrieved, but does not describe the anchored root
+
+
 class BatchState(StrEnum):
     SEALED = "sealed"  # root and manifest fixed, nothing sent
     SUBMITTED = "submitted"  # signed transaction persisted (then broadcast)

@@ -15,7 +15,6 @@ from anchor.chain import IssuerStatus
 from registry.db.models import AuditEvent, ChainBatch, ChainDocument, ChainIssuer
 from registry.verify.steps import IndexedAnchoring, IssuerSnapshot
 
-MANIFEST_OK = "ok"
 _STATUS_EVENTS = ("IssuerRegistered", "IssuerStatusChanged")
 
 

@@ -41,6 +41,9 @@ from anchor.errors import (
 from anchor.merkle import MerkleBatch
 from anchor.store import ContentStore
 from registry.db.models import (
+    MANIFEST_INVALID,
+    MANIFEST_MISSING,
+    MANIFEST_OK,
     AuditEvent,
     BatchState,
     ChainBatch,
@@ -58,9 +61,6 @@ from registry.index.manifest import BatchManifest
 
 DEFAULT_CHUNK_BLOCKS = 2_000
 
-MANIFEST_OK = "ok"
-MANIFEST_MISSING = "missing"  # not retrievable now; retried on every catch-up
-MANIFEST_INVALID = "invalid"  # retrieved, but does not describe the anchored root
 
 _ISSUER_EVENTS = frozenset({"IssuerRegistered", "IssuerStatusChanged", "IssuerAdminChanged",
                             "IssuerMetadataUpdated", "OperatorAdded", "OperatorRemoved"})
