@@ -89,6 +89,6 @@ def test_api_page_shows_revocation_and_unknown(page, app: ServedApp,
 
     page.fill("#hash", "ab" * 32)
     page.click("button[type=submit]")
-    page.wait_for_function(
-        "document.querySelector('#verdict')?.dataset.verdict === 'unknown'", timeout=15_000)
+    # A locator, not wait_for_function: the page's CSP forbids the eval that polling uses.
+    page.locator('#verdict[data-verdict="unknown"]').wait_for(timeout=15_000)
     screenshot(page, "unknown")
