@@ -70,6 +70,7 @@ class ActionKind(IntEnum):
     SET_THRESHOLD = 6
     PAUSE = 7
     UNPAUSE = 8
+    SET_ACCREDITATION = 9
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,14 @@ class GovernanceAction:
     @classmethod
     def unpause(cls) -> GovernanceAction:
         return cls(ActionKind.UNPAUSE, b"")
+
+    @classmethod
+    def set_accreditation(cls, issuer_id: bytes, document_hash: bytes | None,
+                          document_cid: str, effective_from: int) -> GovernanceAction:
+        """Record the issuer's accreditation document (None/empty: accreditation withdrawn)."""
+        return cls(ActionKind.SET_ACCREDITATION, abi_encode(
+            ["bytes32", "bytes32", "string", "uint64"],
+            [issuer_id, document_hash or ZERO32, document_cid, effective_from]))
 
 
 def issuer_id_from_name(name: str) -> bytes:
@@ -215,6 +224,19 @@ class OnChainVerification:
     revoked_at: int
     effective_from: int
     replacement: bytes | None
+
+
+@dataclass(frozen=True)
+class AccreditationRecord:
+    """One version of an issuer's accreditation as the contract holds it."""
+
+    issuer_id: bytes
+    version: int
+    document_hash: bytes | None  # None: no accreditation from effective_from on
+    effective_from: int
+    recorded_at: int
+    recorded_block: int
+    document_cid: str
 
 
 @dataclass(frozen=True)
@@ -429,6 +451,21 @@ class RegistryClient:
         issuer_id = self.contract.functions.issuerOfOperator(to_checksum_address(operator)).call(
             block_identifier=block)
         return None if issuer_id == ZERO32 else bytes(issuer_id)
+
+    def accreditation_count(self, issuer_id: bytes, block: int | str = "latest") -> int:
+        return int(self.contract.functions.accreditationCount(issuer_id).call(
+            block_identifier=block))
+
+    def get_accreditation(self, issuer_id: bytes, version: int,
+                          block: int | str = "latest") -> AccreditationRecord:
+        try:
+            r = self.contract.functions.getAccreditation(issuer_id, version).call(
+                block_identifier=block)
+        except ContractCustomError as exc:
+            raise self.revert_decoder.decode(exc.data) from None
+        return AccreditationRecord(issuer_id, version,
+                                   None if bytes(r[0]) == ZERO32 else bytes(r[0]),
+                                   r[1], r[2], r[3], r[4])
 
     # -------------------------------------------------------------- anchoring
 

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {AccreditationRecords} from "./AccreditationRecords.sol";
 import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {IssuerDirectory} from "./IssuerDirectory.sol";
 import {RegistryGovernance} from "./RegistryGovernance.sol";
@@ -12,7 +13,13 @@ import {RegistryGovernance} from "./RegistryGovernance.sol";
 /// operators anchor Merkle roots of certificate batches and revoke their own
 /// certificates by proving inclusion. The registry never stores documents, only
 /// roots, so the cost of a batch does not grow with its size.
-contract CertificateRegistry is ICertificateRegistry, RegistryGovernance, IssuerDirectory, Pausable {
+contract CertificateRegistry is
+    ICertificateRegistry,
+    RegistryGovernance,
+    IssuerDirectory,
+    AccreditationRecords,
+    Pausable
+{
     uint256 private _batchCount;
     mapping(uint256 batchId => Batch) private _batches;
     mapping(bytes32 root => uint256 batchId) private _batchIdOfRoot;
@@ -142,6 +149,11 @@ contract CertificateRegistry is ICertificateRegistry, RegistryGovernance, Issuer
         } else if (kind == ActionKind.SetIssuerMetadata) {
             (bytes32 issuerId, string memory cid) = abi.decode(params, (bytes32, string));
             _setIssuerMetadata(issuerId, cid);
+        } else if (kind == ActionKind.SetAccreditation) {
+            (bytes32 issuerId, bytes32 documentHash, string memory cid, uint64 effectiveFrom) =
+                abi.decode(params, (bytes32, bytes32, string, uint64));
+            _requireIssuer(issuerId);
+            _recordAccreditation(issuerId, documentHash, cid, effectiveFrom);
         } else if (kind == ActionKind.Pause) {
             _pause();
         } else if (kind == ActionKind.Unpause) {

@@ -98,6 +98,10 @@ abstract contract IssuerDirectory is IIssuerDirectory {
         return _issuers[issuerId].status;
     }
 
+    function _requireIssuer(bytes32 issuerId) internal view {
+        _existingIssuer(issuerId);
+    }
+
     function _existingIssuer(bytes32 issuerId) private view returns (Issuer storage issuer) {
         issuer = _issuers[issuerId];
         if (issuer.status == IssuerStatus.None) revert IssuerUnknown(issuerId);

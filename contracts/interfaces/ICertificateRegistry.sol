@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IAccreditationRecords} from "./IAccreditationRecords.sol";
 import {IIssuerDirectory} from "./IIssuerDirectory.sol";
 import {IRegistryGovernance} from "./IRegistryGovernance.sol";
 
@@ -9,7 +10,7 @@ import {IRegistryGovernance} from "./IRegistryGovernance.sol";
 /// StandardMerkleTree leaves of the documents' SHA-256 digests, encoding
 /// `["bytes32"]`) and revoke their own documents by proving inclusion. Anyone with
 /// an RPC endpoint checks a receipt with `verify`.
-interface ICertificateRegistry is IRegistryGovernance, IIssuerDirectory {
+interface ICertificateRegistry is IRegistryGovernance, IIssuerDirectory, IAccreditationRecords {
     /// @notice Why a document was revoked. `OutOfTolerance`, `Error` and
     /// `Compromised` affect measurements made from `effectiveFrom` on.
     enum RevocationReason {

@@ -16,7 +16,8 @@ interface IRegistryGovernance {
         RemoveGovernor, // (address governor)
         SetThreshold, // (uint256 threshold)
         Pause, // ()
-        Unpause // ()
+        Unpause, // ()
+        SetAccreditation // (bytes32 issuerId, bytes32 documentHash, string documentCid, uint64 effectiveFrom)
     }
 
     /// @notice A proposal and its progress.

@@ -401,3 +401,50 @@ def test_contract_every_state_change_emits_an_event(world: RegistryWorld) -> Non
     registered = [e for e in world.deployer.events(0, "latest") if e.name == "IssuerRegistered"]
     assert [e.args["issuerId"] for e in registered] == [PTB, LAB]
     assert registered[0].args["admin"] == to_checksum_address(account(4).address)
+
+
+# -------------------------------------------------------------- accreditation
+
+
+def test_contract_accreditation_is_recorded_by_governance_with_history(
+        world: RegistryWorld) -> None:
+    first, second = hashlib.sha256(b"scope v1").digest(), hashlib.sha256(b"scope v2").digest()
+    assert world.deployer.accreditation_count(LAB) == 0
+    # One governor alone records nothing.
+    world.governors[0].propose(
+        GovernanceAction.set_accreditation(LAB, first, "bafy-scope-1", 1_700_000_000))
+    assert world.deployer.accreditation_count(LAB) == 0
+    world.govern(GovernanceAction.set_accreditation(LAB, first, "bafy-scope-1", 1_700_000_000))
+    world.govern(GovernanceAction.set_accreditation(LAB, second, "bafy-scope-2", 1_750_000_000))
+    world.govern(GovernanceAction.set_accreditation(LAB, None, "", 1_760_000_000))
+    assert world.deployer.accreditation_count(LAB) == 3
+    v1, v2, v3 = (world.deployer.get_accreditation(LAB, v) for v in (1, 2, 3))
+    assert (v1.document_hash, v1.document_cid, v1.effective_from) == (
+        first, "bafy-scope-1", 1_700_000_000)
+    assert (v2.document_hash, v2.document_cid) == (second, "bafy-scope-2")
+    assert v3.document_hash is None and v3.document_cid == ""
+    assert v1.recorded_block < v2.recorded_block < v3.recorded_block
+    events = [e for e in world.deployer.events(0, "latest") if e.name == "AccreditationRecorded"]
+    assert [(e.args["version"], e.args["documentCid"]) for e in events] == [
+        (1, "bafy-scope-1"), (2, "bafy-scope-2"), (3, "")]
+    assert all(e.args["issuerId"] == LAB for e in events)
+    with reverts("AccreditationUnknownVersion"):
+        world.deployer.get_accreditation(LAB, 4)
+    with reverts("AccreditationUnknownVersion"):
+        world.deployer.get_accreditation(PTB, 1)
+
+
+def test_contract_invalid_accreditation_records_are_rejected(world: RegistryWorld) -> None:
+    digest = hashlib.sha256(b"scope").digest()
+    for action in (
+            GovernanceAction.set_accreditation(LAB, digest, "", 1_700_000_000),  # hash, no CID
+            GovernanceAction.set_accreditation(LAB, None, "bafy-x", 1_700_000_000),  # CID, no hash
+            GovernanceAction.set_accreditation(LAB, digest, "bafy-x", 0)):  # no effective date
+        proposal_id, _ = world.governors[0].propose(action)
+        with reverts("AccreditationInvalid"):
+            world.governors[1].approve(proposal_id)
+    proposal_id, _ = world.governors[0].propose(GovernanceAction.set_accreditation(
+        issuer_id_from_name("NOBODY"), digest, "bafy-x", 1_700_000_000))
+    with reverts("IssuerUnknown"):
+        world.governors[1].approve(proposal_id)
+    assert world.deployer.accreditation_count(LAB) == 0
