@@ -224,6 +224,55 @@ class DocumentIdentifier(Base):
     value: Mapped[str] = mapped_column(String(255))
 
 
+class CertificateCitation(Base):
+    """A certificate a document cites (registry.documents.citations), for traceability
+    trees (citing -> cited) and the revocation cascade (cited -> citing)."""
+
+    __tablename__ = "certificate_citations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("chain_documents.id", ondelete="CASCADE"), index=True)
+    citing_sha256: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    referral: Mapped[str] = mapped_column(String(255))
+    referral_id: Mapped[str] = mapped_column(String(255))
+    # normalised (registry.db.search.normalise) for lookups by certificate number
+    referral_id_key: Mapped[str] = mapped_column(String(255), index=True)
+    procedure: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(255))
+    cited_sha256: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
+
+
+# chain_accreditations.document_status, like chain_batches.manifest_status (plus "none"
+# for a withdrawal, which has no document).
+ACCREDITATION_NONE = "none"
+
+
+class ChainAccreditation(Base):
+    """One accreditation version of an issuer (AccreditationRecorded) with its document."""
+
+    __tablename__ = "chain_accreditations"
+    __table_args__ = (UniqueConstraint("issuer_id", "version",
+                                       name="uq_chain_accreditations_issuer_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document_sha256: Mapped[str | None] = mapped_column(String(HASH_HEX))
+    document_cid: Mapped[str] = mapped_column(String(CID_LENGTH))
+    effective_from: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # The document as read from IPFS and checked against its on-chain hash.
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    document_status: Mapped[str] = mapped_column(String(16))
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    log_index: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 class ChainRevocation(Base):
     __tablename__ = "chain_revocations"
     __table_args__ = (UniqueConstraint("issuer_id", "document_sha256",
@@ -280,5 +329,5 @@ class AuditEvent(Base):
     issuer_id: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
 
 
-PROJECTION_TABLES = (DocumentIdentifier, ChainDocument, ChainBatch, ChainRevocation, ChainIssuer,
-                     AuditEvent, IndexerState)
+PROJECTION_TABLES = (CertificateCitation, DocumentIdentifier, ChainDocument, ChainAccreditation,
+                     ChainBatch, ChainRevocation, ChainIssuer, AuditEvent, IndexerState)

@@ -16,6 +16,8 @@ dropped and rebuilt (`rebuild`). `catch_up` is
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +43,13 @@ from anchor.errors import (
 from anchor.merkle import MerkleBatch
 from anchor.store import ContentStore
 from registry.db.models import (
+    ACCREDITATION_NONE,
     MANIFEST_INVALID,
     MANIFEST_MISSING,
     MANIFEST_OK,
     AuditEvent,
     BatchState,
+    ChainAccreditation,
     ChainBatch,
     ChainDocument,
     ChainIssuer,
@@ -56,6 +60,7 @@ from registry.db.models import (
     OutboxBatch,
 )
 from registry.db.search import record_identifiers, search_fields
+from registry.db.traceability import record_citations
 from registry.errors import DatabaseStateError, ManifestInvalidError
 from registry.index.manifest import BatchManifest
 
@@ -141,8 +146,8 @@ class Indexer:
     def rebuild(self) -> IndexReport:
         """Drop the projection and index again from the deployment block."""
         with self.sessions() as session, session.begin():
-            for model in (ChainDocument, ChainBatch, ChainRevocation, ChainIssuer, AuditEvent,
-                          IndexerState):
+            for model in (ChainDocument, ChainBatch, ChainRevocation, ChainIssuer,
+                          ChainAccreditation, AuditEvent, IndexerState):
                 session.execute(delete(model))
         return self.catch_up()
 
@@ -217,6 +222,8 @@ class Indexer:
         session.execute(delete(ChainDocument).where(ChainDocument.batch_id.in_(orphaned_ids)))
         session.execute(delete(ChainBatch).where(ChainBatch.block_number > block))
         session.execute(delete(ChainRevocation).where(ChainRevocation.block_number > block))
+        session.execute(delete(ChainAccreditation)
+                        .where(ChainAccreditation.block_number > block))
         session.execute(delete(AuditEvent).where(AuditEvent.block_number > block))
         # The outbox forgets "anchored" for orphaned roots: issuance re-sends the same
         # signed transaction (or finds it re-mined) and the indexer marks them again.
@@ -271,6 +278,8 @@ class Indexer:
                 elif event.name == "DocumentRevoked":
                     self._index_revocation(session, event, block_time)
                     revocations += 1
+                elif event.name == "AccreditationRecorded":
+                    self._index_accreditation(session, event, block_time)
                 elif event.name in _ISSUER_EVENTS:
                     self._apply_issuer_event(session, event.name, args, event.block_number)
             state = session.get(IndexerState, self.client.address)
@@ -335,8 +344,9 @@ class Indexer:
              "block_number": batch.block_number,
              **search_fields(member.metadata, member.encrypted).columns()}
             for member in manifest.documents])
-        record_identifiers(session, batch.batch_id, ((m.sha256, m.metadata, m.encrypted)
-                                                     for m in manifest.documents))
+        members = [(m.sha256, m.metadata, m.encrypted) for m in manifest.documents]
+        record_identifiers(session, batch.batch_id, members)
+        record_citations(session, batch.batch_id, members)
         batch.manifest_status = MANIFEST_OK
 
     def _retry_missing_manifests(self) -> int:
@@ -345,7 +355,48 @@ class Indexer:
                 ChainBatch.manifest_status == MANIFEST_MISSING)).all()
             for batch in missing:
                 self._load_manifest(session, batch)
+            for accreditation in session.scalars(select(ChainAccreditation).where(
+                    ChainAccreditation.document_status == MANIFEST_MISSING)):
+                self._load_accreditation_document(accreditation)
             return sum(1 for b in missing if b.manifest_status == MANIFEST_MISSING)
+
+    def _index_accreditation(self, session: Session, event: ChainEvent,
+                             block_time: dt.datetime) -> None:
+        args = event.args
+        document_hash = bytes(args["documentHash"])
+        accreditation = ChainAccreditation(
+            issuer_id=_hex(args["issuerId"]), version=int(args["version"]),
+            document_sha256=document_hash.hex() if any(document_hash) else None,
+            document_cid=args["documentCid"],
+            effective_from=dt.datetime.fromtimestamp(int(args["effectiveFrom"]), dt.UTC),
+            document=None, document_status=ACCREDITATION_NONE,
+            block_number=event.block_number, block_hash=event.block_hash,
+            tx_hash=event.transaction_hash, log_index=event.log_index, recorded_at=block_time)
+        if accreditation.document_sha256 is not None:
+            self._load_accreditation_document(accreditation)
+        session.add(accreditation)
+
+    def _load_accreditation_document(self, accreditation: ChainAccreditation) -> None:
+        """Read the accreditation document from IPFS; it must hash to the on-chain value."""
+        try:
+            data = self.store.get(Cid.parse(accreditation.document_cid))
+        except (ContentNotFoundError, StorageUnavailableError):
+            accreditation.document_status = MANIFEST_MISSING
+            return
+        except (CidError, ContentIntegrityError):
+            accreditation.document_status = MANIFEST_INVALID
+            return
+        try:
+            if hashlib.sha256(data).hexdigest() != accreditation.document_sha256:
+                raise ValueError("the document does not hash to the recorded SHA-256")
+            document = json.loads(data)
+            if not isinstance(document, dict):
+                raise ValueError("not a JSON object")
+        except ValueError:
+            accreditation.document_status = MANIFEST_INVALID
+            return
+        accreditation.document = document
+        accreditation.document_status = MANIFEST_OK
 
     def _index_revocation(self, session: Session, event: ChainEvent,
                           block_time: dt.datetime) -> None:

@@ -14,6 +14,9 @@ class Verdict(StrEnum):
     UNKNOWN = "unknown"
     ISSUER_NOT_AUTHORISED_AT_ISSUE = "issuer-not-authorised-at-issue"
     SIGNATURE_INVALID = "signature-invalid"
+    # Authentic and not revoked, but a reference standard it relies on was revoked for a
+    # reason that affects measurements, effective on or before its calibration (the cascade).
+    TRACEABILITY_COMPROMISED = "traceability-compromised"
 
 
 class CheckStatus(StrEnum):
@@ -78,6 +81,28 @@ class SignatureEvidence:
 
 
 @dataclass(frozen=True)
+class TraceabilityEvidence:
+    """The traceability check in brief; GET /v1/certificates/{id}/traceability has the tree."""
+
+    status: str  # complete | broken | incomplete
+    compromised: bool
+    certificates: int
+    links: int
+    truncated: bool
+    first_problem: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ScopeEvidence:
+    """The accreditation-scope check: each result against the scope valid at calibration."""
+
+    status: str  # within-scope | outside-scope | unchecked | not-accredited
+    detail: str
+    accreditation: dict[str, Any] | None
+    results: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class CertificateVerification:
     verdict: Verdict
     document_sha256: str  # 0x-prefixed, like every hash the API returns
@@ -87,6 +112,8 @@ class CertificateVerification:
     revocation: RevocationEvidence | None = None
     signature: SignatureEvidence | None = None
     metadata: dict[str, Any] | None = None
+    traceability: TraceabilityEvidence | None = None
+    accreditation_scope: ScopeEvidence | None = None
 
     def check(self, name: str) -> Check:
         return next(c for c in self.checks if c.name == name)

@@ -9,6 +9,11 @@
 7. issuer-authorised: the issuer was active when the batch was anchored, and the
    document's signer is one of the signing certificates the issuer declared
 8. revocation: the contract's revocation status of the document
+9. traceability: the certificates it cites lead, through sound links, to a national
+   metrology institute (registry.verify.traceability); a standard compromised at use
+   makes the verdict `traceability-compromised`
+10. accreditation-scope: each result lies within the issuer's accreditation scope valid
+   on the calibration date
 
 A failed step decides the verdict; later steps that depend on it are skipped, and say so.
 """
@@ -30,9 +35,12 @@ from registry.verify.model import (
     CheckStatus,
     IssuerEvidence,
     RevocationEvidence,
+    ScopeEvidence,
     SignatureEvidence,
+    TraceabilityEvidence,
     Verdict,
 )
+from registry.verify.traceability import TraceabilityResult, TraceabilityStatus
 
 STEP_DOCUMENT_HASH = "document-hash"
 STEP_SIGNATURE = "signature"
@@ -42,6 +50,9 @@ STEP_CHAIN_ROOT = "chain-root"
 STEP_CONTRACT_VERIFY = "contract-verify"
 STEP_ISSUER_AUTHORISED = "issuer-authorised"
 STEP_REVOCATION = "revocation"
+STEP_TRACEABILITY = "traceability"
+STEP_ACCREDITATION_SCOPE = "accreditation-scope"
+_TRUST_STEPS = (STEP_TRACEABILITY, STEP_ACCREDITATION_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,16 @@ class IndexView(Protocol):
         ...
 
 
+class TrustChecks(Protocol):
+    """The metrological checks (steps 9 and 10); they read the index and the content
+    store, so they come in from outside like the views."""
+
+    def traceability(self, sha256: str) -> TraceabilityResult | None: ...
+
+    def accreditation_scope(self, anchoring: IndexedAnchoring,
+                            document: bytes | None) -> ScopeEvidence | None: ...
+
+
 class ChainView(Protocol):
     """Read-only questions the steps ask the contract (RegistryClient satisfies it)."""
 
@@ -124,7 +145,7 @@ def _signature_evidence(result: Any) -> SignatureEvidence:
 def verify_certificate(sha256: str | None, document: bytes | None, *, index: IndexView,
                        chain: ChainView,
                        verify_signature: Callable[[bytes], Any] | None = None,
-                       ) -> CertificateVerification:
+                       trust: TrustChecks | None = None) -> CertificateVerification:
     """Verify a certificate given by its bytes, its SHA-256 (64 hex), or both."""
     steps = _Steps()
     if document is None and sha256 is None:
@@ -140,7 +161,8 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
                          f"the document hashes to {actual}, not to the SHA-256 given")
             steps.skip_rest([STEP_SIGNATURE, STEP_INDEX_LOOKUP, STEP_MERKLE_PROOF,
                              STEP_CHAIN_ROOT, STEP_CONTRACT_VERIFY, STEP_ISSUER_AUTHORISED,
-                             STEP_REVOCATION], "the document is not the one asked about")
+                             STEP_REVOCATION, *_TRUST_STEPS],
+                            "the document is not the one asked about")
             return CertificateVerification(Verdict.UNKNOWN, "0x" + actual, tuple(steps.checks))
         digest_hex = actual
         steps.record(STEP_DOCUMENT_HASH, CheckStatus.PASSED, f"SHA-256 {actual}")
@@ -170,7 +192,8 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         steps.record(STEP_INDEX_LOOKUP, CheckStatus.FAILED,
                      "no anchoring of this document is known to this registry")
         steps.skip_rest([STEP_MERKLE_PROOF, STEP_CHAIN_ROOT, STEP_CONTRACT_VERIFY,
-                         STEP_ISSUER_AUTHORISED, STEP_REVOCATION], "nothing to check against")
+                         STEP_ISSUER_AUTHORISED, STEP_REVOCATION, *_TRUST_STEPS],
+                        "nothing to check against")
         verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
         return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
                                        signature=signature)
@@ -208,7 +231,8 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
             steps.record(name, CheckStatus.PASSED, "checked")
         steps.record(step, CheckStatus.FAILED, detail)
         steps.skip_rest([*order[order.index(step) + 1:], STEP_ISSUER_AUTHORISED,
-                         STEP_REVOCATION], "the chain does not confirm the indexed anchoring")
+                         STEP_REVOCATION, *_TRUST_STEPS],
+                        "the chain does not confirm the indexed anchoring")
         verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
         return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
                                        signature=signature)
@@ -275,14 +299,64 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
     else:
         steps.record(STEP_REVOCATION, CheckStatus.PASSED, "not revoked")
 
+    # 9. traceability
+    traceability = None
+    if trust is None:
+        steps.skip_rest(_TRUST_STEPS, "metrological checks not requested")
+        scope = None
+    else:
+        traceability = _traceability_step(steps, trust.traceability(digest_hex))
+        # 10. accreditation-scope
+        scope = trust.accreditation_scope(anchoring, document)
+        _scope_step(steps, scope)
+
     if signature_failed:
         verdict = Verdict.SIGNATURE_INVALID
     elif not authorised:
         verdict = Verdict.ISSUER_NOT_AUTHORISED_AT_ISSUE
     elif revocation is not None:
         verdict = Verdict.REVOKED
+    elif traceability is not None and traceability.compromised:
+        verdict = Verdict.TRACEABILITY_COMPROMISED
     else:
         verdict = Verdict.VALID
     return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks), issuer=issuer,
                                    anchoring=evidence, revocation=revocation,
-                                   signature=signature, metadata=anchoring.metadata)
+                                   signature=signature, metadata=anchoring.metadata,
+                                   traceability=traceability, accreditation_scope=scope)
+
+
+def traceability_evidence(result: TraceabilityResult) -> TraceabilityEvidence:
+    return TraceabilityEvidence(
+        status=result.status.value, compromised=result.compromised,
+        certificates=len(result.nodes), links=len(result.links), truncated=result.truncated,
+        first_problem=None if result.problem is None else result.problem.to_dict())
+
+
+def _traceability_step(steps: _Steps, result: TraceabilityResult | None
+                       ) -> TraceabilityEvidence | None:
+    if result is None:
+        steps.record(STEP_TRACEABILITY, CheckStatus.SKIPPED,
+                     "the index holds no citations for this document")
+        return None
+    evidence = traceability_evidence(result)
+    if result.status is TraceabilityStatus.COMPLETE:
+        steps.record(STEP_TRACEABILITY, CheckStatus.PASSED,
+                     f"complete: {len(result.nodes)} certificate(s) lead to a national "
+                     "metrology institute through sound links")
+    else:
+        problem = result.problem.detail if result.problem is not None else ""
+        status = (CheckStatus.FAILED if result.status is TraceabilityStatus.BROKEN
+                  else CheckStatus.SKIPPED)
+        steps.record(STEP_TRACEABILITY, status, f"{result.status.value}: {problem}")
+    return evidence
+
+
+def _scope_step(steps: _Steps, scope: ScopeEvidence | None) -> None:
+    if scope is None or scope.status in ("unchecked", "not-accredited"):
+        steps.record(STEP_ACCREDITATION_SCOPE, CheckStatus.SKIPPED,
+                     scope.detail if scope is not None else "no scope check for this document")
+    elif scope.status == "within-scope":
+        steps.record(STEP_ACCREDITATION_SCOPE, CheckStatus.PASSED, scope.detail)
+    else:
+        steps.record(STEP_ACCREDITATION_SCOPE, CheckStatus.FAILED, scope.detail)

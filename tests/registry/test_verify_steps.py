@@ -96,7 +96,7 @@ def test_verify_valid_by_hash_and_by_document(world, signed_documents) -> None:
     assert by_document.verdict is Verdict.VALID
     assert by_document.signature.status == "valid"
     assert "signature" in by_document.checks_run and "chain-root" in by_document.checks_run
-    assert [c.number for c in by_document.checks] == list(range(1, 9))
+    assert [c.number for c in by_document.checks] == list(range(1, 11))
 
 
 def test_verify_unknown_document(world, signed_documents) -> None:
