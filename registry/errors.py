@@ -213,3 +213,9 @@ class DocumentKeyRequiredError(RegistryError):
     """The document is stored encrypted: fetching it needs its key (`X-Document-Key`)."""
 
     code = "document-key-required"
+
+
+class ReceiptBundleError(RegistryError):
+    """A trace bundle (`certreg receipt --with-chain`) is malformed or of another format."""
+
+    code = "trace-bundle-invalid"

@@ -20,6 +20,7 @@ from registry.api.routes import (
     registry_info,
     revocations,
     search,
+    trust,
     verify,
 )
 from registry.settings import Settings, load_settings
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(issuers.router)
     app.include_router(revocations.router)
     app.include_router(audit.router)
+    app.include_router(trust.router)
     return app

@@ -16,6 +16,7 @@ from anchor.store import ContentStore
 from registry.db.queries import DatabaseIndexView
 from registry.settings import Settings
 from registry.verify import ChainView, IndexView
+from registry.verify.steps import TrustChecks
 
 
 def get_settings(request: Request) -> Settings:
@@ -65,3 +66,12 @@ def get_chain_view(client: RegistryClientDep) -> ChainView:
 
 IndexViewDep = Annotated[IndexView, Depends(get_index_view)]
 ChainViewDep = Annotated[ChainView, Depends(get_chain_view)]
+
+
+def get_trust_checks(sessions: SessionFactoryDep, store: ContentStoreDep) -> TrustChecks:
+    from registry.trust import RegistryTrustChecks
+
+    return RegistryTrustChecks(sessions, store)
+
+
+TrustChecksDep = Annotated[TrustChecks, Depends(get_trust_checks)]

@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "registry.cli.keys",
     "registry.cli.audit",
     "registry.cli.api_keys",
+    "registry.cli.bench",
+    "registry.cli.trust",
 )
 
 

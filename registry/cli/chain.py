@@ -8,6 +8,8 @@ which are refused on any chain but a development one.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -29,6 +31,7 @@ from anchor.compile import compile_registry, load_artifact, write_artifact
 from anchor.services.anvil import dev_private_key
 from registry.cli.output import emit
 from registry.devnet import write_deployment
+from registry.documents.accreditation import ACCREDITATION_FORMAT, AccreditationDocument
 from registry.errors import ConfigurationError
 from registry.settings import Settings, load_settings
 
@@ -92,6 +95,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         gp.add_argument("governor", metavar="ADDRESS")
     th = p.add_parser("set-threshold", parents=[signer], help="change M of M-of-N")
     th.add_argument("threshold", type=int)
+    accreditation = p.add_parser(
+        "set-accreditation", parents=[signer],
+        help="record an issuer's accreditation document (stored on IPFS, its hash on chain)")
+    accreditation.add_argument("--issuer", required=True)
+    what = accreditation.add_mutually_exclusive_group(required=True)
+    what.add_argument("--document", type=Path,
+                      help=f"accreditation JSON ({ACCREDITATION_FORMAT}): body, number, "
+                           "validity and scope entries")
+    what.add_argument("--withdraw", action="store_true",
+                      help="record that the issuer holds no accreditation from the date on")
+    accreditation.add_argument("--effective-from", required=True, type=_date_argument,
+                               help="YYYY-MM-DD (UTC) from which this record applies")
     p.add_parser("pause", parents=[signer], help="stop anchoring and revocation")
     p.add_parser("unpause", parents=[signer], help="resume anchoring and revocation")
     propose.set_defaults(handler=_propose)
@@ -171,6 +186,8 @@ def _action(args: argparse.Namespace) -> GovernanceAction:
         return GovernanceAction.remove_governor(args.governor)
     if name == "set-threshold":
         return GovernanceAction.set_threshold(args.threshold)
+    if name == "set-accreditation":
+        return _accreditation_action(args)
     return GovernanceAction.pause() if name == "pause" else GovernanceAction.unpause()
 
 
@@ -222,6 +239,35 @@ def _status(args: argparse.Namespace) -> int:
             "proposal_count": int(client.contract.functions.proposalCount().call())}
     emit(args, view, "\n".join(f"{k}: {v}" for k, v in view.items()))
     return 0
+
+
+def _date_argument(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date as YYYY-MM-DD") from None
+
+
+def _accreditation_action(args: argparse.Namespace) -> GovernanceAction:
+    """Validate the document, store it (Kubo or the embedded store), propose its hash."""
+    issuer_id = issuer_id_from_name(args.issuer)
+    effective = int(dt.datetime.combine(args.effective_from, dt.time(), dt.UTC).timestamp())
+    if args.withdraw:
+        return GovernanceAction.set_accreditation(issuer_id, None, "", effective)
+    try:
+        raw = args.document.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {args.document}: {exc.strerror}") from None
+    document = AccreditationDocument.from_json(raw)
+    if document.issuer != issuer_name(issuer_id):
+        raise ConfigurationError(f"the document is for issuer {document.issuer!r}, not "
+                                 f"{args.issuer!r}")
+    from registry.context import content_store
+
+    data = document.to_bytes()  # canonical JSON: what is hashed is what is stored
+    cid = content_store(_settings(args)).put(data)
+    return GovernanceAction.set_accreditation(issuer_id, hashlib.sha256(data).digest(),
+                                              str(cid), effective)
 
 
 def _propose(args: argparse.Namespace) -> int:

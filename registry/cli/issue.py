@@ -89,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     receipt.add_argument("--document", type=Path,
                          help="with --verify: also check these bytes hash to the receipt")
     receipt.add_argument("-o", "--output", type=Path, help="write the receipt JSON here")
+    receipt.add_argument("--with-chain", action="store_true",
+                         help="bundle the receipts and public documents of every certificate "
+                              "its traceability rests on (check with `certreg trace --bundle`)")
     receipt.set_defaults(handler=_receipt)
 
 
@@ -324,6 +327,25 @@ def _supersede(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- receipt
 
 
+def _receipt_bundle(args: argparse.Namespace, settings: Settings, sha256: str) -> int:
+    from registry.bundle import build_trace_bundle
+    from registry.cli.audit import build_indexer
+
+    indexer = build_indexer(settings)
+    indexer.catch_up()
+    bundle = build_trace_bundle(indexer.sessions, indexer.client, indexer.store, sha256)
+    if bundle is None:
+        raise DocumentNotFoundError(f"no anchored document 0x{sha256} is known to this "
+                                    "registry", sha256=sha256)
+    if args.output:
+        args.output.write_text(bundle.to_json())
+        emit(args, {"output": str(args.output), "certificates": len(bundle.certificates)},
+             f"{len(bundle.certificates)} receipt(s) written to {args.output}")
+    else:
+        print(bundle.to_json(), end="")
+    return EXIT_OK
+
+
 def _load_receipt(settings: Settings, sha256: str) -> Receipt:
     path = settings.data_dir / RECEIPTS_DIR / f"{sha256}.json"
     if path.is_file():
@@ -347,6 +369,8 @@ def _load_receipt(settings: Settings, sha256: str) -> Receipt:
 def _receipt(args: argparse.Namespace) -> int:
     settings = load_settings()
     sha256 = normalise_sha256(args.sha256)
+    if args.with_chain:
+        return _receipt_bundle(args, settings, sha256)
     receipt = _load_receipt(settings, sha256)
     if args.output:
         args.output.write_text(receipt.to_json())

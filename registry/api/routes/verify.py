@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from registry.api.deps import ChainViewDep, IndexViewDep
+from registry.api.deps import ChainViewDep, IndexViewDep, TrustChecksDep
 from registry.api.metrics import count_verdict
 from registry.api.routes._shared import SHA256_PATTERN, Sha256Path
 from registry.documents.signing import (
@@ -23,13 +23,17 @@ from registry.errors import DocumentTypeUnsupportedError, RequestInvalidError
 from registry.verify import CertificateVerification, verify_certificate
 
 router = APIRouter(prefix="/v1", tags=["verify"])
+MetrologyQuery = Annotated[bool, Query(
+    description="also check traceability and accreditation scope (steps 9 and 10)")]
 
 
 @router.get("/verify/{sha256}", response_model=CertificateVerification)
 def verify_by_hash(sha256: Sha256Path, index: IndexViewDep, chain: ChainViewDep,
-                   request: Request) -> CertificateVerification:
+                   trust: TrustChecksDep, request: Request,
+                   metrology: MetrologyQuery = True) -> CertificateVerification:
     """Verify a certificate by the SHA-256 of its exact bytes."""
-    result = verify_certificate(sha256, None, index=index, chain=chain)
+    result = verify_certificate(sha256, None, index=index, chain=chain,
+                                trust=trust if metrology else None)
     count_verdict(request, "hash", result.verdict.value)
     return result
 
@@ -41,14 +45,16 @@ def verify_by_hash(sha256: Sha256Path, index: IndexViewDep, chain: ChainViewDep,
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
             "file": {"type": "string", "format": "binary"}}}}}}})
 async def verify_upload(request: Request, index: IndexViewDep, chain: ChainViewDep,
+                        trust: TrustChecksDep,
                         sha256: Annotated[str | None, Query(pattern=SHA256_PATTERN)] = None,
-                        ) -> CertificateVerification:
+                        metrology: MetrologyQuery = True) -> CertificateVerification:
     """Verify an uploaded certificate (raw body or multipart field `file`). With `sha256`,
     the upload must also hash to it."""
     document = await read_document(request)
     # Off the event loop: the chain calls and the signature check block.
     result = await run_in_threadpool(verify_certificate, sha256, document, index=index,
-                                     chain=chain, verify_signature=_signature_of)
+                                     chain=chain, verify_signature=_signature_of,
+                                     trust=trust if metrology else None)
     count_verdict(request, "upload", result.verdict.value)
     return result
 
