@@ -13,7 +13,10 @@ projection indexed, so blocks mined meanwhile are not reported as differences:
   batch manifest's members;
 * revocations: every row equals `getRevocation`, every DocumentRevoked log has its row;
 * issuers: every row equals `getIssuer`, its operators are the contract's, and every
-  IssuerRegistered log has its row.
+  IssuerRegistered log has its row;
+* citations (what traceability reads): exactly those of each document's metadata;
+* accreditations: every row equals `getAccreditation`, every AccreditationRecorded log
+  has its row, and (with a content store) the document is the one the chain names.
 
 Nothing is written. Each difference is a `Discrepancy` with a stable `kind`.
 """
@@ -21,7 +24,9 @@ Nothing is written. Each difference is a `Discrepancy` with a stable `kind`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,11 +36,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import ChainEvent, RegistryClient, issuer_name
 from anchor.cid import Cid
-from anchor.errors import AnchorError, MerkleError
+from anchor.errors import AnchorError, ContractRevertError, MerkleError
 from anchor.merkle import leaf_hash, process_proof
 from anchor.store import ContentStore
 from registry.db import audit as db
-from registry.db.models import MANIFEST_OK, ChainBatch, ChainDocument
+from registry.db.models import MANIFEST_OK, ChainAccreditation, ChainBatch, ChainDocument
+from registry.db.traceability import citation_rows
 from registry.errors import ManifestInvalidError
 from registry.index.indexer import DEFAULT_CHUNK_BLOCKS
 from registry.index.manifest import BatchManifest
@@ -127,6 +133,7 @@ class ProjectionAuditor:
         self._check_documents(report, roots)
         self._check_revocations(report, events, block)
         self._check_issuers(report, events, block)
+        self._check_accreditations(report, events, block)
         return report
 
     def _chain_events(self, first: int, last: int) -> list[ChainEvent]:
@@ -212,6 +219,7 @@ class ProjectionAuditor:
                 report.add("document-count-mismatch", f"batch {batch_id}",
                            f"database holds {counts.get(batch_id, 0)} document(s), the batch "
                            f"anchors {row.count}")
+        citations = db.citations_by_document(self.sessions)
         documents = db.stream_documents(self.sessions)
         for batch_id, group in itertools.groupby(documents, key=lambda d: d.batch_id):
             members = list(group)
@@ -219,6 +227,7 @@ class ProjectionAuditor:
             for document in members:
                 report.checked["documents"] += 1
                 self._check_proof(report, document, batch, chain_root)
+                self._check_citations(report, document, citations.pop(document.id, []))
             if batch is not None and batch.manifest_status == MANIFEST_OK \
                     and self.store is not None:
                 self._check_manifest(report, batch, members)
@@ -242,6 +251,20 @@ class ProjectionAuditor:
         if computed != chain_root:
             report.add("document-proof-invalid", subject, f"the proof leads to 0x{computed.hex()}"
                        f", the contract's root is 0x{chain_root.hex()}")
+
+    @staticmethod
+    def _check_citations(report: AuditReport, document: ChainDocument,
+                         recorded: list[dict[str, Any]]) -> None:
+        """The citations traceability reads must be exactly those of the document's
+        metadata (which _check_manifest holds against the manifest on IPFS)."""
+        expected = citation_rows(document.id, document.sha256, document.public_metadata,
+                                 document.encrypted)
+        report.checked["citations"] += len(expected)
+        if recorded != expected:
+            report.add("citation-mismatch", f"document 0x{document.sha256} in batch "
+                       f"{document.batch_id}", f"database holds {len(recorded)} citation(s), "
+                       f"its metadata gives {len(expected)}"
+                       + ("" if len(recorded) != len(expected) else ", with other values"))
 
     def _check_manifest(self, report: AuditReport, batch: ChainBatch,
                         members: list[ChainDocument]) -> None:
@@ -333,6 +356,50 @@ class ProjectionAuditor:
                 if issuer_hex not in rows:
                     report.add("issuer-missing-in-db", f"issuer {_issuer_label(issuer_hex)}",
                                f"registered in block {event.block_number}, not in the database")
+
+
+    # ----------------------------------------------------------- accreditations
+
+    def _check_accreditations(self, report: AuditReport, events: list[ChainEvent],
+                              block: int) -> None:
+        rows = {(row.issuer_id, row.version): row for row in db.chain_accreditations(self.sessions)}
+        for (issuer_hex, version), row in rows.items():
+            report.checked["accreditations"] += 1
+            subject = f"accreditation {version} of {_issuer_label(issuer_hex)}"
+            try:
+                record = self.client.get_accreditation(bytes.fromhex(issuer_hex), version, block)
+            except ContractRevertError:
+                report.add("accreditation-missing-on-chain", subject,
+                           "in the database, the contract has no such version")
+                continue
+            _compare(report, "accreditation-mismatch", subject, [
+                ("document_sha256", row.document_sha256,
+                 None if record.document_hash is None else record.document_hash.hex()),
+                ("document_cid", row.document_cid, record.document_cid),
+                ("effective_from", _seconds(row.effective_from), record.effective_from),
+                ("block_number", row.block_number, record.recorded_block)])
+            if row.document is not None and self.store is not None:
+                self._check_accreditation_document(report, subject, row)
+        for event in events:
+            if event.name == "AccreditationRecorded":
+                key = (bytes(event.args["issuerId"]).hex(), int(event.args["version"]))
+                if key not in rows:
+                    report.add("accreditation-missing-in-db", f"accreditation {key[1]} of "
+                               f"{_issuer_label(key[0])}", f"recorded in block "
+                               f"{event.block_number}, not in the database")
+
+    def _check_accreditation_document(self, report: AuditReport, subject: str,
+                                      row: ChainAccreditation) -> None:
+        assert self.store is not None
+        try:
+            data = self.store.get(Cid.parse(row.document_cid))
+        except AnchorError as exc:
+            report.add("accreditation-document-unavailable", subject, exc.message)
+            return
+        if hashlib.sha256(data).hexdigest() != row.document_sha256 \
+                or json.loads(data) != row.document:
+            report.add("accreditation-mismatch", subject, "the database's document differs "
+                       "from the one on IPFS that the chain names")
 
 
 def audit_projection(client: RegistryClient, sessions: sessionmaker[Session],

@@ -1,9 +1,14 @@
-"""`certreg trace ID | --bundle FILE`: a certificate's traceability chain, from the
-registry's projection or, offline, from a trace bundle (`certreg receipt --with-chain`)
-checked against the chain alone.
+"""`certreg verify HASH|FILE` and `certreg trace HASH | --bundle FILE`: what a customer,
+regulator or auditor runs.
 
-Exit codes: 0 complete, 1 broken, incomplete or compromised (or an invalid receipt in
-the bundle), 3 bad input, 4 chain or IPFS unavailable.
+`verify` gives the same verdict as the API (all ten numbered steps: authenticity,
+revocation, traceability, accreditation scope); `trace` draws a certificate's
+traceability chain from the registry's projection or, offline, from a trace bundle
+(`certreg receipt --with-chain`) checked against the chain alone.
+
+Exit codes: verify 0 valid, 1 any other verdict; trace 0 complete, 1 broken, incomplete
+or compromised (or an invalid receipt in the bundle); 3 bad input; 4 chain or IPFS
+unavailable.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from registry.cli.output import emit
 from registry.errors import DocumentNotFoundError, ReceiptBundleError, RequestInvalidError
 from registry.issuance import normalise_sha256
 from registry.settings import Settings, load_settings
+from registry.verify import CertificateVerification, Verdict
 from registry.verify.traceability import TraceabilityResult, TraceabilityStatus
 
 _MARK = {"sound": "ok", "revoked-before-use": "BROKEN", "anchored-after-use": "BROKEN",
@@ -23,6 +29,13 @@ _MARK = {"sound": "ok", "revoked-before-use": "BROKEN", "anchored-after-use": "B
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    verify = subparsers.add_parser(
+        "verify", help="verify a certificate: authenticity, revocation, traceability, scope")
+    verify.add_argument("certificate", metavar="HASH|FILE",
+                        help="the certificate's SHA-256, or the certificate file itself")
+    verify.add_argument("--no-metrology", action="store_true",
+                        help="skip steps 9 and 10 (traceability, accreditation scope)")
+    verify.set_defaults(handler=_verify)
     trace = subparsers.add_parser(
         "trace", help="a certificate's traceability chain up to national metrology institutes")
     trace.add_argument("sha256", metavar="HASH", nargs="?",
@@ -66,6 +79,47 @@ def render(result: TraceabilityResult) -> str:
     if result.problem is not None:
         lines.append(f"first problem: {result.problem.detail}")
     return "\n".join(lines)
+
+
+def render_verification(result: CertificateVerification) -> str:
+    lines = [f"{c.number:2}. {c.name:20} {c.status.value:7} {c.detail}" for c in result.checks]
+    lines.append(f"verdict: {result.verdict.value}")
+    if result.traceability is not None:
+        lines.append(f"traceability: {result.traceability.status}"
+                     + (" (compromised)" if result.traceability.compromised else ""))
+    if result.accreditation_scope is not None:
+        lines.append(f"accreditation scope: {result.accreditation_scope.status}: "
+                     f"{result.accreditation_scope.detail}")
+    return "\n".join(lines)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from registry.cli.audit import build_indexer
+    from registry.db.queries import DatabaseIndexView
+    from registry.documents.signing import verify_signature
+    from registry.trust import RegistryTrustChecks
+    from registry.verify import verify_certificate
+
+    settings = load_settings()
+    path = Path(args.certificate)
+    document = None
+    sha256 = None
+    if path.is_file():
+        try:
+            document = path.read_bytes()
+        except OSError as exc:
+            raise RequestInvalidError(f"cannot read {path}: {exc.strerror}") from None
+    else:
+        sha256 = normalise_sha256(args.certificate)
+    indexer = build_indexer(settings)
+    indexer.catch_up()
+    trust = None if args.no_metrology else RegistryTrustChecks(indexer.sessions, indexer.store)
+    result = verify_certificate(
+        sha256, document, index=DatabaseIndexView(indexer.sessions), chain=indexer.client,
+        verify_signature=verify_signature if document is not None
+        and document.lstrip()[:1] == b"<" else None, trust=trust)
+    emit(args, result.to_dict(), render_verification(result))
+    return EXIT_OK if result.verdict is Verdict.VALID else EXIT_FAILURE
 
 
 def _exit_code(result: TraceabilityResult | None) -> int:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db.models import (
     AuditEvent,
+    CertificateCitation,
+    ChainAccreditation,
     ChainBatch,
     ChainDocument,
     ChainIssuer,
@@ -125,3 +128,24 @@ def audit_event_rows(sessions: sessionmaker[Session]) -> Sequence[AuditEvent]:
     with sessions() as session:
         return session.scalars(select(AuditEvent).order_by(AuditEvent.block_number,
                                                            AuditEvent.log_index)).all()
+
+
+def citations_by_document(sessions: sessionmaker[Session]) -> dict[int, list[dict[str, Any]]]:
+    """Every recorded citation as a row dict, grouped by document id, in position order."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    with sessions() as session:
+        for row in session.execute(select(CertificateCitation).order_by(
+                CertificateCitation.document_id, CertificateCitation.position)).scalars():
+            found.setdefault(row.document_id, []).append(
+                {column: getattr(row, column) for column in _CITATION_COLUMNS})
+    return found
+
+
+_CITATION_COLUMNS = ("document_id", "citing_sha256", "position", "role", "referral",
+                     "referral_id", "referral_id_key", "procedure", "value", "cited_sha256")
+
+
+def chain_accreditations(sessions: sessionmaker[Session]) -> Sequence[ChainAccreditation]:
+    with sessions() as session:
+        return session.scalars(select(ChainAccreditation).order_by(
+            ChainAccreditation.issuer_id, ChainAccreditation.version)).all()

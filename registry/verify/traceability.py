@@ -177,9 +177,11 @@ class TraceProblem:
     link: TraceLink | None  # None when the chain ends at a certificate citing nothing
     at_sha256: str
     detail: str
+    at_number: str | None = None  # the certificate number of `at_sha256`
 
     def to_dict(self) -> dict[str, Any]:
-        return {"at": "0x" + self.at_sha256, "detail": self.detail,
+        return {"at": "0x" + self.at_sha256, "at_certificate_number": self.at_number,
+                "detail": self.detail,
                 "link": None if self.link is None else self.link.to_dict()}
 
 
@@ -366,12 +368,13 @@ def _first_problem(order: list[str], facts: dict[str, CertificateFacts],
     for wanted in ("breaks", "unresolved"):
         for link in links:
             if getattr(link.verdict, wanted):
-                return TraceProblem(link, link.citing_sha256, link.detail)
+                return TraceProblem(link, link.citing_sha256, link.detail,
+                                    facts[link.citing_sha256].unique_identifier)
     # No bad link: the chain ends at a certificate that cites no standard (or was cut).
     for sha256 in order:
         status, detail = statuses[sha256]
         node_links = [link for link in out.get(sha256, ())
                       if link.citation.carries_traceability]
         if status is not TraceabilityStatus.COMPLETE and not node_links:
-            return TraceProblem(None, sha256, detail)
-    return TraceProblem(None, root, statuses[root][1])
+            return TraceProblem(None, sha256, detail, facts[sha256].unique_identifier)
+    return TraceProblem(None, root, statuses[root][1], facts[root].unique_identifier)

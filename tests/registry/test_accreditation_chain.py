@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from anchor.chain import GovernanceAction
 from registry.cli import main
+from registry.db.models import CertificateCitation, ChainAccreditation
 from registry.documents.accreditation import AccreditationDocument
 from registry.settings import Settings
 from tests.anchor.registry_fixtures import LAB, PTB, RegistryWorld, account
@@ -106,6 +108,10 @@ def test_accreditation_recorded_through_the_cli_is_checked_at_verification(
     assert outside and {r["bound"] for r in outside} == {"maximum"}
     assert any("320.004" in r["reason"] for r in outside)
     assert scope_of(client, within)["status"] == "within-scope"
+    assert main(["verify", narrow]) == 0  # authentic: the verdict stands, step 10 fails
+    text = capsys.readouterr().out
+    assert "10. accreditation-scope" in text and "failed" in text
+    assert "accreditation scope: outside-scope" in text
 
     # A capability better than the laboratory's (U = 0.061 K stated, 0.07 K accredited).
     record(chain, scope_document(error_capability="0.07"), today - 2 * DAY)
@@ -154,3 +160,29 @@ def test_accreditation_document_is_validated_before_anything_is_proposed(
                  "--dev-account", "1"]) == 3
     assert chain.world.deployer.contract.functions.proposalCount().call() == \
         proposals_before
+
+
+def test_audit_verify_names_tampered_citations_and_accreditations(
+        chain: TrustChain, capsys: pytest.CaptureFixture[str]) -> None:
+    hashes = chain.four_levels("AUDIT")
+    record(chain, scope_document(), chain.today - 30 * DAY)
+    chain.issuer(LAB).index()
+    assert main(["audit", "verify", "--json"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    assert clean["checked"]["citations"] == 3 and clean["checked"]["accreditations"] == 1
+
+    # Point the working standard's citation elsewhere, and widen the recorded scope.
+    sessions = chain.issuer(LAB).sessions
+    with sessions() as session, session.begin():
+        session.execute(update(CertificateCitation)
+                        .where(CertificateCitation.citing_sha256 == hashes["work"])
+                        .values(cited_sha256=hashes["nmi"]))
+        row = session.scalars(select(ChainAccreditation)).one()
+        row.document = dict(row.document, number="FORGED")
+        row.effective_from = row.effective_from - 365 * DAY
+    assert main(["audit", "verify", "--json"]) == 1
+    found = {(d["kind"], d["subject"]) for d in json.loads(
+        capsys.readouterr().out)["discrepancies"]}
+    assert any(kind == "citation-mismatch" and hashes["work"] in subject
+               for kind, subject in found)
+    assert ("accreditation-mismatch", f"accreditation 1 of {LAB_CODE}") in found

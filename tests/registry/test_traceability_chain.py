@@ -126,6 +126,7 @@ def test_traceability_cited_before_it_was_anchored_is_broken(chain: TrustChain,
     problem = tree["first_problem"]["link"]
     assert problem["verdict"] == "anchored-after-use"
     assert problem["citing"] == "0x" + hashes["ref"] and problem["cited"] == "0x" + hashes["nmi"]
+    assert tree["first_problem"]["at_certificate_number"] == "EARLY-REF"
     assert verify(client, hashes["customer"])["traceability"]["status"] == "broken"
 
 
@@ -245,6 +246,17 @@ def test_trace_cli_and_offline_bundle(chain: TrustChain, settings: Settings, tmp
     code, checked = run_cli("trace", "--bundle", str(bundle_path), capsys=capsys)
     assert code == 1 and checked["traceability"]["compromised"] is True
     assert checked["receipts"]["0x" + hashes["nmi"]]["verdict"] == "revoked"
+    # `certreg verify` gives the API's verdict, by hash or with the file itself.
+    code, result = run_cli("verify", hashes["customer"], capsys=capsys)
+    assert code == 1 and result["verdict"] == "traceability-compromised"
+    document = tmp_path / "customer.xml"
+    document.write_bytes(base64.b64decode(bundle["certificates"][0]["document"]))
+    code, result = run_cli("verify", str(document), capsys=capsys)
+    assert code == 1 and result["verdict"] == "traceability-compromised"
+    assert result["signature"]["status"] == "valid"
+    assert main(["verify", hashes["customer"]]) == 1
+    text = capsys.readouterr().out
+    assert "verdict: traceability-compromised" in text and " 9. traceability" in text
 
     # A bundle missing the NMI's receipt cannot show the chain complete...
     partial = dict(bundle, certificates=bundle["certificates"][:3])
