@@ -13,7 +13,10 @@ the contract, and the same traceability rules as the registry's
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,19 +24,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchor.chain import RegistryClient, connect, issuer_name
+from anchor.chain import AccreditationRecord, RegistryClient, connect, issuer_name
 from anchor.cid import Cid
 from anchor.errors import AnchorError
 from anchor.receipt import Receipt, ReceiptVerification, Verdict, verify_receipt
 from anchor.store import ContentStore
 from registry.db.search import normalise
-from registry.db.traceability import ProjectionTraceabilityView
+from registry.db.traceability import ProjectionTraceabilityView, accreditation_at
 from registry.documents.citations import Citation, citations_of
 from registry.documents.model import DocumentType
 from registry.documents.validate import load_document
 from registry.errors import ReceiptBundleError, RegistryError
 from registry.issuance import find_receipt
-from registry.trust import calibration_date_of
+from registry.trust import AccreditationInForce, assess_scope, calibration_date_of
+from registry.verify.model import ScopeEvidence
 from registry.verify.traceability import (
     CertificateFacts,
     Resolution,
@@ -60,10 +64,16 @@ class BundledCertificate:
 class TraceBundle:
     sha256: str  # 64 hex: the certificate traced
     certificates: tuple[BundledCertificate, ...]  # the certificate traced first
+    # Accreditation documents (exact bytes) in force at the bundled certificates'
+    # calibration dates; the chain says which one applied and what it must hash to.
+    accreditation_documents: tuple[bytes, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps({"format": BUNDLE_FORMAT, "sha256": "0x" + self.sha256,
-                           "certificates": [c.to_dict() for c in self.certificates]},
+                           "certificates": [c.to_dict() for c in self.certificates],
+                           "accreditation_documents": [
+                               base64.b64encode(d).decode("ascii")
+                               for d in self.accreditation_documents]},
                           indent=1) + "\n"
 
     @classmethod
@@ -78,13 +88,15 @@ class TraceBundle:
                                    else base64.b64decode(item["document"], validate=True))
                 for item in value["certificates"])
             sha256 = str(value["sha256"]).lower().removeprefix("0x")
+            accreditations = tuple(base64.b64decode(d, validate=True)
+                                   for d in value.get("accreditation_documents") or [])
         except (ValueError, KeyError, TypeError) as exc:
             raise ReceiptBundleError(f"unreadable trace bundle: {exc}") from None
         except (RegistryError, AnchorError) as exc:
             raise ReceiptBundleError(f"unreadable trace bundle: {exc.message}") from None
         if not certificates:
             raise ReceiptBundleError("the trace bundle holds no certificate")
-        return cls(sha256, certificates)
+        return cls(sha256, certificates, accreditations)
 
 
 def build_trace_bundle(sessions: sessionmaker[Session], client: RegistryClient,
@@ -94,8 +106,16 @@ def build_trace_bundle(sessions: sessionmaker[Session], client: RegistryClient,
     if result is None:
         return None
     certificates = []
+    accreditations: dict[str, bytes] = {}
     with sessions() as session:
         for node in result.nodes:
+            day = node.facts.calibration_date
+            row = None if day is None else accreditation_at(sessions, node.facts.issuer_id, day)
+            if row is not None and row.document_sha256 is not None \
+                    and row.document_sha256 not in accreditations:
+                # Unreadable now: offline, that scope is then reported unchecked.
+                with contextlib.suppress(AnchorError):
+                    accreditations[row.document_sha256] = store.get(Cid.parse(row.document_cid))
             receipt = find_receipt(session, client, node.facts.sha256,
                                    issuer_hex=node.facts.issuer_id)
             if receipt is None:
@@ -107,18 +127,61 @@ def build_trace_bundle(sessions: sessionmaker[Session], client: RegistryClient,
                 except AnchorError:
                     document = None  # the receipt still proves anchoring and revocation
             certificates.append(BundledCertificate(receipt, document))
-    return TraceBundle(sha256, tuple(certificates))
+    return TraceBundle(sha256, tuple(certificates), tuple(accreditations.values()))
 
 
 @dataclass(frozen=True)
 class BundleVerification:
     receipts: dict[str, ReceiptVerification]  # by SHA-256 (64 hex)
     traceability: TraceabilityResult | None  # None: the traced receipt itself is invalid
+    accreditation_scope: dict[str, ScopeEvidence]  # by SHA-256, for the valid receipts
 
     def to_dict(self) -> dict[str, Any]:
         return {"receipts": {"0x" + sha: v.to_dict() for sha, v in self.receipts.items()},
                 "traceability": None if self.traceability is None
-                else self.traceability.to_dict()}
+                else self.traceability.to_dict(),
+                "accreditation_scope": {"0x" + sha: dataclasses.asdict(scope)
+                                        for sha, scope in self.accreditation_scope.items()}}
+
+
+class _ChainAccreditations:
+    """Which accreditation version applied on a day, read from the contract; its
+    document from the bundle, by the hash the contract records."""
+
+    def __init__(self, documents: tuple[bytes, ...]) -> None:
+        self.documents = {hashlib.sha256(d).hexdigest(): d for d in documents}
+        self._versions: dict[tuple[str, str], list[AccreditationRecord]] = {}
+
+    def in_force(self, client: RegistryClient, issuer: bytes,
+                 day: dt.date) -> AccreditationInForce | None:
+        key = (client.address, issuer.hex())
+        if key not in self._versions:
+            # Off chain, so reading every version is fine: there are a handful per issuer.
+            self._versions[key] = [client.get_accreditation(issuer, v) for v in
+                                   range(1, client.accreditation_count(issuer) + 1)]
+        end_of_day = dt.datetime.combine(day, dt.time.max, dt.UTC).timestamp()
+        applicable = [r for r in self._versions[key] if r.effective_from <= end_of_day]
+        if not applicable:
+            return None
+        record = max(applicable, key=lambda r: (r.effective_from, r.version))
+        summary = {"issuer": issuer_name(issuer), "version": record.version,
+                   "effective_from": dt.datetime.fromtimestamp(record.effective_from,
+                                                               dt.UTC).isoformat(),
+                   "document_sha256": None if record.document_hash is None
+                   else "0x" + record.document_hash.hex(),
+                   "document_cid": record.document_cid or None,
+                   "block_number": record.recorded_block}
+        effective = dt.datetime.fromtimestamp(record.effective_from, dt.UTC).date()
+        if record.document_hash is None:
+            return AccreditationInForce(summary, effective, True, None)
+        data = self.documents.get(record.document_hash.hex())
+        if data is None:
+            return AccreditationInForce(summary, effective, False, None,
+                                        "the bundle carries no accreditation document with "
+                                        "the hash the chain records")
+        document = json.loads(data)
+        summary |= {"body": document.get("body"), "number": document.get("number")}
+        return AccreditationInForce(summary, effective, False, document)
 
 
 class _BundleView:
@@ -160,6 +223,8 @@ def verify_trace_bundle(bundle: TraceBundle, rpc_url: str) -> BundleVerification
     """Replay every receipt against the chain, then trace from what they prove."""
     receipts: dict[str, ReceiptVerification] = {}
     facts: dict[str, CertificateFacts] = {}
+    scopes: dict[str, ScopeEvidence] = {}
+    accreditations = _ChainAccreditations(bundle.accreditation_documents)
     w3 = connect(rpc_url)
     clients: dict[str, RegistryClient] = {}
     for item in bundle.certificates:
@@ -188,4 +253,10 @@ def verify_trace_bundle(bundle: TraceBundle, rpc_url: str) -> BundleVerification
                 dt.datetime.fromtimestamp(revocation.revoked_at, dt.UTC),
                 dt.datetime.fromtimestamp(revocation.effective_from, dt.UTC)),
             citations=citations_of(metadata))
-    return BundleVerification(receipts, trace(bundle.sha256, _BundleView(facts)))
+        day = calibration_date_of(metadata)
+        if metadata is not None and day is not None and item.document is not None:
+            document = item.document
+            scopes[sha256] = assess_scope(issuer_name(issuer_bytes), day,
+                                          accreditations.in_force(client, issuer_bytes, day),
+                                          lambda document=document: document)
+    return BundleVerification(receipts, trace(bundle.sha256, _BundleView(facts)), scopes)

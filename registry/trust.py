@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,6 +57,43 @@ def _accreditation_summary(row: ChainAccreditation) -> dict[str, Any]:
             "transaction_hash": row.tx_hash}
 
 
+@dataclass(frozen=True)
+class AccreditationInForce:
+    """The accreditation version that applied on a calibration date, as read from the
+    projection or, offline, from the contract plus a bundled document."""
+
+    summary: dict[str, Any]
+    effective_from: dt.date
+    withdrawn: bool
+    document: dict[str, Any] | None  # the JSON document, checked against its on-chain hash
+    unavailable: str | None = None  # why `document` is None when not withdrawn
+
+
+def assess_scope(issuer: str, day: dt.date, in_force: AccreditationInForce | None,
+                 document: Callable[[], bytes]) -> ScopeEvidence:
+    """Step 10 once the accreditation in force is known: every result of the DCC
+    (`document` supplies its bytes) against that scope."""
+    if in_force is None:
+        return ScopeEvidence(NOT_ACCREDITED, f"governance has recorded no accreditation "
+                             f"of {issuer} in force on {day}", None, ())
+    if in_force.withdrawn:
+        return ScopeEvidence("outside-scope", f"the accreditation of {issuer} was withdrawn "
+                             f"with effect from {in_force.effective_from}, before the "
+                             f"calibration on {day}", in_force.summary, ())
+    if in_force.document is None:
+        return ScopeEvidence(UNCHECKED, in_force.unavailable or "the accreditation document "
+                             "is not available", in_force.summary, ())
+    try:
+        # Re-validated: a document can be well-formed JSON yet not a valid accreditation.
+        accreditation = AccreditationDocument.from_json(json.dumps(in_force.document))
+        results = extract_results(parse_xml(document()))
+    except (RegistryError, AnchorError, ValueError) as exc:
+        return ScopeEvidence(UNCHECKED, f"scope not checked: {exc}", in_force.summary, ())
+    assessment = check_scope(results, accreditation, day)
+    return ScopeEvidence(assessment.verdict.value, assessment.reason, in_force.summary,
+                         tuple(a.to_dict() for a in assessment.results))
+
+
 class RegistryTrustChecks:
     """registry.verify.steps.TrustChecks over the projection and the content store."""
 
@@ -79,29 +118,13 @@ class RegistryTrustChecks:
             return ScopeEvidence(UNCHECKED, "the certificate states no calibration date",
                                  None, ())
         row = accreditation_at(self.sessions, anchoring.issuer_id, day)
-        if row is None:
-            return ScopeEvidence(NOT_ACCREDITED, f"governance has recorded no accreditation "
-                                 f"of {issuer} in force on {day}", None, ())
-        summary = _accreditation_summary(row)
-        if row.document_sha256 is None:
-            return ScopeEvidence("outside-scope", f"the accreditation of {issuer} was "
-                                 f"withdrawn with effect from {row.effective_from.date()}, "
-                                 f"before the calibration on {day}", summary, ())
-        if row.document is None:
-            return ScopeEvidence(UNCHECKED, f"the accreditation document "
-                                 f"{row.document_cid} is {row.document_status} on IPFS",
-                                 summary, ())
-        try:
-            # The indexer checked these bytes against the on-chain hash; re-validated here
-            # because a document can be well-formed JSON yet not a valid accreditation.
-            accreditation = AccreditationDocument.from_json(json.dumps(row.document))
-            data = document if document is not None else self._document(anchoring.cid)
-            results = extract_results(parse_xml(data))
-        except (RegistryError, AnchorError, ValueError) as exc:
-            return ScopeEvidence(UNCHECKED, f"scope not checked: {exc}", summary, ())
-        assessment = check_scope(results, accreditation, day)
-        return ScopeEvidence(assessment.verdict.value, assessment.reason, summary,
-                             tuple(a.to_dict() for a in assessment.results))
+        in_force = None if row is None else AccreditationInForce(
+            summary=_accreditation_summary(row), effective_from=row.effective_from.date(),
+            withdrawn=row.document_sha256 is None, document=row.document,
+            unavailable=None if row.document is not None else
+            f"the accreditation document {row.document_cid} is {row.document_status} on IPFS")
+        return assess_scope(issuer, day, in_force, lambda: (
+            document if document is not None else self._document(anchoring.cid)))
 
     def _document(self, cid: str) -> bytes:
         if self.store is None:

@@ -151,6 +151,8 @@ def _trace_bundle(args: argparse.Namespace, rpc_url: str) -> int:
     result = verification.traceability
     lines.append("the traced certificate's receipt is invalid" if result is None
                  else render(result))
+    for sha, scope in verification.accreditation_scope.items():
+        lines.append(f"accreditation scope of 0x{sha[:16]}…: {scope.status}: {scope.detail}")
     emit(args, verification.to_dict(), "\n".join(lines))
     return EXIT_OK if receipts_ok and _exit_code(result) == EXIT_OK else EXIT_FAILURE
 

@@ -5,6 +5,7 @@ scope valid on the calibration date, keeping the history."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -186,3 +187,28 @@ def test_audit_verify_names_tampered_citations_and_accreditations(
     assert any(kind == "citation-mismatch" and hashes["work"] in subject
                for kind, subject in found)
     assert ("accreditation-mismatch", f"accreditation 1 of {LAB_CODE}") in found
+
+
+def test_accreditation_scope_is_checked_offline_from_a_trace_bundle(
+        chain: TrustChain, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record(chain, scope_document(), chain.today - 30 * DAY)
+    hashes = chain.four_levels("OFFLINE")
+    bundle = tmp_path / "bundle.json"
+    assert main(["receipt", hashes["work"], "--with-chain", "-o", str(bundle)]) == 0
+    capsys.readouterr()
+    assert len(json.loads(bundle.read_text())["accreditation_documents"]) == 1
+    assert main(["trace", "--bundle", str(bundle), "--json"]) == 0
+    scopes = json.loads(capsys.readouterr().out)["accreditation_scope"]
+    # WSL (the working standard's issuer) has no accreditation on chain; LAB's reference
+    # certificate is within the scope the chain names; PTB is not accredited either.
+    assert scopes["0x" + hashes["work"]]["status"] == "not-accredited"
+    assert scopes["0x" + hashes["ref"]]["status"] == "within-scope"
+    assert scopes["0x" + hashes["ref"]]["accreditation"]["number"] == "D-K-15070-01-00"
+    # Without the document, or with another one, offline cannot say "within".
+    value = json.loads(bundle.read_text())
+    value["accreditation_documents"] = [base64.b64encode(AccreditationDocument.from_json(
+        json.dumps(scope_document(maximum_celsius="999"))).to_bytes()).decode()]
+    bundle.write_text(json.dumps(value))
+    assert main(["trace", "--bundle", str(bundle), "--json"]) == 0
+    scope = json.loads(capsys.readouterr().out)["accreditation_scope"]["0x" + hashes["ref"]]
+    assert scope["status"] == "unchecked" and "hash the chain records" in scope["detail"]
