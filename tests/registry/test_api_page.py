@@ -6,6 +6,8 @@ screenshot of each outcome is kept in test-artifacts/ for review.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from registry.issuance import Issuer
 from registry.settings import Settings
 from tests.conftest import REPO_ROOT, require
 from tests.registry.api_fixtures import IssuedRegistry, ServedApp, issue_certificates, serve
+from tests.registry.api_support import api_client
 from tests.registry.conftest import MakeDccs
 
 CHROMIUM = "/usr/bin/chromium"
@@ -92,3 +95,12 @@ def test_api_page_shows_revocation_and_unknown(page, app: ServedApp,
     # A locator, not wait_for_function: the page's CSP forbids the eval that polling uses.
     page.locator('#verdict[data-verdict="unknown"]').wait_for(timeout=15_000)
     screenshot(page, "unknown")
+
+
+def test_api_page_allows_only_its_own_inline_script_and_style(settings: Settings) -> None:
+    response = api_client(settings).get("/")
+    policy = response.headers["content-security-policy"]
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    script = response.text.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'self' 'sha256-{digest}'" in policy
