@@ -159,7 +159,7 @@ def wrk(url: str, script: Path, seconds: int, connections: int, threads: int) ->
 
 
 def load_runs(url: str, script: Path, args: argparse.Namespace) -> dict:
-    wrk(url, script, 2, args.connections, args.threads)  # warm-up, not counted
+    wrk(url, script, args.warmup, args.connections, args.threads)  # warm-up, not counted
     runs = [wrk(url, script, args.seconds, args.connections, args.threads)
             for _ in range(args.runs)]
     return {key: summary([r[key] for r in runs]) for key in ("rps", "p50_ms", "p99_ms")}
@@ -245,6 +245,8 @@ def main() -> None:
                         help="documents per anchored batch of the real ones (more events)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="seconds of uncounted wrk load before each endpoint's runs")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--serve", choices=["bare", "registry"], help=argparse.SUPPRESS)
@@ -292,7 +294,8 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
                     "cpu": platform.processor() or platform.machine()},
         "database": "PostgreSQL (private cluster, fsync off)", "chain": "anvil (automine)",
         "parameters": {"n_synthetic": args.n, "n_real": args.real, "runs": args.runs,
-                       "seconds_per_run": args.seconds, "connections": args.connections,
+                       "seconds_per_run": args.seconds, "warmup_seconds": args.warmup,
+                       "connections": args.connections,
                        "wrk_threads": args.threads}}
 
     # Real documents: the full pipeline, so verification has real anchorings to check.

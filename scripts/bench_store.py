@@ -3,8 +3,9 @@
 Prints JSON. Every figure is the median of --runs runs, with min and max. Each run stores
 fresh random documents (so no put is an idempotent no-op) and then reads them all back;
 both directions include the CID computation/verification the stores always do.
-Usage: .venv/bin/python scripts/bench_store.py [--runs 5] [--kubo-api MULTIADDR]
+Usage: .venv/bin/python scripts/bench_store.py [--runs 5] [--kubo-api MULTIADDR] [--quick]
 Without --kubo-api a private Kubo daemon is started on loopback for the benchmark.
+--quick (CI) stores a quarter of the documents per run and hashes a 16 MB buffer.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from anchor.store import ContentStore, EmbeddedStore, KuboStore
 
 # (label, document size in bytes, documents per run)
 WORKLOADS = (("20KB", 20_000, 200), ("1MB", 1_000_000, 20))
+QUICK_DIVISOR = 4  # --quick: documents per run / 4
+HASH_BUFFER_MB, QUICK_HASH_BUFFER_MB = 64, 16
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -63,25 +66,29 @@ def bench_store(make_store: Callable[[], ContentStore], size: int, count: int,
     }
 
 
-def bench_hash(runs: int) -> dict[str, object]:
-    buffer = os.urandom(64 * 1024 * 1024)
+def bench_hash(runs: int, megabytes: int = HASH_BUFFER_MB) -> dict[str, object]:
+    buffer = os.urandom(megabytes * 1024 * 1024)
     sha_rates = [len(buffer) / 1e6 / timed(lambda: hashlib.sha256(buffer).digest())
                  for _ in range(runs)]
     cid_rates = [len(buffer) / 1e6 / timed(lambda: compute_cid(buffer)) for _ in range(runs)]
     return {"sha256_single_core_MB_per_s": summarise(sha_rates),
-            "compute_cid_MB_per_s": summarise(cid_rates)}
+            "compute_cid_MB_per_s": summarise(cid_rates), "buffer_MiB": megabytes}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kubo-api", help="use this Kubo instead of starting one")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"1/{QUICK_DIVISOR} of the documents per run, a "
+                             f"{QUICK_HASH_BUFFER_MB} MB hash buffer (CI)")
     args = parser.parse_args()
+    divisor = QUICK_DIVISOR if args.quick else 1
     results: dict[str, object] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "platform": platform.platform()},
         "runs": args.runs,
-        "limit": bench_hash(args.runs),
+        "limit": bench_hash(args.runs, QUICK_HASH_BUFFER_MB if args.quick else HASH_BUFFER_MB),
     }
     with tempfile.TemporaryDirectory(prefix="certreg-bench-") as tmp:
         node = None
@@ -92,7 +99,8 @@ def main() -> int:
         kubo_store = KuboStore(api, timeout=60.0)
         counter = iter(range(10**6))
         try:
-            for label, size, count in WORKLOADS:
+            for label, size, full_count in WORKLOADS:
+                count = max(1, full_count // divisor)
                 results[label] = {
                     "documents_per_run": count,
                     "embedded": bench_store(
