@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import issuer_name
@@ -40,7 +40,7 @@ from registry.verify.traceability import (
     RevocationFacts,
 )
 
-_IN_CHUNK = 500  # members of one SQL IN (...) list
+_IN_CHUNK = 2_000  # members of one SQL IN (...) list
 
 
 def citation_rows(document_id: int, sha256: str, metadata: Mapping[str, Any] | None,
@@ -183,37 +183,49 @@ def affected_by(sessions: sessionmaker[Session], revoked_sha256: str,
                 ) -> list[AffectedCertificate]:
     """Every certificate relying on `revoked_sha256` (by hash, or by number) through
     reference-standard citations, directly or transitively, calibrated on or after
-    `effective_from`. Breadth first, each certificate once, level by level in SQL."""
+    `effective_from`. Breadth first, each certificate once, level by level in SQL.
+
+    Each level is two indexed lookups per chunk (citations by cited SHA-256; citations
+    by number, only when some citation names no hash): one OR over both columns makes
+    PostgreSQL scan the whole table for every chunk."""
     found: list[AffectedCertificate] = []
     seen = {revoked_sha256}
     frontier = [revoked_sha256]
     depth = 0
-    traceability_roles = [r.value for r in CitationRole if r.carries_traceability]
+    roles = [r.value for r in CitationRole if r.carries_traceability]
+    columns = (ChainDocument.sha256, ChainDocument.issuer_id, ChainDocument.unique_identifier,
+               ChainDocument.calibrated_to, ChainDocument.calibrated_from,
+               ChainDocument.issued_on, ChainBatch.anchored_at)
     with sessions() as session:
+        by_number = session.scalar(select(CertificateCitation.id).where(
+            CertificateCitation.cited_sha256.is_(None),
+            CertificateCitation.referral_id_key != "").limit(1)) is not None
         while frontier and (limit is None or len(found) < limit):
             depth += 1
             next_frontier: list[str] = []
             for start in range(0, len(frontier), _IN_CHUNK):
                 chunk = frontier[start:start + _IN_CHUNK]
-                numbers = dict(session.execute(
-                    select(DocumentIdentifier.value, ChainDocument.sha256)
-                    .join(ChainDocument, ChainDocument.id == DocumentIdentifier.document_id)
-                    .where(ChainDocument.sha256.in_(chunk),
-                           DocumentIdentifier.kind == NUMBER)).all())
-                cites = or_(CertificateCitation.cited_sha256.in_(chunk),
-                            and_(CertificateCitation.cited_sha256.is_(None),
-                                 CertificateCitation.referral_id_key.in_(list(numbers))))
-                rows = session.execute(
-                    select(ChainDocument.sha256, ChainDocument.issuer_id,
-                           ChainDocument.unique_identifier, ChainDocument.calibrated_to,
-                           ChainDocument.calibrated_from, ChainDocument.issued_on,
-                           ChainBatch.anchored_at, CertificateCitation.cited_sha256,
-                           CertificateCitation.referral_id_key)
-                    .join(ChainDocument, ChainDocument.id == CertificateCitation.document_id)
-                    .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
-                    .where(cites, CertificateCitation.role.in_(traceability_roles))).all()
+                citing = (select(*columns, CertificateCitation.cited_sha256)
+                          .join(ChainDocument,
+                                ChainDocument.id == CertificateCitation.document_id)
+                          .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
+                          .where(CertificateCitation.role.in_(roles)))
+                rows = list(session.execute(citing.where(
+                    CertificateCitation.cited_sha256.in_(chunk))).all())
+                if by_number:
+                    numbers = dict(session.execute(
+                        select(DocumentIdentifier.value, ChainDocument.sha256)
+                        .join(ChainDocument, ChainDocument.id == DocumentIdentifier.document_id)
+                        .where(ChainDocument.sha256.in_(chunk),
+                               DocumentIdentifier.kind == NUMBER)).all())
+                    if numbers:
+                        rows += [(*row[:-1], numbers[row[-1]]) for row in session.execute(
+                            citing.with_only_columns(*columns,
+                                                     CertificateCitation.referral_id_key)
+                            .where(CertificateCitation.cited_sha256.is_(None),
+                                   CertificateCitation.referral_id_key.in_(list(numbers))))]
                 for (sha256, issuer_id, number, cal_to, cal_from, issued, anchored_at,
-                     cited, key) in rows:
+                     via) in rows:
                     if sha256 in seen:
                         continue
                     use = cal_to or cal_from or issued or anchored_at.astimezone(dt.UTC).date()
@@ -222,8 +234,7 @@ def affected_by(sessions: sessionmaker[Session], revoked_sha256: str,
                     seen.add(sha256)
                     next_frontier.append(sha256)
                     found.append(AffectedCertificate(sha256, issuer_id, number,
-                                                     cal_to or cal_from or issued, depth,
-                                                     cited or numbers.get(key, "")))
+                                                     cal_to or cal_from or issued, depth, via))
             frontier = next_frontier
     return found if limit is None else found[:limit]
 

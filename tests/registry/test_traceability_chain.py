@@ -277,3 +277,15 @@ def test_trace_cli_and_offline_bundle(chain: TrustChain, settings: Settings, tmp
     (tmp_path / "junk.json").write_text("{}")
     assert main(["trace", "--bundle", str(tmp_path / "junk.json")]) == 3
     assert "trace-bundle-invalid" in capsys.readouterr().err
+
+
+def test_cascade_follows_citations_by_number(chain: TrustChain, client: TestClient) -> None:
+    day = chain.today
+    nmi = chain.issue(PTB, "BYNUM-NMI", day)
+    ref = chain.issue(LAB, "BYNUM-REF", day, Cite("BYNUM-NMI"))  # no hash: by number only
+    work = chain.issue(WSL, "BYNUM-WORK", day, Cite("BYNUM-REF", ref))
+    revoke(chain, PTB, nmi, RevocationReason.ERROR, day - DAY)
+    alerts = [json.loads(line) for line in client.get("/v1/alerts").text.splitlines()]
+    assert {(a["certificate"]["sha256"], a["certificate"]["via"]) for a in alerts} == {
+        ("0x" + ref, "0x" + nmi), ("0x" + work, "0x" + ref)}
+    assert verify(client, work)["verdict"] == "traceability-compromised"
