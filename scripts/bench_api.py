@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -258,14 +259,21 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`; scripts/setup.sh)")
 
+    print(json.dumps(on_private_services(
+        "certreg-bench-api-", lambda *services: run(args, *services)), indent=2))
+
+
+def on_private_services(prefix: str, body: Callable[..., dict]) -> dict:
+    """Run `body(workdir, cluster, anvil, servers)` on a private PostgreSQL cluster and
+    anvil, stop the servers it started and remove everything; adds total_seconds."""
     total_started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="certreg-bench-api-"))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     workdir.chmod(0o711)  # the `postgres` user must reach the cluster below it
     cluster = PostgresCluster.start(workdir / "pg", durable=False)
     anvil = AnvilNode.start(workdir=workdir / "anvil")
     servers: list[subprocess.Popen] = []
     try:
-        result = run(args, workdir, cluster, anvil, servers)
+        result = body(workdir, cluster, anvil, servers)
     finally:
         for proc in servers:
             stop_server(proc)
@@ -273,7 +281,7 @@ def main() -> None:
         cluster.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
     result["total_seconds"] = round(time.perf_counter() - total_started, 1)
-    print(json.dumps(result, indent=2))
+    return result
 
 
 def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil: AnvilNode,

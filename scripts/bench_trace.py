@@ -42,7 +42,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 import urllib.request
@@ -96,6 +95,7 @@ from scripts.bench_api import (  # noqa: E402
     SYNTHETIC_BATCH,
     SYNTHETIC_BATCH_ID_OFFSET,
     load_runs,
+    on_private_services,
     start_server,
     stop_server,
     summary,
@@ -669,22 +669,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`; scripts/setup.sh)")
 
-    total_started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="certreg-bench-trace-"))
-    workdir.chmod(0o711)  # the `postgres` user must reach the cluster below it
-    cluster = PostgresCluster.start(workdir / "pg", durable=False)
-    anvil = AnvilNode.start(workdir=workdir / "anvil")
-    servers: list[subprocess.Popen] = []
-    try:
-        result = run(args, workdir, cluster, anvil, servers)
-    finally:
-        for proc in servers:
-            stop_server(proc)
-        anvil.stop()
-        cluster.destroy()
-        shutil.rmtree(workdir, ignore_errors=True)
-    result["total_seconds"] = round(time.perf_counter() - total_started, 1)
-    print(json.dumps(result, indent=2))
+    print(json.dumps(on_private_services(
+        "certreg-bench-trace-", lambda *services: run(args, *services)), indent=2))
 
 
 def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil: AnvilNode,

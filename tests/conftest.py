@@ -20,7 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DCC = (REPO_ROOT / ".." / "shared" / "dcc").resolve()
 IN_CI = os.environ.get("CI") == "true"
 
-pytest_plugins = ["tests.fixtures_postgres", "tests.fixtures_kubo"]
+pytest_plugins = ["tests.fixtures_postgres", "tests.fixtures_kubo",
+                  "tests.registry.browser_fixtures"]
 
 
 def require(condition: bool, reason: str) -> None:

@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page
 
 from registry.issuance import Issuer
 from registry.settings import Settings
-from tests.conftest import REPO_ROOT, require
 from tests.registry.api_fixtures import IssuedRegistry, ServedApp, issue_certificates, serve
 from tests.registry.api_support import api_client
+from tests.registry.browser_fixtures import save_screenshot
 from tests.registry.conftest import MakeDccs
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture
@@ -39,23 +35,8 @@ def app(registry: IssuedRegistry) -> Iterator[ServedApp]:
     served.stop()
 
 
-@pytest.fixture
-def page() -> Iterator[object]:
-    require(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
-            "Debian chromium (scripts/setup.sh installs it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            yield browser.new_page(viewport={"width": 1000, "height": 1400})
-        finally:
-            browser.close()
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"verification-page-{name}.png"), full_page=True)
+def screenshot(page: Page, name: str) -> None:
+    save_screenshot(page, f"verification-page-{name}")
 
 
 def test_api_page_shows_valid_verdict_with_evidence(page, app: ServedApp,

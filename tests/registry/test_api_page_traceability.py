@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from anchor.chain import RevocationReason
 from registry.api.routes.page import verification_page
 from registry.settings import Settings
 from tests.anchor.registry_fixtures import LAB, PTB, RegistryWorld
-from tests.conftest import REPO_ROOT, require
 from tests.registry.api_fixtures import ServedApp, serve
+from tests.registry.browser_fixtures import save_screenshot
 from tests.registry.trust_fixtures import Cite, TrustChain
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 TIMEOUT = 15_000
 GREEN, RED, GREY = "#17693a", "#a1261b", "#8a939d"
 
@@ -44,30 +41,8 @@ def app(settings: Settings) -> Iterator[ServedApp]:
     served.stop()
 
 
-@pytest.fixture
-def page() -> Iterator[Page]:
-    require(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
-            "Debian chromium (scripts/setup.sh installs it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 1400})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text)
-                    if message.type == "error" else None)
-            yield page
-            # A CSP violation or a script error is reported on the console.
-            assert errors == []
-        finally:
-            browser.close()
-
-
 def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"page-traceability-{name}.png"), full_page=True)
+    save_screenshot(page, f"page-traceability-{name}")
 
 
 def verify_by_hash(page: Page, sha256: str, verdict: str) -> None:
