@@ -1,0 +1,84 @@
+"""Hardened JSON parsing of typed documents: hostile input is refused with a stable code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from registry.documents.json_documents import json_depth, load_json
+from registry.documents.model import DocumentType
+from registry.documents.validate import load_document
+from registry.errors import DocumentError
+
+EXAMPLE = (Path(__file__).resolve().parents[3] / "docs" / "examples" / "verification"
+           / "fuel-dispenser-periodic.json")
+
+
+def _code(data: bytes, document_type: DocumentType | str = DocumentType.DCC, **kwargs) -> str:
+    with pytest.raises(DocumentError) as caught:
+        load_document(data, document_type, **kwargs)
+    return caught.value.code
+
+
+def test_duplicate_key_is_refused_even_where_the_schema_would_accept_either_value() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    doubled = text.replace('"conformity": "conforms"',
+                           '"conformity": "conforms", "conformity": "does-not-conform"')
+    assert doubled != text
+    assert _code(doubled.encode()) == "json-duplicate-key"
+
+
+def test_deep_nesting_is_refused_before_the_parser_recurses() -> None:
+    bomb = b'{"type": "certreg.verification/1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert _code(bomb) == "json-too-deep"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    assert json_depth(b'{"a": "[[[[[[[[[[{{{{{{\\"]]]]"}') == 1
+    assert load_json(b'{"a": "' + b"[" * 500 + b'"}', max_bytes=10_000) == {"a": "[" * 500}
+
+
+def test_oversized_document_is_refused_before_decoding() -> None:
+    data = EXAMPLE.read_bytes()
+    assert _code(data, max_bytes=len(data) - 1) == "document-too-large"
+
+
+@pytest.mark.parametrize("data", [
+    b'{"type": "certreg.verification/1", "value": NaN}',
+    b'{"type": "certreg.verification/1", "value": Infinity}',
+    b'{"type": "certreg.verification/1",',
+    '{"type": "certreg.verification/1", "n": "caf\u00e9"}'.encode("latin-1"),
+])
+def test_not_json_is_malformed(data: bytes) -> None:
+    assert _code(data) == "json-malformed"
+
+
+def test_hostile_json_is_refused_whatever_the_declared_type() -> None:
+    doubled = b'{"title": "a", "title": "b"}'
+    assert _code(doubled, DocumentType.OTHER,
+                 issuer_metadata={"identifier": "X-1", "issuer": "LAB"}) == "json-duplicate-key"
+
+
+def test_json_without_a_type_stays_an_opaque_document_with_issuer_metadata() -> None:
+    document = load_document(b'{"title": "notes"}', DocumentType.OTHER,
+                             issuer_metadata={"identifier": "X-1", "issuer": "LAB"})
+    assert document.metadata.identifier == "X-1"
+    assert document.schema_version is None
+
+
+def test_unknown_certreg_kind_is_unsupported() -> None:
+    data = json.dumps({"type": "certreg.calibration-plan/1", "number": "1"}).encode()
+    assert _code(data) == "document-kind-unsupported"
+
+
+def test_declared_type_must_match_the_documents_own() -> None:
+    assert _code(EXAMPLE.read_bytes(), DocumentType.TYPE_APPROVAL) == "document-type-mismatch"
+
+
+def test_a_utf8_bom_is_tolerated_and_kept_in_the_hashed_bytes() -> None:
+    data = b"\xef\xbb\xbf" + EXAMPLE.read_bytes()
+    document = load_document(data, DocumentType.VERIFICATION_CERTIFICATE)
+    assert document.raw == data
+    assert document.document_type is DocumentType.VERIFICATION_CERTIFICATE
