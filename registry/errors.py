@@ -281,13 +281,8 @@ class ClassifierCodeUnknownError(DocumentError):
     code = "classifier-code-unknown"
 
 
-class DrmdSchemaInvalidError(DocumentError):
-    """A Digital Reference Material Document that breaks its bundled XSD."""
+class DrmdSchemaUnavailableError(DocumentError):
+    """A Digital Reference Material Document: its schema is not bundled, so it cannot be
+    validated as a typed document (register it as certreg.reference-material/1 JSON)."""
 
-    code = "drmd-schema-invalid"
-
-
-class DrmdVersionUnsupportedError(DocumentError):
-    """A DRMD whose schemaVersion names no bundled DRMD schema."""
-
-    code = "drmd-version-unsupported"
+    code = "drmd-schema-unavailable"

@@ -32,6 +32,7 @@ KIND_METADATA_FORMAT = "certreg.kind-metadata/1"
 # Search kinds of `identifiers` (the names registry.db.search stores and the API filters on).
 NUMBER = "number"
 SERIAL = "serial"
+IDENTIFICATION = "identification"
 MANUFACTURER = "manufacturer"
 MODEL = "model"
 APPROVAL_NUMBER = "approval-number"
@@ -161,7 +162,23 @@ def pairs(*items: tuple[str, object]) -> tuple[tuple[str, str], ...]:
                                if value is not None and str(value).strip()))
 
 
-__all__ = ["APPROVAL_NUMBER", "CLASSIFIER_CODE", "KIND_METADATA_FORMAT", "MANUFACTURER",
-           "MODEL", "NUMBER", "SERIAL", "CodeUse", "DirectoryCode", "DirectoryContent",
-           "DocumentCitation", "KindMetadata", "code_use", "pairs", "parse_date",
-           "reference_citation", "require_order"]
+__all__ = [
+    "APPROVAL_NUMBER",
+    "CLASSIFIER_CODE",
+    "IDENTIFICATION",
+    "KIND_METADATA_FORMAT",
+    "MANUFACTURER",
+    "MODEL",
+    "NUMBER",
+    "SERIAL",
+    "CodeUse",
+    "DirectoryCode",
+    "DirectoryContent",
+    "DocumentCitation",
+    "KindMetadata",
+    "code_use",
+    "pairs",
+    "parse_date",
+    "reference_citation",
+    "require_order",
+]

@@ -31,6 +31,10 @@ from registry.documents.legal_metrology import (
     extract_verification,
 )
 from registry.documents.model import DocumentType, ValidatedDocument
+from registry.documents.reference_materials import (
+    REFERENCE_MATERIAL_KIND,
+    extract_reference_material,
+)
 from registry.errors import DocumentKindUnsupportedError, DocumentTypeMismatchError
 
 JSON_MEDIA_TYPE = "application/json"
@@ -55,6 +59,8 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
          extract_classifier),
     Kind(MI_GROUP_CARD_KIND, DocumentType.MI_GROUP_CARD, "mi-group-card.schema.json",
          extract_group_card),
+    Kind(REFERENCE_MATERIAL_KIND, DocumentType.REFERENCE_MATERIAL_CERTIFICATE,
+         "reference-material.schema.json", extract_reference_material),
 )}
 
 

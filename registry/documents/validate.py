@@ -33,6 +33,7 @@ from registry.documents.model import (
     ValidatedDocument,
 )
 from registry.documents.parse import DEFAULT_MAX_BYTES, parse_xml
+from registry.documents.reference_materials import refuse_drmd
 from registry.documents.typed_documents import load_typed_json
 from registry.documents.units import dsi_unit_problem
 from registry.errors import (
@@ -294,6 +295,7 @@ def load_document(data: bytes, document_type: DocumentType | str,
 
     if document_type is DocumentType.DCC:
         tree = parse_xml(data, max_bytes=max_bytes)
+        refuse_drmd(tree)  # a clearer refusal than dcc-root-invalid
         validation = validate_dcc(tree)
         metadata = extract_dcc_metadata(tree)
         claimed = (issuer_metadata or {}).get("identifier")
