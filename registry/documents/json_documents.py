@@ -107,7 +107,7 @@ def load_json(data: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -
 
 
 @cache
-def _schema_registry() -> Registry:
+def schema_registry() -> Registry:
     resources = []
     for path in sorted(CERTREG_SCHEMA_DIR.glob("*.schema.json")):
         contents = json.loads(path.read_text(encoding="utf-8"))
@@ -126,7 +126,7 @@ def schema_validator(schema_file: str) -> Draft202012Validator:
     validator = cache_.get(schema_file)
     if validator is None:
         schema = json.loads((CERTREG_SCHEMA_DIR / schema_file).read_text(encoding="utf-8"))
-        validator = Draft202012Validator(schema, registry=_schema_registry(),
+        validator = Draft202012Validator(schema, registry=schema_registry(),
                                          format_checker=FormatChecker(["date"]))
         cache_[schema_file] = validator
     return validator
@@ -151,6 +151,15 @@ def validate_json(value: Any, schema_file: str, kind: str) -> None:
         kind=kind, violations=violations[:MAX_VIOLATIONS_REPORTED])
 
 
-__all__ = ["CERTREG_SCHEMA_DIR", "MAX_JSON_DEPTH", "json_depth", "load_json",
-           "looks_like_json", "reject_constant", "schema_validator", "unique_keys",
-           "validate_json"]
+__all__ = [
+    "CERTREG_SCHEMA_DIR",
+    "MAX_JSON_DEPTH",
+    "json_depth",
+    "load_json",
+    "looks_like_json",
+    "reject_constant",
+    "schema_registry",
+    "schema_validator",
+    "unique_keys",
+    "validate_json",
+]

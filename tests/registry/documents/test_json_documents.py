@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
 
-from registry.documents.json_documents import json_depth, load_json
+from registry.documents.json_documents import (
+    CERTREG_SCHEMA_DIR,
+    json_depth,
+    load_json,
+    schema_registry,
+)
 from registry.documents.model import DocumentType
+from registry.documents.typed_documents import KINDS
 from registry.documents.validate import load_document
 from registry.errors import DocumentError
 
@@ -82,3 +92,22 @@ def test_a_utf8_bom_is_tolerated_and_kept_in_the_hashed_bytes() -> None:
     document = load_document(data, DocumentType.VERIFICATION_CERTIFICATE)
     assert document.raw == data
     assert document.document_type is DocumentType.VERIFICATION_CERTIFICATE
+
+
+def test_bundled_schemas_are_valid_draft_2020_12_and_match_their_checksums() -> None:
+    listed = dict((path, digest) for digest, path in re.findall(
+        r"^([0-9a-f]{64})  (\S+)$", (CERTREG_SCHEMA_DIR / "README.md").read_text(),
+        re.MULTILINE))
+    bundled = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+               for path in CERTREG_SCHEMA_DIR.glob("*.json")}
+    assert listed == bundled
+    for path in CERTREG_SCHEMA_DIR.glob("*.json"):
+        Draft202012Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
+    assert {kind.schema_file for kind in KINDS.values()} <= set(bundled)
+
+
+def test_a_reference_outside_the_bundle_is_never_fetched() -> None:
+    validator = Draft202012Validator({"$ref": "https://example.org/evil.schema.json"},
+                                     registry=schema_registry())
+    with pytest.raises(Unresolvable):
+        validator.validate({})
