@@ -102,17 +102,22 @@ def _referral_text(referral: Any) -> str:
     return " / ".join(dict.fromkeys(texts))[:REFERENCE_MAX_LENGTH]
 
 
+def _append(found: list[Citation], role: CitationRole, referral: str,
+            reference: Mapping[str, Any]) -> None:
+    """Add the citation `reference` makes, if it names a number or a hash."""
+    procedure, value = _text(reference.get("procedure")), _text(reference.get("value"))
+    citation = Citation(position=len(found), role=role, referral=referral,
+                        referral_id=_text(reference.get("referral_id")),
+                        procedure=procedure, value=value,
+                        cited_sha256=cited_sha256(procedure, value))
+    if citation.referral_id or citation.value:
+        found.append(citation)
+
+
 def _walk(reference: Any, role: CitationRole, found: list[Citation]) -> None:
     depth = 0
     while isinstance(reference, Mapping) and depth < 16:  # linked reports, bounded
-        procedure, value = _text(reference.get("procedure")), _text(reference.get("value"))
-        citation = Citation(position=len(found), role=role,
-                            referral=_referral_text(reference.get("referral")),
-                            referral_id=_text(reference.get("referral_id")),
-                            procedure=procedure, value=value,
-                            cited_sha256=cited_sha256(procedure, value))
-        if citation.referral_id or citation.value:
-            found.append(citation)
+        _append(found, role, _referral_text(reference.get("referral")), reference)
         reference = reference.get("linked_report")
         role = CitationRole.LINKED_REPORT if role.carries_traceability else role
         depth += 1
@@ -123,16 +128,8 @@ def _kind_citations(metadata: Mapping[str, Any]) -> tuple[Citation, ...]:
     are skipped: they would carry no meaning for traceability)."""
     found: list[Citation] = []
     for cited in metadata.get("citations") or []:
-        if not isinstance(cited, Mapping) or cited.get("role") not in _ROLE_VALUES:
-            continue
-        procedure, value = _text(cited.get("procedure")), _text(cited.get("value"))
-        citation = Citation(position=len(found), role=CitationRole(cited["role"]),
-                            referral=_text(cited.get("referral")),
-                            referral_id=_text(cited.get("referral_id")),
-                            procedure=procedure, value=value,
-                            cited_sha256=cited_sha256(procedure, value))
-        if citation.referral_id or citation.value:
-            found.append(citation)
+        if isinstance(cited, Mapping) and cited.get("role") in _ROLE_VALUES:
+            _append(found, CitationRole(cited["role"]), _text(cited.get("referral")), cited)
     return tuple(found)
 
 
