@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from anchor.chain import RevocationReason
+from registry.cli import EXIT_INPUT, EXIT_OK, main
 from registry.db.traceability import affected_by
 from registry.issuance import DocumentSource, SubmissionStatus
 from registry.settings import Settings
@@ -172,3 +174,30 @@ def test_api_issuance_accepts_typed_json_and_refuses_unknown_codes(settings: Set
     duplicate_key = issue(b'{"type": "certreg.verification/1", "type": "x"}')
     assert duplicate_key.status_code == 422
     assert duplicate_key.json()["error"]["code"] == "json-duplicate-key"
+
+
+def test_cli_issues_typed_json_by_its_own_type_and_verifies_it(
+        issuer_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys,
+        tmp_path: Path) -> None:
+    for name, value in issuer_env.items():
+        monkeypatch.setenv(name, value)
+
+    def cli(*argv: str) -> tuple[int, dict[str, Any]]:
+        code = main([*argv, "--json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    today = _today()
+    directory, good, bad = (tmp_path / name for name in ("kinds.json", "vc.json", "bad.json"))
+    directory.write_bytes(_classifier("2026.1", today))
+    good.write_bytes(_verification("VC-CLI-1", "SN-CLI-1", today))
+    bad.write_bytes(_verification("VC-CLI-2", "SN-CLI-2", today, code="99.99"))
+    code, dry = cli("issue", str(good), "--dry-run")
+    assert code == EXIT_OK and dry["documents"][0]["status"] == "dry-run"
+    code, report = cli("issue", str(directory))
+    assert code == EXIT_OK, report
+    code, report = cli("issue", str(good), str(bad))
+    assert code == EXIT_INPUT
+    assert [d["status"] for d in report["documents"]] == ["accepted", "rejected"]
+    assert report["documents"][1]["error"]["code"] == "classifier-code-unknown"
+    code, verdict = cli("verify", str(good))
+    assert code == EXIT_OK and verdict["verdict"] == "valid"
