@@ -47,8 +47,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def looks_like_json(data: bytes) -> bool:
-    """Whether the bytes start (after a BOM and whitespace) like a JSON object."""
-    return data[:64].removeprefix(_UTF8_BOM).lstrip(b" \t\r\n").startswith(b"{")
+    """Whether the bytes start (after a BOM and whitespace) like a JSON object or array."""
+    return data[:64].removeprefix(_UTF8_BOM).lstrip(b" \t\r\n")[:1] in (b"{", b"[")
 
 
 def reject_constant(name: str) -> None:

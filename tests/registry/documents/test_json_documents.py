@@ -71,6 +71,11 @@ def test_hostile_json_is_refused_whatever_the_declared_type() -> None:
                  issuer_metadata={"identifier": "X-1", "issuer": "LAB"}) == "json-duplicate-key"
 
 
+def test_a_deep_top_level_array_is_refused_too() -> None:
+    assert _code(b"[" * 1000 + b"]" * 1000, DocumentType.OTHER,
+                 issuer_metadata={"identifier": "X-1", "issuer": "LAB"}) == "json-too-deep"
+
+
 def test_json_without_a_type_stays_an_opaque_document_with_issuer_metadata() -> None:
     document = load_document(b'{"title": "notes"}', DocumentType.OTHER,
                              issuer_metadata={"identifier": "X-1", "issuer": "LAB"})
