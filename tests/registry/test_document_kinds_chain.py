@@ -79,6 +79,14 @@ def test_verification_certificate_issue_anchor_index_search_verify_revoke(
     standard_sha256 = chain.issue(PTB, "KIND-STD-00000", today)
     # A laboratory verifies instruments with the NMI-calibrated standard.
     issuer = chain.issuer(LAB)
+    # Its own later "version" of PTB's directory, with an extra code, does not count:
+    # the directory belongs to the issuer that anchored its first version.
+    squatted = json.loads(_classifier("2026.2", today - dt.timedelta(days=1)))
+    squatted["codes"].append({"code": "17.02.99", "parent": "17.02", "names": [
+        {"lang": "en", "text": "x"}, {"lang": "ru", "text": "x"}]})
+    (squat,) = issuer.run([DocumentSource("squat.json", json.dumps(squatted).encode())]
+                          ).submissions
+    assert squat.status is SubmissionStatus.ACCEPTED, squat.error
     report = issuer.run([
         DocumentSource("vc-1.json", _verification("VC-KIND-1", "SN-KIND-1", today,
                                                    standard_sha256)),
@@ -108,7 +116,9 @@ def test_verification_certificate_issue_anchor_index_search_verify_revoke(
     assert _get(client, "/v1/search", manufacturer="tokheim dispensers gmbh",
                 model="Quantium 510 H 4P")["total"] == 2
     assert _get(client, "/v1/search", type="mi-classifier", number="COOMET-MI-KINDS")[
-        "total"] == 1
+        "total"] == 2  # search finds both; only PTB's counts for code checks
+    assert _get(client, "/v1/search", type="mi-classifier", number="COOMET-MI-KINDS@2026.1",
+                issuer="PTB")["total"] == 1
     assert _get(client, "/v1/search", serial="SN-KIND-3")["total"] == 0
 
     # Verification by upload (JSON) and by hash; traceability reaches the DCC by hash.
@@ -138,6 +148,19 @@ def test_verification_certificate_issue_anchor_index_search_verify_revoke(
     assert _get(client, f"/v1/verify/{first.sha256}")["verdict"] == "revoked"
     assert _get(client, "/v1/search", serial="SN-KIND-1")["items"][0]["revoked"] is True
     assert _get(client, f"/v1/verify/{second.sha256}")["verdict"] == "valid"
+    assert second.sha256 is not None
+
+    # Supersession: the corrected certificate is issued, the old one revoked by it.
+    corrected = json.loads(_verification("VC-KIND-2", "SN-KIND-2", today))
+    corrected["number"] = "VC-KIND-2-R1"
+    outcome = issuer.supersede(second.sha256, DocumentSource(
+        "vc-2-r1.json", json.dumps(corrected).encode()))
+    assert outcome.new.status is SubmissionStatus.ACCEPTED, outcome.new.error
+    old = _get(client, f"/v1/verify/{second.sha256}")
+    assert old["verdict"] == "revoked"
+    assert old["revocation"]["replacement"] == "0x" + outcome.new.sha256
+    assert _get(client, "/v1/search", number="VC-KIND-2-R1")["items"][0]["sha256"] \
+        == "0x" + outcome.new.sha256
 
     # The projection is rebuilt from chain + IPFS alone: the same search answers.
     before = _get(client, "/v1/search", approval_number="DE-21-MI005-PTB014")
