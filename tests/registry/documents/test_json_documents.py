@@ -13,9 +13,11 @@ from referencing.exceptions import Unresolvable
 
 from registry.documents.json_documents import (
     CERTREG_SCHEMA_DIR,
+    fast_validator,
     json_depth,
     load_json,
     schema_registry,
+    schema_validator,
 )
 from registry.documents.model import DocumentType
 from registry.documents.typed_documents import KINDS
@@ -116,3 +118,56 @@ def test_a_reference_outside_the_bundle_is_never_fetched() -> None:
                                      registry=schema_registry())
     with pytest.raises(Unresolvable):
         validator.validate({})
+
+
+_EXAMPLES = sorted((EXAMPLE.parents[1]).glob("*/*.json"))
+_REPLACEMENTS: tuple[object, ...] = (None, 0, 1.5, -1, True, "", " ", "x", "-1", "1e999",
+                                     "2026-02-30", "2026-13-01", "26-01-01", [], {}, ["x"],
+                                     {"x": 1}, "a" * 3000, "\\notaunit", "conforms")
+
+
+def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+def _mutated(document: object, path: tuple, action: object) -> object:
+    document = json.loads(json.dumps(document))
+    if not path:
+        return action if action != "delete" else {}
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    if action == "delete":
+        del parent[path[-1]]
+    elif action == "add-unknown" and isinstance(parent[path[-1]], dict):
+        parent[path[-1]]["zz_unknown"] = 1
+    else:
+        parent[path[-1]] = action
+    return document
+
+
+def test_fast_and_reporting_validators_agree_on_examples_and_mutations() -> None:
+    random = __import__("random").Random(17)
+    checked = disagreements = 0
+    for path in _EXAMPLES:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        kind = KINDS[document["type"]]
+        fast, slow = fast_validator(kind.schema_file), schema_validator(kind.schema_file)
+        assert fast.is_valid(document) and slow.is_valid(document), path.name
+        paths = _paths(document)
+        for where in random.sample(paths, min(len(paths), 40)):
+            for action in ("delete", "add-unknown", *random.sample(_REPLACEMENTS, 4)):
+                if action == "delete" and (not where or isinstance(where[-1], int)):
+                    continue
+                variant = _mutated(document, where, action)
+                checked += 1
+                disagreements += fast.is_valid(variant) != slow.is_valid(variant)
+    assert checked > 3000
+    assert disagreements == 0
