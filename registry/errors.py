@@ -219,3 +219,9 @@ class ReceiptBundleError(RegistryError):
     """A trace bundle (`certreg receipt --with-chain`) is malformed or of another format."""
 
     code = "trace-bundle-invalid"
+
+
+class SigningCertificateFileError(RegistryError):
+    """A signing certificate to declare is unreadable, not X.509, or its period is wrong."""
+
+    code = "signing-certificate-invalid"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import IssuerStatus
+from registry.db.lookup import signing_certificate_rows
 from registry.db.models import (
     AuditEvent,
     ChainBatch,
@@ -70,14 +71,6 @@ class DatabaseIndexView:
         with self._sessions() as session:
             return [declared_signing_certificate(row)
                     for row in signing_certificate_rows(session, issuer_id)]
-
-
-def signing_certificate_rows(session: Session, issuer_id: str) -> Sequence[ChainSigningCertificate]:
-    """The issuer's declarations, in order of (latest) declaration."""
-    return session.scalars(
-        select(ChainSigningCertificate)
-        .where(ChainSigningCertificate.issuer_id == issuer_id.lower().removeprefix("0x"))
-        .order_by(ChainSigningCertificate.declared_block, ChainSigningCertificate.id)).all()
 
 
 def declared_signing_certificate(row: ChainSigningCertificate) -> DeclaredSigningCertificate:
