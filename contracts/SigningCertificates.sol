@@ -56,6 +56,8 @@ abstract contract SigningCertificates is ISigningCertificates, IssuerDirectory {
         return _signingCertificateAt[issuerId][position];
     }
 
+    /// @dev Declares for `issuerId` without checking who asks: the admin's entry point and
+    /// governance's action check that. Re-declaring replaces the period, keeping the position.
     function _declareSigningCertificate(
         bytes32 issuerId,
         bytes memory certificate,
@@ -69,21 +71,30 @@ abstract contract SigningCertificates is ISigningCertificates, IssuerDirectory {
             revert SigningCertificateInvalid(issuerId, certificateHash);
         }
         SigningCertificate storage declaration = _signingCertificates[issuerId][certificateHash];
-        if (declaration.withdrawnAt != 0) revert SigningCertificateWithdrawnAlready(issuerId, certificateHash);
+        if (declaration.withdrawnAt != 0) {
+            revert SigningCertificateWithdrawnAlready(issuerId, certificateHash);
+        }
         if (declaration.kind == SigningCertificateKind.None) {
             uint256 position = ++_signingCertificateCount[issuerId];
             _signingCertificateAt[issuerId][position] = certificateHash;
         }
         _signingCertificates[issuerId][certificateHash] =
             SigningCertificate({kind: kind, validFrom: validFrom, validUntil: validUntil, withdrawnAt: 0});
-        emit SigningCertificateDeclared(issuerId, certificateHash, kind, validFrom, validUntil, certificate, msg.sender);
+        emit SigningCertificateDeclared(
+            issuerId, certificateHash, kind, validFrom, validUntil, certificate, msg.sender
+        );
     }
 
+    /// @dev Withdraws for `issuerId` without checking who asks (see `_declareSigningCertificate`).
     function _withdrawSigningCertificate(bytes32 issuerId, bytes32 certificateHash) internal {
         _requireIssuerNotRetired(issuerId);
         SigningCertificate storage declaration = _signingCertificates[issuerId][certificateHash];
-        if (declaration.kind == SigningCertificateKind.None) revert SigningCertificateUnknown(issuerId, certificateHash);
-        if (declaration.withdrawnAt != 0) revert SigningCertificateWithdrawnAlready(issuerId, certificateHash);
+        if (declaration.kind == SigningCertificateKind.None) {
+            revert SigningCertificateUnknown(issuerId, certificateHash);
+        }
+        if (declaration.withdrawnAt != 0) {
+            revert SigningCertificateWithdrawnAlready(issuerId, certificateHash);
+        }
         declaration.withdrawnAt = uint64(block.timestamp);
         emit SigningCertificateWithdrawn(issuerId, certificateHash, msg.sender);
     }
@@ -94,6 +105,8 @@ abstract contract SigningCertificates is ISigningCertificates, IssuerDirectory {
 
     function _requireIssuerNotRetired(bytes32 issuerId) private view {
         _requireIssuer(issuerId);
-        if (_issuerStatus(issuerId) == IssuerStatus.Retired) revert SigningCertificateIssuerRetired(issuerId);
+        if (_issuerStatus(issuerId) == IssuerStatus.Retired) {
+            revert SigningCertificateIssuerRetired(issuerId);
+        }
     }
 }

@@ -39,7 +39,9 @@ interface ISigningCertificates {
     );
     /// @notice Emitted when a declaration was withdrawn; documents anchored from then on
     /// no longer count as signed for the issuer by it. Withdrawal is final.
-    event SigningCertificateWithdrawn(bytes32 indexed issuerId, bytes32 indexed certificateHash, address account);
+    event SigningCertificateWithdrawn(
+        bytes32 indexed issuerId, bytes32 indexed certificateHash, address account
+    );
 
     /// @dev An empty certificate, kind `None`, or a period that ends before it starts.
     error SigningCertificateInvalid(bytes32 issuerId, bytes32 certificateHash);
