@@ -338,8 +338,9 @@ def _signer_step(steps: _Steps, index: IndexView, issuer_code: str,
     """Step 8: match the verified signer against the anchoring issuer's declarations."""
     certificate = getattr(signature, "signer_certificate", None)
     if signature is None or not signature.is_valid or certificate is None:
-        why = ("no document bytes: the signer is known only from a signed document"
-               if signature is None else "the document is not signed: no signer to check"
+        why = ("no signature checked (verifying by hash, or not an XML document): there "
+               "is no signer to compare" if signature is None
+               else "the document is not signed: no signer to check"
                if signature.status == "unsigned" else "no verified signature to take "
                "the signer from")
         steps.record(STEP_SIGNER_IS_ISSUER, CheckStatus.SKIPPED, why)
