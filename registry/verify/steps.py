@@ -43,7 +43,12 @@ from registry.verify.model import (
     TraceabilityEvidence,
     Verdict,
 )
-from registry.verify.signer import STATUS_NOT_DECLARED, DeclaredSigningCertificate, check_signer
+from registry.verify.signer import (
+    STATUS_DECLARED,
+    STATUS_NOT_DECLARED,
+    DeclaredSigningCertificate,
+    check_signer,
+)
 from registry.verify.traceability import TraceabilityResult, TraceabilityStatus
 
 STEP_DOCUMENT_HASH = "document-hash"
@@ -349,8 +354,12 @@ def _signer_step(steps: _Steps, index: IndexView, issuer_code: str,
         issuer_code, certificate, signature.key_info_certificates,
         index.signing_certificates(anchoring.issuer_id), signing_time=signature.signing_time,
         anchored_at=_utc(on_chain.anchored_at), anchored_block=on_chain.anchored_block)
-    status = {STATUS_NOT_DECLARED: CheckStatus.FAILED}.get(
-        evidence.status, CheckStatus.PASSED if evidence.matched else CheckStatus.SKIPPED)
+    if evidence.status == STATUS_NOT_DECLARED:
+        status = CheckStatus.FAILED
+    elif evidence.status == STATUS_DECLARED:
+        status = CheckStatus.PASSED
+    else:  # the issuer declares none: reported, not held against the document
+        status = CheckStatus.SKIPPED
     steps.record(STEP_SIGNER_IS_ISSUER, status, evidence.detail)
     return evidence
 
