@@ -4,12 +4,15 @@ and anchors verifies `valid` (step 8 passes, not merely skipped)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
-from anchor.chain import issuer_id_from_name
+from anchor.chain import RegistryClient, connect, issuer_id_from_name
 from anchor.cid import Cid
 from anchor.services._process import free_port
 from registry.db.queries import DatabaseIndexView
@@ -25,6 +28,7 @@ from registry.issuance import Issuer
 from registry.settings import load_settings
 from registry.verify import CheckStatus, Verdict, verify_certificate
 from tests.registry.conftest import SIGNING_PASSWORD, MakeDccs
+from tests.registry.test_api_up import get_json
 
 
 def test_dev_registry_declares_its_signer_and_its_documents_are_valid(
@@ -53,3 +57,28 @@ def test_dev_registry_declares_its_signer_and_its_documents_are_valid(
         assert result.check("signer-is-issuer").status is CheckStatus.PASSED
     finally:
         chain.stop()
+
+
+def test_certreg_up_declares_the_configured_signing_identity(
+        tmp_path: Path, signing_files: SigningIdentityFiles) -> None:
+    api_port, chain_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")} | {
+        "CERTREG_SIGNING_KEY": str(signing_files.private_key_pem),
+        "CERTREG_SIGNING_CERTIFICATE": str(signing_files.certificate_pem),
+        "CERTREG_SIGNING_PASSWORD": SIGNING_PASSWORD}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli", "up", "--data-dir", str(tmp_path),
+         "--api-port", str(api_port), "--chain-port", str(chain_port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        info = get_json(f"http://127.0.0.1:{api_port}/v1/registry")
+        reader = RegistryClient(connect(f"http://127.0.0.1:{chain_port}"),
+                                info["contract_address"])
+        certificate = x509.load_pem_x509_certificate(signing_files.certificate_pem.read_bytes())
+        record = reader.get_signing_certificate(issuer_id_from_name(DEV_ISSUER_CODE),
+                                                certificate.fingerprint(hashes.SHA256()))
+        assert record is not None and record.withdrawn_at == 0
+        assert record.valid_until == int(certificate.not_valid_after_utc.timestamp())
+    finally:
+        proc.terminate()
+        proc.wait(20)
