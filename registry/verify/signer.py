@@ -80,19 +80,26 @@ def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+# A hostile KeyInfo may carry thousands of certificates with the right names: the walk
+# looks at a bounded number of them, over a bounded path (real paths have 1 to 3 CAs).
+MAX_KEY_INFO_CERTIFICATES = 16
+MAX_PATH_LENGTH = 8
+
+
 def issued_under(signer: x509.Certificate, authority: x509.Certificate,
                  intermediates: Sequence[x509.Certificate]) -> bool:
     """Whether `signer` was issued by `authority`, directly or via `intermediates`."""
-    current, remaining = signer, list(intermediates)
-    # Each step consumes one intermediate, so the walk ends.
-    while True:
+    current, remaining = signer, list(intermediates[:MAX_KEY_INFO_CERTIFICATES])
+    for _ in range(MAX_PATH_LENGTH):
         if _issued_by(current, authority):
             return True
-        parent = next((c for c in remaining if c != current and _issued_by(current, c)), None)
+        parent = next((c for c in remaining if c != current
+                       and c.subject == current.issuer and _issued_by(current, c)), None)
         if parent is None:
             return False
-        remaining.remove(parent)
+        remaining.remove(parent)  # a certificate is used once, so no cycle
         current = parent
+    return False
 
 
 def _covers(declaration: DeclaredSigningCertificate, at: dt.datetime,

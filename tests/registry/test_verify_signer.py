@@ -21,7 +21,12 @@ from registry.documents.keys import (
 )
 from registry.documents.signing import sign_document
 from registry.verify import CheckStatus, Verdict
-from registry.verify.signer import DeclaredSigningCertificate, check_signer
+from registry.verify.signer import (
+    MAX_KEY_INFO_CERTIFICATES,
+    DeclaredSigningCertificate,
+    check_signer,
+    issued_under,
+)
 from tests.anchor.registry_fixtures import RegistryWorld, deploy_world
 from tests.registry.test_verify_steps import anchor, run
 
@@ -200,3 +205,17 @@ def test_declared_bytes_that_are_no_certificate_match_nothing(issuer_identity) -
                             anchored_at=NOW, anchored_block=1)
     assert evidence.status == "not-declared" and evidence.matched is None
     assert "none of the 1 signing certificate(s)" in evidence.detail
+
+
+def test_hostile_key_info_is_walked_within_bounds() -> None:
+    root = create_test_certificate_authority("Root CA", "Test PTB", "DE")
+    intermediate = intermediate_ca(root, "Issuing CA")
+    leaf = create_test_signing_identity("Leaf", "Test PTB", "DE", issuer=intermediate)
+    # Same-named decoys ahead of the real intermediate push it past what is looked at.
+    decoys = [intermediate_ca(root, "Issuing CA").certificate
+              for _ in range(MAX_KEY_INFO_CERTIFICATES)]
+    assert issued_under(leaf.certificate, root.certificate, [intermediate.certificate])
+    assert issued_under(leaf.certificate, root.certificate, [*decoys[:3],
+                                                              intermediate.certificate])
+    assert not issued_under(leaf.certificate, root.certificate,
+                            [*decoys, intermediate.certificate])
