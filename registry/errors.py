@@ -286,3 +286,8 @@ class DrmdSchemaUnavailableError(DocumentError):
     validated as a typed document (register it as certreg.reference-material/1 JSON)."""
 
     code = "drmd-schema-unavailable"
+
+class SigningCertificateFileError(RegistryError):
+    """A signing certificate to declare is unreadable, not X.509, or its period is wrong."""
+
+    code = "signing-certificate-invalid"

@@ -25,7 +25,7 @@ from registry.verify import CertificateVerification, verify_certificate
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 MetrologyQuery = Annotated[bool, Query(
-    description="also check traceability and accreditation scope (steps 9 and 10)")]
+    description="also check traceability and accreditation scope (steps 10 and 11)")]
 
 
 @router.get("/verify/{sha256}", response_model=CertificateVerification)
