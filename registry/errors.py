@@ -287,6 +287,7 @@ class DrmdSchemaUnavailableError(DocumentError):
 
     code = "drmd-schema-unavailable"
 
+
 class SigningCertificateFileError(RegistryError):
     """A signing certificate to declare is unreadable, not X.509, or its period is wrong."""
 
