@@ -8,11 +8,15 @@ import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {IssuerDirectory} from "./IssuerDirectory.sol";
 import {RegistryGovernance} from "./RegistryGovernance.sol";
 
-/// @title Permissioned registry of metrology certificates
+/// @title Permissioned registry of metrology certificates (contract version 2)
 /// @notice Governors (member institutes) register issuers by M-of-N approval; issuers'
 /// operators anchor Merkle roots of certificate batches and revoke their own
 /// certificates by proving inclusion. The registry never stores documents, only
 /// roots, so the cost of a batch does not grow with its size.
+/// @dev Storage is laid out for gas: a batch is two new slots (its packed record keyed
+/// by root, and the root keyed by batch id); the manifest CID and the operator live only
+/// in the `BatchAnchored` event. A revocation is one packed slot, plus one for the
+/// replacement only when there is one.
 contract CertificateRegistry is
     ICertificateRegistry,
     RegistryGovernance,
@@ -20,10 +24,40 @@ contract CertificateRegistry is
     AccreditationRecords,
     Pausable
 {
-    uint256 private _batchCount;
-    mapping(uint256 batchId => Batch) private _batches;
-    mapping(bytes32 root => uint256 batchId) private _batchIdOfRoot;
-    mapping(bytes32 issuerId => mapping(bytes32 documentHash => Revocation)) private _revocations;
+    /// @notice The version of this contract's interface (version 1 had no such function).
+    uint256 public constant REGISTRY_VERSION = 2;
+
+    /// @dev Multicodecs a manifest CID may have: CIDv1, SHA-256, raw block or dag-pb (UnixFS).
+    uint32 private constant _CODEC_RAW = 0x55;
+    uint32 private constant _CODEC_DAG_PB = 0x70;
+
+    /// @dev One slot per batch, keyed by its root.
+    struct StoredBatch {
+        uint64 batchId;
+        uint32 issuerIndex;
+        uint32 count;
+        uint64 anchoredAt;
+        uint64 blockNumber;
+    }
+
+    /// @dev One slot per revocation; `revokedAt == 0` means not revoked.
+    struct StoredRevocation {
+        RevocationReason reason;
+        bool hasReplacement;
+        uint40 revokedAt;
+        uint40 effectiveFrom;
+        uint64 blockNumber;
+        uint64 batchId;
+    }
+
+    uint64 private _batchCount;
+    uint32 private _issuerCount;
+    mapping(bytes32 root => StoredBatch) private _batchOfRoot;
+    mapping(uint256 batchId => bytes32 root) private _rootOfBatch;
+    mapping(bytes32 issuerId => uint32 issuerIndex) private _issuerIndexOf;
+    mapping(uint32 issuerIndex => bytes32 issuerId) private _issuerAt;
+    mapping(bytes32 issuerId => mapping(bytes32 documentHash => StoredRevocation)) private _revocations;
+    mapping(bytes32 issuerId => mapping(bytes32 documentHash => bytes32 replacement)) private _replacements;
 
     /// @param initialGovernors The member institutes' governance accounts.
     /// @param initialThreshold Approvals an administrative action needs (1..governors).
@@ -32,21 +66,21 @@ contract CertificateRegistry is
     {}
 
     /// @inheritdoc ICertificateRegistry
-    function anchorBatch(bytes32 root, uint32 count, string calldata manifestCid)
+    function anchorBatch(bytes32 root, uint32 count, bytes32 manifestDigest, uint32 manifestCodec)
         external
         whenNotPaused
         returns (uint256 batchId)
     {
-        return _anchor(root, count, manifestCid);
+        return _anchor(root, count, manifestDigest, manifestCodec);
     }
 
     /// @inheritdoc ICertificateRegistry
-    function anchorDocument(bytes32 documentHash, string calldata manifestCid)
+    function anchorDocument(bytes32 documentHash, bytes32 manifestDigest, uint32 manifestCodec)
         external
         whenNotPaused
         returns (uint256 batchId)
     {
-        return _anchor(_leaf(documentHash), 1, manifestCid);
+        return _anchor(_leaf(documentHash), 1, manifestDigest, manifestCodec);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -58,39 +92,53 @@ contract CertificateRegistry is
         bytes32 replacement,
         uint64 effectiveFrom
     ) external whenNotPaused {
-        (bytes32 issuerId, IssuerStatus status) = _senderIssuer();
-        // A suspended issuer may still withdraw what it issued; a retired one has no operators.
-        if (status == IssuerStatus.Retired) revert IssuerNotActive(issuerId, status);
-        Batch storage batch = _existingBatch(batchId);
-        if (batch.issuerId != issuerId) revert RevocationNotBatchIssuer(batchId, issuerId);
-        if (!MerkleProof.verifyCalldata(proof, batch.root, _leaf(documentHash))) {
+        (bytes32 issuerId, bytes32 root) = _revocableBatch(batchId);
+        if (!MerkleProof.verifyCalldata(proof, root, _leaf(documentHash))) {
             revert RevocationInvalidProof(documentHash, batchId);
         }
-        Revocation storage revocation = _revocations[issuerId][documentHash];
-        if (revocation.revokedAt != 0) revert RevocationAlreadyRevoked(issuerId, documentHash);
-        if (effectiveFrom > block.timestamp || replacement == documentHash) {
-            revert RevocationInvalidArguments(documentHash);
-        }
-        uint64 effective = effectiveFrom == 0 ? uint64(block.timestamp) : effectiveFrom;
-        _revocations[issuerId][documentHash] = Revocation({
-            reason: reason,
-            revokedAt: uint64(block.timestamp),
-            effectiveFrom: effective,
-            blockNumber: uint64(block.number),
-            batchId: batchId,
-            replacement: replacement
-        });
+        if (replacement == documentHash) revert RevocationInvalidArguments(documentHash);
+        uint64 effective = _effectiveFrom(effectiveFrom, documentHash);
+        _record(issuerId, documentHash, batchId, reason, effective, replacement != bytes32(0));
+        if (replacement != bytes32(0)) _replacements[issuerId][documentHash] = replacement;
         emit DocumentRevoked(issuerId, documentHash, batchId, reason, replacement, effective, msg.sender);
     }
 
     /// @inheritdoc ICertificateRegistry
-    function getBatch(uint256 batchId) external view returns (Batch memory) {
-        return _batches[batchId];
+    function revokeMany(
+        uint256 batchId,
+        bytes32[] calldata documentHashes,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags,
+        RevocationReason reason,
+        uint64 effectiveFrom
+    ) external whenNotPaused {
+        (bytes32 issuerId, bytes32 root) = _revocableBatch(batchId);
+        _requireMultiproof(batchId, root, documentHashes, proof, proofFlags);
+        uint64 effective = _effectiveFrom(effectiveFrom, documentHashes[0]);
+        for (uint256 i = 0; i < documentHashes.length; ++i) {
+            // A hash listed twice meets its own first revocation and reverts the whole call.
+            _record(issuerId, documentHashes[i], batchId, reason, effective, false);
+        }
+        emit DocumentsRevoked(issuerId, batchId, documentHashes, reason, effective, msg.sender);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function getBatch(uint256 batchId) external view returns (Batch memory batch) {
+        bytes32 root = _rootOfBatch[batchId];
+        if (root == bytes32(0)) return batch;
+        StoredBatch storage stored = _batchOfRoot[root];
+        batch = Batch({
+            issuerId: _issuerAt[stored.issuerIndex],
+            root: root,
+            count: stored.count,
+            anchoredAt: stored.anchoredAt,
+            blockNumber: stored.blockNumber
+        });
     }
 
     /// @inheritdoc ICertificateRegistry
     function batchIdOfRoot(bytes32 root) external view returns (uint256) {
-        return _batchIdOfRoot[root];
+        return _batchOfRoot[root].batchId;
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -100,7 +148,7 @@ contract CertificateRegistry is
 
     /// @inheritdoc ICertificateRegistry
     function getRevocation(bytes32 issuerId, bytes32 documentHash) external view returns (Revocation memory) {
-        return _revocations[issuerId][documentHash];
+        return _revocation(issuerId, documentHash);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -109,14 +157,16 @@ contract CertificateRegistry is
         view
         returns (Verification memory result)
     {
-        Batch storage batch = _batches[batchId];
-        if (batch.root == bytes32(0) || !MerkleProof.verifyCalldata(proof, batch.root, _leaf(documentHash))) {
+        bytes32 root = _rootOfBatch[batchId];
+        if (root == bytes32(0) || !MerkleProof.verifyCalldata(proof, root, _leaf(documentHash))) {
             return result;
         }
-        Revocation storage revocation = _revocations[batch.issuerId][documentHash];
+        StoredBatch storage batch = _batchOfRoot[root];
+        bytes32 issuerId = _issuerAt[batch.issuerIndex];
+        Revocation memory revocation = _revocation(issuerId, documentHash);
         result.anchored = true;
-        result.issuerId = batch.issuerId;
-        result.issuerStatusNow = _issuerStatus(batch.issuerId);
+        result.issuerId = issuerId;
+        result.issuerStatusNow = _issuerStatus(issuerId);
         result.anchoredAt = batch.anchoredAt;
         result.anchoredBlock = batch.blockNumber;
         if (revocation.revokedAt != 0) {
@@ -139,6 +189,10 @@ contract CertificateRegistry is
                 abi.decode(params, (bytes32, bytes2, uint8, address, string));
             if (issuerKind > uint8(type(IssuerKind).max)) revert GovernanceInvalidAction(kind);
             _registerIssuer(issuerId, country, IssuerKind(issuerKind), admin, cid);
+            // A compact index lets a batch record name its issuer in 4 bytes instead of 32.
+            uint32 index = ++_issuerCount;
+            _issuerIndexOf[issuerId] = index;
+            _issuerAt[index] = issuerId;
         } else if (kind == ActionKind.SetIssuerStatus) {
             (bytes32 issuerId, uint8 status) = abi.decode(params, (bytes32, uint8));
             if (status > uint8(type(IssuerStatus).max)) revert GovernanceInvalidAction(kind);
@@ -163,29 +217,99 @@ contract CertificateRegistry is
         }
     }
 
-    function _anchor(bytes32 root, uint32 count, string calldata manifestCid) private returns (uint256 batchId) {
+    function _anchor(bytes32 root, uint32 count, bytes32 manifestDigest, uint32 manifestCodec)
+        private
+        returns (uint256 batchId)
+    {
         (bytes32 issuerId, IssuerStatus status) = _senderIssuer();
         if (status != IssuerStatus.Active) revert IssuerNotActive(issuerId, status);
-        if (root == bytes32(0) || count == 0 || bytes(manifestCid).length == 0) revert BatchInvalid(root, count);
-        uint256 existing = _batchIdOfRoot[root];
-        if (existing != 0) revert BatchRootAlreadyAnchored(root, existing);
-        batchId = ++_batchCount;
-        _batchIdOfRoot[root] = batchId;
-        _batches[batchId] = Batch({
-            issuerId: issuerId,
-            root: root,
+        if (
+            root == bytes32(0) || count == 0 || manifestDigest == bytes32(0)
+                || (manifestCodec != _CODEC_RAW && manifestCodec != _CODEC_DAG_PB)
+        ) revert BatchInvalid(root, count);
+        StoredBatch storage stored = _batchOfRoot[root];
+        if (stored.batchId != 0) revert BatchRootAlreadyAnchored(root, stored.batchId);
+        uint64 id = ++_batchCount;
+        _rootOfBatch[id] = root;
+        _batchOfRoot[root] = StoredBatch({
+            batchId: id,
+            issuerIndex: _issuerIndexOf[issuerId],
             count: count,
             anchoredAt: uint64(block.timestamp),
-            blockNumber: uint64(block.number),
-            operator: msg.sender,
-            manifestCid: manifestCid
+            blockNumber: uint64(block.number)
         });
-        emit BatchAnchored(batchId, issuerId, root, count, manifestCid, msg.sender);
+        emit BatchAnchored(id, issuerId, root, count, manifestDigest, manifestCodec, msg.sender);
+        return id;
     }
 
-    function _existingBatch(uint256 batchId) private view returns (Batch storage batch) {
-        batch = _batches[batchId];
-        if (batch.root == bytes32(0)) revert BatchUnknown(batchId);
+    /// @dev The caller's issuer and the root of `batchId`, which must be that issuer's.
+    function _revocableBatch(uint256 batchId) private view returns (bytes32 issuerId, bytes32 root) {
+        IssuerStatus status;
+        (issuerId, status) = _senderIssuer();
+        // A suspended issuer may still withdraw what it issued; a retired one has no operators.
+        if (status == IssuerStatus.Retired) revert IssuerNotActive(issuerId, status);
+        root = _rootOfBatch[batchId];
+        if (root == bytes32(0)) revert BatchUnknown(batchId);
+        if (_issuerAt[_batchOfRoot[root].issuerIndex] != issuerId) revert RevocationNotBatchIssuer(batchId, issuerId);
+    }
+
+    function _requireMultiproof(
+        uint256 batchId,
+        bytes32 root,
+        bytes32[] calldata documentHashes,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags
+    ) private pure {
+        uint256 n = documentHashes.length;
+        // Checked here so a malformed multiproof fails with our error, not the library's.
+        if (n == 0 || n + proof.length != proofFlags.length + 1) {
+            revert RevocationInvalidMultiproof(batchId, n);
+        }
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            leaves[i] = _leaf(documentHashes[i]);
+        }
+        if (!MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves)) {
+            revert RevocationInvalidMultiproof(batchId, n);
+        }
+    }
+
+    function _effectiveFrom(uint64 effectiveFrom, bytes32 documentHash) private view returns (uint64) {
+        if (effectiveFrom > block.timestamp) revert RevocationInvalidArguments(documentHash);
+        return effectiveFrom == 0 ? uint64(block.timestamp) : effectiveFrom;
+    }
+
+    function _record(
+        bytes32 issuerId,
+        bytes32 documentHash,
+        uint256 batchId,
+        RevocationReason reason,
+        uint64 effectiveFrom,
+        bool hasReplacement
+    ) private {
+        StoredRevocation storage stored = _revocations[issuerId][documentHash];
+        if (stored.revokedAt != 0) revert RevocationAlreadyRevoked(issuerId, documentHash);
+        _revocations[issuerId][documentHash] = StoredRevocation({
+            reason: reason,
+            hasReplacement: hasReplacement,
+            revokedAt: uint40(block.timestamp),
+            effectiveFrom: uint40(effectiveFrom),
+            blockNumber: uint64(block.number),
+            batchId: uint64(batchId)
+        });
+    }
+
+    function _revocation(bytes32 issuerId, bytes32 documentHash) private view returns (Revocation memory revocation) {
+        StoredRevocation storage stored = _revocations[issuerId][documentHash];
+        if (stored.revokedAt == 0) return revocation;
+        revocation = Revocation({
+            reason: stored.reason,
+            revokedAt: stored.revokedAt,
+            effectiveFrom: stored.effectiveFrom,
+            blockNumber: stored.blockNumber,
+            batchId: stored.batchId,
+            replacement: stored.hasReplacement ? _replacements[issuerId][documentHash] : bytes32(0)
+        });
     }
 
     /// @dev StandardMerkleTree leaf for `["bytes32"]`: the double hash prevents second preimages.
