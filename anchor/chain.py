@@ -318,6 +318,20 @@ class ChainEvent:
     log_index: int
 
 
+REVOCATION_EVENTS = ("DocumentRevoked", "DocumentsRevoked")
+
+
+def revoked_documents(event: ChainEvent) -> list[tuple[bytes, bytes | None]]:
+    """(document hash, replacement or None) for each document a revocation event revokes:
+    one for `DocumentRevoked`, every hash of a `DocumentsRevoked` (`revokeMany`)."""
+    if event.name == "DocumentRevoked":
+        replacement = bytes(event.args["replacement"])
+        return [(bytes(event.args["documentHash"]), replacement if any(replacement) else None)]
+    if event.name == "DocumentsRevoked":
+        return [(bytes(h), None) for h in event.args["documentHashes"]]
+    return []
+
+
 @dataclass(frozen=True)
 class SignedTransaction:
     """A transaction signed with a fixed nonce: re-broadcasting it can never make a second one."""
