@@ -46,7 +46,7 @@ from anchor.merkle import MultiProof
 
 ZERO32 = b"\x00" * 32
 CURRENT_VERSION = 2
-_V1_ABI_PATH = ARTIFACTS_DIR / "CertificateRegistryV1.abi.json"
+V1_ARTIFACT_PATH = ARTIFACTS_DIR / "CertificateRegistryV1.json"
 _MANIFEST_CODECS = (CODEC_RAW, CODEC_DAG_PB)
 
 
@@ -75,7 +75,7 @@ def _abi_for(version: int) -> list[dict]:
     if version == CURRENT_VERSION:
         return load_artifact()["abi"]
     if version == 1:
-        return json.loads(_V1_ABI_PATH.read_text())["abi"]
+        return json.loads(V1_ARTIFACT_PATH.read_text())["abi"]
     raise ChainError(f"registry contract version {version} is newer than this client",
                      version=version)
 
@@ -665,23 +665,35 @@ class RegistryClient:
     def revoke(self, document_hash: bytes, batch_id: int, proof: Sequence[bytes],
                reason: RevocationReason, replacement: bytes | None = None,
                effective_from: int = 0) -> TransactionOutcome:
-        return self._transact(self.contract.functions.revoke(
-            document_hash, batch_id, list(proof), int(reason), replacement or ZERO32,
-            effective_from))
+        return self._transact(self.revoke_call(document_hash, batch_id, proof, reason,
+                                               replacement, effective_from))
+
+    def revoke_call(self, document_hash: bytes, batch_id: int, proof: Sequence[bytes],
+                    reason: RevocationReason, replacement: bytes | None = None,
+                    effective_from: int = 0) -> Any:
+        """The contract call; version 2 names the batch by its root (one SLOAD less)."""
+        batch: Any = self._root_of(batch_id) if self.version >= 2 else batch_id
+        return self.contract.functions.revoke(document_hash, batch, list(proof), int(reason),
+                                              replacement or ZERO32, effective_from)
 
     def revoke_many(self, batch_id: int, multiproof: MultiProof, reason: RevocationReason,
                     effective_from: int = 0) -> TransactionOutcome:
         """Revoke every document of `multiproof` (all of one batch) in one transaction."""
-        if self.version == 1:
-            raise ChainError("contract version 1 has no revokeMany: revoke one by one")
         return self._transact(self.revoke_many_call(batch_id, multiproof, reason,
                                                     effective_from))
 
     def revoke_many_call(self, batch_id: int, multiproof: MultiProof, reason: RevocationReason,
                          effective_from: int = 0) -> Any:
+        if self.version == 1:
+            raise ChainError("contract version 1 has no revokeMany: revoke one by one")
         return self.contract.functions.revokeMany(
-            batch_id, list(multiproof.document_digests), list(multiproof.proof),
+            self._root_of(batch_id), list(multiproof.document_digests), list(multiproof.proof),
             list(multiproof.proof_flags), int(reason), effective_from)
+
+    def _root_of(self, batch_id: int) -> bytes:
+        """The root of `batch_id`, or zero (which the contract refuses as BatchRootUnknown)."""
+        b = self.contract.functions.getBatch(batch_id).call()
+        return bytes(b[1])
 
     def get_revocation(self, issuer_id: bytes, document_hash: bytes,
                        block: int | str = "latest") -> RevocationRecord | None:

@@ -16,7 +16,8 @@ import {RegistryGovernance} from "./RegistryGovernance.sol";
 /// @dev Storage is laid out for gas: a batch is two new slots (its packed record keyed
 /// by root, and the root keyed by batch id); the manifest CID and the operator live only
 /// in the `BatchAnchored` event. A revocation is one packed slot, plus one for the
-/// replacement only when there is one.
+/// replacement only when there is one. Records are packed by hand into one word each
+/// (layouts below) so that each is one SLOAD and one SSTORE.
 contract CertificateRegistry is
     ICertificateRegistry,
     RegistryGovernance,
@@ -31,32 +32,28 @@ contract CertificateRegistry is
     uint32 private constant _CODEC_RAW = 0x55;
     uint32 private constant _CODEC_DAG_PB = 0x70;
 
-    /// @dev One slot per batch, keyed by its root.
-    struct StoredBatch {
-        uint64 batchId;
-        uint32 issuerIndex;
-        uint32 count;
-        uint64 anchoredAt;
-        uint64 blockNumber;
-    }
-
-    /// @dev One slot per revocation; `revokedAt == 0` means not revoked.
-    struct StoredRevocation {
-        RevocationReason reason;
-        bool hasReplacement;
-        uint40 revokedAt;
-        uint40 effectiveFrom;
-        uint64 blockNumber;
-        uint64 batchId;
-    }
+    // A batch record, keyed by its root: batch id (bits 0-63), issuer index (64-95),
+    // count (96-127), anchoredAt (128-191), block number (192-255).
+    uint256 private constant _BATCH_ISSUER_SHIFT = 64;
+    uint256 private constant _BATCH_COUNT_SHIFT = 96;
+    uint256 private constant _BATCH_TIME_SHIFT = 128;
+    uint256 private constant _BATCH_BLOCK_SHIFT = 192;
+    // A revocation record: reason (bits 0-7), has-replacement flag (8), revokedAt (16-55),
+    // effectiveFrom (56-95), block number (96-159), batch id (160-223); zero: not revoked.
+    uint256 private constant _REVOCATION_REPLACED_BIT = 1 << 8;
+    uint256 private constant _REVOCATION_TIME_SHIFT = 16;
+    uint256 private constant _REVOCATION_EFFECTIVE_SHIFT = 56;
+    uint256 private constant _REVOCATION_BLOCK_SHIFT = 96;
+    uint256 private constant _REVOCATION_BATCH_SHIFT = 160;
 
     uint64 private _batchCount;
     uint32 private _issuerCount;
-    mapping(bytes32 root => StoredBatch) private _batchOfRoot;
+    mapping(bytes32 root => uint256 record) private _batchOfRoot;
     mapping(uint256 batchId => bytes32 root) private _rootOfBatch;
-    mapping(bytes32 issuerId => uint32 issuerIndex) private _issuerIndexOf;
+    // Cleared when the issuer retires: a retired issuer can no longer revoke.
+    mapping(bytes32 issuerId => uint32 issuerIndex) private _liveIssuerIndex;
     mapping(uint32 issuerIndex => bytes32 issuerId) private _issuerAt;
-    mapping(bytes32 issuerId => mapping(bytes32 documentHash => StoredRevocation)) private _revocations;
+    mapping(bytes32 issuerId => mapping(bytes32 documentHash => uint256 record)) private _revocations;
     mapping(bytes32 issuerId => mapping(bytes32 documentHash => bytes32 replacement)) private _replacements;
 
     /// @param initialGovernors The member institutes' governance accounts.
@@ -86,38 +83,40 @@ contract CertificateRegistry is
     /// @inheritdoc ICertificateRegistry
     function revoke(
         bytes32 documentHash,
-        uint256 batchId,
+        bytes32 root,
         bytes32[] calldata proof,
         RevocationReason reason,
         bytes32 replacement,
         uint64 effectiveFrom
     ) external whenNotPaused {
-        (bytes32 issuerId, bytes32 root) = _revocableBatch(batchId);
+        (bytes32 issuerId, uint256 batchId) = _revocableBatch(root);
         if (!MerkleProof.verifyCalldata(proof, root, _leaf(documentHash))) {
             revert RevocationInvalidProof(documentHash, batchId);
         }
         if (replacement == documentHash) revert RevocationInvalidArguments(documentHash);
         uint64 effective = _effectiveFrom(effectiveFrom, documentHash);
-        _record(issuerId, documentHash, batchId, reason, effective, replacement != bytes32(0));
+        uint256 flags = uint256(reason) | (replacement == bytes32(0) ? 0 : _REVOCATION_REPLACED_BIT);
+        _record(issuerId, documentHash, _revocationRecord(flags, effective, batchId));
         if (replacement != bytes32(0)) _replacements[issuerId][documentHash] = replacement;
         emit DocumentRevoked(issuerId, documentHash, batchId, reason, replacement, effective, msg.sender);
     }
 
     /// @inheritdoc ICertificateRegistry
     function revokeMany(
-        uint256 batchId,
+        bytes32 root,
         bytes32[] calldata documentHashes,
         bytes32[] calldata proof,
         bool[] calldata proofFlags,
         RevocationReason reason,
         uint64 effectiveFrom
     ) external whenNotPaused {
-        (bytes32 issuerId, bytes32 root) = _revocableBatch(batchId);
+        (bytes32 issuerId, uint256 batchId) = _revocableBatch(root);
         _requireMultiproof(batchId, root, documentHashes, proof, proofFlags);
         uint64 effective = _effectiveFrom(effectiveFrom, documentHashes[0]);
+        uint256 record = _revocationRecord(uint256(reason), effective, batchId);
         for (uint256 i = 0; i < documentHashes.length; ++i) {
             // A hash listed twice meets its own first revocation and reverts the whole call.
-            _record(issuerId, documentHashes[i], batchId, reason, effective, false);
+            _record(issuerId, documentHashes[i], record);
         }
         emit DocumentsRevoked(issuerId, batchId, documentHashes, reason, effective, msg.sender);
     }
@@ -126,19 +125,19 @@ contract CertificateRegistry is
     function getBatch(uint256 batchId) external view returns (Batch memory batch) {
         bytes32 root = _rootOfBatch[batchId];
         if (root == bytes32(0)) return batch;
-        StoredBatch storage stored = _batchOfRoot[root];
+        uint256 record = _batchOfRoot[root];
         batch = Batch({
-            issuerId: _issuerAt[stored.issuerIndex],
+            issuerId: _issuerAt[uint32(record >> _BATCH_ISSUER_SHIFT)],
             root: root,
-            count: stored.count,
-            anchoredAt: stored.anchoredAt,
-            blockNumber: stored.blockNumber
+            count: uint32(record >> _BATCH_COUNT_SHIFT),
+            anchoredAt: uint64(record >> _BATCH_TIME_SHIFT),
+            blockNumber: uint64(record >> _BATCH_BLOCK_SHIFT)
         });
     }
 
     /// @inheritdoc ICertificateRegistry
     function batchIdOfRoot(bytes32 root) external view returns (uint256) {
-        return _batchOfRoot[root].batchId;
+        return uint64(_batchOfRoot[root]);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -161,14 +160,14 @@ contract CertificateRegistry is
         if (root == bytes32(0) || !MerkleProof.verifyCalldata(proof, root, _leaf(documentHash))) {
             return result;
         }
-        StoredBatch storage batch = _batchOfRoot[root];
-        bytes32 issuerId = _issuerAt[batch.issuerIndex];
+        uint256 record = _batchOfRoot[root];
+        bytes32 issuerId = _issuerAt[uint32(record >> _BATCH_ISSUER_SHIFT)];
         Revocation memory revocation = _revocation(issuerId, documentHash);
         result.anchored = true;
         result.issuerId = issuerId;
         result.issuerStatusNow = _issuerStatus(issuerId);
-        result.anchoredAt = batch.anchoredAt;
-        result.anchoredBlock = batch.blockNumber;
+        result.anchoredAt = uint64(record >> _BATCH_TIME_SHIFT);
+        result.anchoredBlock = uint64(record >> _BATCH_BLOCK_SHIFT);
         if (revocation.revokedAt != 0) {
             result.revoked = true;
             result.revocationReason = revocation.reason;
@@ -191,12 +190,14 @@ contract CertificateRegistry is
             _registerIssuer(issuerId, country, IssuerKind(issuerKind), admin, cid);
             // A compact index lets a batch record name its issuer in 4 bytes instead of 32.
             uint32 index = ++_issuerCount;
-            _issuerIndexOf[issuerId] = index;
+            _liveIssuerIndex[issuerId] = index;
             _issuerAt[index] = issuerId;
         } else if (kind == ActionKind.SetIssuerStatus) {
             (bytes32 issuerId, uint8 status) = abi.decode(params, (bytes32, uint8));
             if (status > uint8(type(IssuerStatus).max)) revert GovernanceInvalidAction(kind);
             _setIssuerStatus(issuerId, IssuerStatus(status));
+            // Retirement is final: dropping the live index is what stops its revocations.
+            if (IssuerStatus(status) == IssuerStatus.Retired) delete _liveIssuerIndex[issuerId];
         } else if (kind == ActionKind.SetIssuerAdmin) {
             (bytes32 issuerId, address admin) = abi.decode(params, (bytes32, address));
             _setIssuerAdmin(issuerId, admin);
@@ -227,30 +228,27 @@ contract CertificateRegistry is
             root == bytes32(0) || count == 0 || manifestDigest == bytes32(0)
                 || (manifestCodec != _CODEC_RAW && manifestCodec != _CODEC_DAG_PB)
         ) revert BatchInvalid(root, count);
-        StoredBatch storage stored = _batchOfRoot[root];
-        if (stored.batchId != 0) revert BatchRootAlreadyAnchored(root, stored.batchId);
+        uint256 existing = uint64(_batchOfRoot[root]);
+        if (existing != 0) revert BatchRootAlreadyAnchored(root, existing);
         uint64 id = ++_batchCount;
         _rootOfBatch[id] = root;
-        _batchOfRoot[root] = StoredBatch({
-            batchId: id,
-            issuerIndex: _issuerIndexOf[issuerId],
-            count: count,
-            anchoredAt: uint64(block.timestamp),
-            blockNumber: uint64(block.number)
-        });
+        _batchOfRoot[root] = uint256(id) | (uint256(_liveIssuerIndex[issuerId]) << _BATCH_ISSUER_SHIFT)
+            | (uint256(count) << _BATCH_COUNT_SHIFT) | (block.timestamp << _BATCH_TIME_SHIFT)
+            | (block.number << _BATCH_BLOCK_SHIFT);
         emit BatchAnchored(id, issuerId, root, count, manifestDigest, manifestCodec, msg.sender);
         return id;
     }
 
-    /// @dev The caller's issuer and the root of `batchId`, which must be that issuer's.
-    function _revocableBatch(uint256 batchId) private view returns (bytes32 issuerId, bytes32 root) {
-        IssuerStatus status;
-        (issuerId, status) = _senderIssuer();
-        // A suspended issuer may still withdraw what it issued; a retired one has no operators.
-        if (status == IssuerStatus.Retired) revert IssuerNotActive(issuerId, status);
-        root = _rootOfBatch[batchId];
-        if (root == bytes32(0)) revert BatchUnknown(batchId);
-        if (_issuerAt[_batchOfRoot[root].issuerIndex] != issuerId) revert RevocationNotBatchIssuer(batchId, issuerId);
+    /// @dev The caller's issuer and the id of the batch with `root`, which must be that issuer's.
+    function _revocableBatch(bytes32 root) private view returns (bytes32 issuerId, uint256 batchId) {
+        issuerId = _senderIssuerId();
+        // A suspended issuer may still withdraw what it issued; a retired one has no live index.
+        uint32 index = _liveIssuerIndex[issuerId];
+        if (index == 0) revert IssuerNotActive(issuerId, IssuerStatus.Retired);
+        uint256 record = _batchOfRoot[root];
+        batchId = uint64(record);
+        if (batchId == 0) revert BatchRootUnknown(root);
+        if (uint32(record >> _BATCH_ISSUER_SHIFT) != index) revert RevocationNotBatchIssuer(batchId, issuerId);
     }
 
     function _requireMultiproof(
@@ -279,36 +277,27 @@ contract CertificateRegistry is
         return effectiveFrom == 0 ? uint64(block.timestamp) : effectiveFrom;
     }
 
-    function _record(
-        bytes32 issuerId,
-        bytes32 documentHash,
-        uint256 batchId,
-        RevocationReason reason,
-        uint64 effectiveFrom,
-        bool hasReplacement
-    ) private {
-        StoredRevocation storage stored = _revocations[issuerId][documentHash];
-        if (stored.revokedAt != 0) revert RevocationAlreadyRevoked(issuerId, documentHash);
-        _revocations[issuerId][documentHash] = StoredRevocation({
-            reason: reason,
-            hasReplacement: hasReplacement,
-            revokedAt: uint40(block.timestamp),
-            effectiveFrom: uint40(effectiveFrom),
-            blockNumber: uint64(block.number),
-            batchId: uint64(batchId)
-        });
+    function _revocationRecord(uint256 flags, uint64 effectiveFrom, uint256 batchId) private view returns (uint256) {
+        return flags | (block.timestamp << _REVOCATION_TIME_SHIFT) | (uint256(effectiveFrom) << _REVOCATION_EFFECTIVE_SHIFT)
+            | (block.number << _REVOCATION_BLOCK_SHIFT) | (batchId << _REVOCATION_BATCH_SHIFT);
+    }
+
+    function _record(bytes32 issuerId, bytes32 documentHash, uint256 record) private {
+        mapping(bytes32 => uint256) storage revocations = _revocations[issuerId];
+        if (revocations[documentHash] != 0) revert RevocationAlreadyRevoked(issuerId, documentHash);
+        revocations[documentHash] = record;
     }
 
     function _revocation(bytes32 issuerId, bytes32 documentHash) private view returns (Revocation memory revocation) {
-        StoredRevocation storage stored = _revocations[issuerId][documentHash];
-        if (stored.revokedAt == 0) return revocation;
+        uint256 record = _revocations[issuerId][documentHash];
+        if (record == 0) return revocation;
         revocation = Revocation({
-            reason: stored.reason,
-            revokedAt: stored.revokedAt,
-            effectiveFrom: stored.effectiveFrom,
-            blockNumber: stored.blockNumber,
-            batchId: stored.batchId,
-            replacement: stored.hasReplacement ? _replacements[issuerId][documentHash] : bytes32(0)
+            reason: RevocationReason(uint8(record)),
+            revokedAt: uint40(record >> _REVOCATION_TIME_SHIFT),
+            effectiveFrom: uint40(record >> _REVOCATION_EFFECTIVE_SHIFT),
+            blockNumber: uint64(record >> _REVOCATION_BLOCK_SHIFT),
+            batchId: uint64(record >> _REVOCATION_BATCH_SHIFT),
+            replacement: record & _REVOCATION_REPLACED_BIT == 0 ? bytes32(0) : _replacements[issuerId][documentHash]
         });
     }
 

@@ -97,8 +97,8 @@ interface ICertificateRegistry is IRegistryGovernance, IIssuerDirectory, IAccred
     error BatchInvalid(bytes32 root, uint32 count);
     /// @dev This root is anchored already, as `batchId` (anchoring is idempotent by root).
     error BatchRootAlreadyAnchored(bytes32 root, uint256 batchId);
-    /// @dev No batch with this id.
-    error BatchUnknown(uint256 batchId);
+    /// @dev No batch has this root.
+    error BatchRootUnknown(bytes32 root);
     /// @dev The batch belongs to another issuer than the caller's.
     error RevocationNotBatchIssuer(uint256 batchId, bytes32 issuerId);
     /// @dev The proof does not show the document in the batch.
@@ -130,15 +130,17 @@ interface ICertificateRegistry is IRegistryGovernance, IIssuerDirectory, IAccred
         returns (uint256 batchId);
 
     /// @notice Revoke one of the caller's issuer's documents, proving it is in one of its batches.
+    /// @dev The batch is named by its root, not its id: the packed record keyed by root holds
+    /// the id and the issuer, so no second storage read is needed.
     /// @param documentHash SHA-256 of the document.
-    /// @param batchId A batch of the caller's issuer that contains the document.
+    /// @param root Root of a batch of the caller's issuer that contains the document.
     /// @param proof Inclusion proof of the document's leaf in that batch.
     /// @param reason Why it is revoked.
     /// @param replacement Hash of the document that supersedes it, or zero.
     /// @param effectiveFrom Unix time from which measurements are affected; 0 means now.
     function revoke(
         bytes32 documentHash,
-        uint256 batchId,
+        bytes32 root,
         bytes32[] calldata proof,
         RevocationReason reason,
         bytes32 replacement,
@@ -147,14 +149,14 @@ interface ICertificateRegistry is IRegistryGovernance, IIssuerDirectory, IAccred
 
     /// @notice Revoke several documents of one of the caller's issuer's batches, proving all
     /// of them with one OpenZeppelin multiproof. All or none are revoked.
-    /// @param batchId A batch of the caller's issuer that contains the documents.
+    /// @param root Root of a batch of the caller's issuer that contains the documents.
     /// @param documentHashes SHA-256 digests, in the order of the multiproof's leaves.
     /// @param proof The multiproof's sibling hashes.
     /// @param proofFlags The multiproof's flags.
     /// @param reason Why they are revoked.
     /// @param effectiveFrom Unix time from which measurements are affected; 0 means now.
     function revokeMany(
-        uint256 batchId,
+        bytes32 root,
         bytes32[] calldata documentHashes,
         bytes32[] calldata proof,
         bool[] calldata proofFlags,

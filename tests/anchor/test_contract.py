@@ -366,7 +366,7 @@ def test_contract_forged_proof_is_rejected(world: RegistryWorld) -> None:
     outsider_doc = hashlib.sha256(b"never anchored").digest()
     assert not world.outsider.verify(outsider_doc, anchored.batch.batch_id,
                                      batch.proof(values[3])).anchored
-    with reverts("BatchUnknown"):
+    with reverts("BatchRootUnknown"):
         world.ptb_operator.revoke(values[3], 999, batch.proof(values[3]), RevocationReason.ERROR)
 
 
