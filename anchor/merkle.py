@@ -87,6 +87,13 @@ class MerkleBatch:
     def __contains__(self, document_digest: object) -> bool:
         return document_digest in self._tree_index
 
+    def position(self, document_digest: bytes) -> int:
+        """The document's leaf index in `tree` (leaves fill it from the end, in sorted order)."""
+        try:
+            return self._tree_index[document_digest]
+        except KeyError:
+            raise MerkleError("document is not in this batch") from None
+
     def proof(self, document_digest: bytes) -> tuple[bytes, ...]:
         """Sibling hashes from the leaf up to (not including) the root."""
         try:
@@ -103,12 +110,7 @@ class MerkleBatch:
         """One proof for several documents, exactly as `@openzeppelin/merkle-tree`'s
         `getMultiProof` builds it (so `MerkleProof.multiProofVerify` accepts it): the
         documents come back in the order the proof needs them, deepest right-most first."""
-        indices: list[int] = []
-        for digest in document_digests:
-            try:
-                indices.append(self._tree_index[digest])
-            except KeyError:
-                raise MerkleError("document is not in this batch") from None
+        indices = [self.position(digest) for digest in document_digests]
         if not indices:
             raise MerkleError("a multiproof needs at least one document")
         indices.sort(reverse=True)
