@@ -6,10 +6,16 @@ signed locally with an explicit nonce so several can be in flight at once
 root: before sending, and whenever a send fails in an ambiguous way, the client
 asks the chain whether the root is already anchored and, if so, returns that
 batch instead of sending a second transaction.
+
+Two contract versions are read: version 2 (what `deploy` deploys: the manifest CID and
+operator of a batch live only in its `BatchAnchored` event, the CID as digest + codec)
+and version 1 (manifest CID and operator in storage), so receipts and registries
+anchored with version 1 keep verifying. A client probes the version once.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,13 +35,49 @@ from web3.exceptions import (
     ContractLogicError,
     TimeExhausted,
     TransactionNotFound,
+    Web3RPCError,
 )
 from web3.middleware import ExtraDataToPOAMiddleware
 
-from anchor.compile import load_artifact
-from anchor.errors import ChainError, ContractRevertError
+from anchor.cid import CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256, Cid
+from anchor.compile import ARTIFACTS_DIR, load_artifact
+from anchor.errors import ChainError, CidError, ContractRevertError
+from anchor.merkle import MultiProof
 
 ZERO32 = b"\x00" * 32
+CURRENT_VERSION = 2
+V1_ARTIFACT_PATH = ARTIFACTS_DIR / "CertificateRegistryV1.json"
+_MANIFEST_CODECS = (CODEC_RAW, CODEC_DAG_PB)
+
+
+def manifest_cid_parts(manifest_cid: str) -> tuple[bytes, int]:
+    """(SHA-256 digest, multicodec) of a manifest CID, as contract version 2 takes it.
+
+    A CIDv0 is the same dag-pb block as the CIDv1 with its digest, so it is accepted;
+    the chain gives it back in its CIDv1 form."""
+    try:
+        cid = Cid.parse(manifest_cid)
+    except CidError as exc:
+        raise ChainError(f"manifest CID {manifest_cid[:80]!r} is not a CID: {exc.message}",
+                         manifest_cid=manifest_cid[:80]) from None
+    if cid.hash_code != HASH_SHA2_256 or cid.codec not in _MANIFEST_CODECS:
+        raise ChainError("a manifest CID must be a SHA-256 raw or dag-pb CID",
+                         manifest_cid=manifest_cid[:80])
+    return cid.digest, cid.codec
+
+
+def manifest_cid_of(digest: bytes, codec: int) -> str:
+    """The CIDv1 text of a manifest from what a version 2 `BatchAnchored` event carries."""
+    return str(Cid(1, int(codec), bytes(digest)))
+
+
+def _abi_for(version: int) -> list[dict]:
+    if version == CURRENT_VERSION:
+        return load_artifact()["abi"]
+    if version == 1:
+        return json.loads(V1_ARTIFACT_PATH.read_text())["abi"]
+    raise ChainError(f"registry contract version {version} is newer than this client",
+                     version=version)
 
 
 class IssuerStatus(IntEnum):
@@ -206,6 +248,10 @@ class IssuerRecord:
 
 @dataclass(frozen=True)
 class BatchRecord:
+    """A batch as the chain holds it; with version 2, `operator`, `manifest_cid` and
+    `transaction_hash` come from its `BatchAnchored` event (version 1: storage, and no
+    transaction hash)."""
+
     batch_id: int
     issuer_id: bytes
     root: bytes
@@ -214,6 +260,7 @@ class BatchRecord:
     block_number: int
     operator: str
     manifest_cid: str
+    transaction_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +355,20 @@ class ChainEvent:
     log_index: int
 
 
+REVOCATION_EVENTS = ("DocumentRevoked", "DocumentsRevoked")
+
+
+def revoked_documents(event: ChainEvent) -> list[tuple[bytes, bytes | None]]:
+    """(document hash, replacement or None) for each document a revocation event revokes:
+    one for `DocumentRevoked`, every hash of a `DocumentsRevoked` (`revokeMany`)."""
+    if event.name == "DocumentRevoked":
+        replacement = bytes(event.args["replacement"])
+        return [(bytes(event.args["documentHash"]), replacement if any(replacement) else None)]
+    if event.name == "DocumentsRevoked":
+        return [(bytes(h), None) for h in event.args["documentHashes"]]
+    return []
+
+
 @dataclass(frozen=True)
 class SignedTransaction:
     """A transaction signed with a fixed nonce: re-broadcasting it can never make a second one."""
@@ -370,6 +431,18 @@ class RevertDecoder:
         return ContractRevertError(name, args)
 
 
+def probe_version(w3: Web3, address: str) -> int:
+    """2 when the contract at `address` answers `REGISTRY_VERSION()`, else 1 (it predates it)."""
+    selector = keccak(text="REGISTRY_VERSION()")[:4]
+    try:
+        answer = bytes(w3.eth.call({"to": to_checksum_address(address), "data": _hex(selector)}))
+    except (ContractLogicError, Web3RPCError, ValueError):
+        return 1
+    if len(answer) != 32:
+        return 1
+    return int.from_bytes(answer, "big")
+
+
 def _abi_type(item: dict) -> str:
     if item["type"].startswith("tuple"):
         inner = ",".join(_abi_type(c) for c in item["components"])
@@ -399,14 +472,15 @@ class RegistryClient:
     def __init__(self, w3: Web3, address: str, *, account: LocalAccount | None = None,
                  confirmations: int = 1, receipt_timeout: float = 120.0,
                  poll_interval: float = 0.05, deployment_block: int = 0,
-                 sender: TransactionSender | None = None) -> None:
-        artifact = load_artifact()
+                 sender: TransactionSender | None = None, version: int | None = None) -> None:
         self.w3 = w3
         self.address = to_checksum_address(address)
-        self.contract = w3.eth.contract(address=self.address, abi=artifact["abi"])
+        self.version = version if version is not None else probe_version(w3, self.address)
+        abi = _abi_for(self.version)
+        self.contract = w3.eth.contract(address=self.address, abi=abi)
         self.deployment_block = deployment_block
         self.chain_id = w3.eth.chain_id
-        self.revert_decoder = RevertDecoder(artifact["abi"])
+        self.revert_decoder = RevertDecoder(abi)
         self._sender_options = {"confirmations": confirmations,
                                 "receipt_timeout": receipt_timeout, "poll_interval": poll_interval}
         if sender is None and account is not None:
@@ -437,13 +511,13 @@ class RegistryClient:
                                 block_number=receipt["blockNumber"],
                                 transaction_hash=signed.transaction_hash)
         client = cls(w3, deployment.address, deployment_block=deployment.block_number,
-                     sender=sender, confirmations=confirmations,
+                     sender=sender, confirmations=confirmations, version=CURRENT_VERSION,
                      receipt_timeout=receipt_timeout, poll_interval=poll_interval)
         return client, deployment
 
     def as_account(self, account: LocalAccount) -> RegistryClient:
         """The same contract, acting as another account (with its own nonces)."""
-        return RegistryClient(self.w3, self.address, account=account,
+        return RegistryClient(self.w3, self.address, account=account, version=self.version,
                               deployment_block=self.deployment_block, **self._sender_options)
 
     # ------------------------------------------------------------- governance
@@ -551,7 +625,20 @@ class RegistryClient:
         b = self.contract.functions.getBatch(batch_id).call(block_identifier=block)
         if bytes(b[1]) == ZERO32:
             return None
-        return BatchRecord(batch_id, bytes(b[0]), bytes(b[1]), b[2], b[3], b[4], b[5], b[6])
+        if self.version == 1:
+            return BatchRecord(batch_id, bytes(b[0]), bytes(b[1]), b[2], b[3], b[4], b[5], b[6])
+        # Version 2 keeps the manifest CID and operator in the event only: read it from
+        # the one block the batch was anchored in.
+        logs = self.contract.events.BatchAnchored.get_logs(
+            from_block=b[4], to_block=b[4], argument_filters={"batchId": batch_id})
+        if not logs:
+            raise ChainError(f"batch {batch_id} has no BatchAnchored log in its block "
+                             "(does this node serve old logs?)", block=b[4])
+        args = logs[0]["args"]
+        return BatchRecord(batch_id, bytes(b[0]), bytes(b[1]), b[2], b[3], b[4],
+                           args["operator"],
+                           manifest_cid_of(args["manifestDigest"], args["manifestCodec"]),
+                           _hex(logs[0]["transactionHash"]))
 
     def batch_count(self) -> int:
         return int(self.contract.functions.batchCount().call())
@@ -559,12 +646,21 @@ class RegistryClient:
     def leaf_of(self, document_hash: bytes) -> bytes:
         return bytes(self.contract.functions.leafOf(document_hash).call())
 
+    def anchor_batch_call(self, root: bytes, count: int, manifest_cid: str) -> Any:
+        """The contract call that anchors `root` (for callers that send it themselves)."""
+        if self.version == 1:
+            return self.contract.functions.anchorBatch(root, count, manifest_cid)
+        return self.contract.functions.anchorBatch(root, count, *manifest_cid_parts(manifest_cid))
+
     def prepare_anchor_batch(self, root: bytes, count: int, manifest_cid: str) -> SignedTransaction:
         """Sign (without sending) the anchoring of `root`; persist it, then `broadcast` it."""
-        return self._sign(self.contract.functions.anchorBatch(root, count, manifest_cid))
+        return self._sign(self.anchor_batch_call(root, count, manifest_cid))
 
     def prepare_anchor_document(self, document_hash: bytes, manifest_cid: str) -> SignedTransaction:
-        return self._sign(self.contract.functions.anchorDocument(document_hash, manifest_cid))
+        if self.version == 1:
+            return self._sign(self.contract.functions.anchorDocument(document_hash, manifest_cid))
+        return self._sign(self.contract.functions.anchorDocument(
+            document_hash, *manifest_cid_parts(manifest_cid)))
 
     def anchor_batch(self, root: bytes, count: int, manifest_cid: str) -> AnchoredBatch:
         """Anchor `root` once: returns the existing batch when the root is already on chain."""
@@ -629,6 +725,8 @@ class RegistryClient:
             return None
         batch = self.get_batch(batch_id)
         assert batch is not None
+        if batch.transaction_hash is not None:
+            return AnchoredBatch(batch, batch.transaction_hash, already_anchored=True)
         logs = self.contract.events.BatchAnchored.get_logs(
             from_block=batch.block_number, to_block=batch.block_number,
             argument_filters={"batchId": batch_id})
@@ -642,9 +740,35 @@ class RegistryClient:
     def revoke(self, document_hash: bytes, batch_id: int, proof: Sequence[bytes],
                reason: RevocationReason, replacement: bytes | None = None,
                effective_from: int = 0) -> TransactionOutcome:
-        return self._transact(self.contract.functions.revoke(
-            document_hash, batch_id, list(proof), int(reason), replacement or ZERO32,
-            effective_from))
+        return self._transact(self.revoke_call(document_hash, batch_id, proof, reason,
+                                               replacement, effective_from))
+
+    def revoke_call(self, document_hash: bytes, batch_id: int, proof: Sequence[bytes],
+                    reason: RevocationReason, replacement: bytes | None = None,
+                    effective_from: int = 0) -> Any:
+        """The contract call; version 2 names the batch by its root (one SLOAD less)."""
+        batch: Any = self._root_of(batch_id) if self.version >= 2 else batch_id
+        return self.contract.functions.revoke(document_hash, batch, list(proof), int(reason),
+                                              replacement or ZERO32, effective_from)
+
+    def revoke_many(self, batch_id: int, multiproof: MultiProof, reason: RevocationReason,
+                    effective_from: int = 0) -> TransactionOutcome:
+        """Revoke every document of `multiproof` (all of one batch) in one transaction."""
+        return self._transact(self.revoke_many_call(batch_id, multiproof, reason,
+                                                    effective_from))
+
+    def revoke_many_call(self, batch_id: int, multiproof: MultiProof, reason: RevocationReason,
+                         effective_from: int = 0) -> Any:
+        if self.version == 1:
+            raise ChainError("contract version 1 has no revokeMany: revoke one by one")
+        return self.contract.functions.revokeMany(
+            self._root_of(batch_id), list(multiproof.document_digests), list(multiproof.proof),
+            list(multiproof.proof_flags), int(reason), effective_from)
+
+    def _root_of(self, batch_id: int) -> bytes:
+        """The root of `batch_id`, or zero (which the contract refuses as BatchRootUnknown)."""
+        b = self.contract.functions.getBatch(batch_id).call()
+        return bytes(b[1])
 
     def get_revocation(self, issuer_id: bytes, document_hash: bytes,
                        block: int | str = "latest") -> RevocationRecord | None:
@@ -697,7 +821,11 @@ class RegistryClient:
         if event is None:
             return None
         decoded = event.process_log(log)
-        return ChainEvent(decoded["event"], dict(decoded["args"]), log["blockNumber"],
+        args = dict(decoded["args"])
+        if decoded["event"] == "BatchAnchored" and "manifestDigest" in args:
+            # Version 2: readers get the CID text under the name version 1 used.
+            args["manifestCid"] = manifest_cid_of(args["manifestDigest"], args["manifestCodec"])
+        return ChainEvent(decoded["event"], args, log["blockNumber"],
                           _hex(log["blockHash"]), _hex(log["transactionHash"]), log["logIndex"])
 
     def _event_by_topic(self) -> dict[bytes, Any]:

@@ -9,6 +9,7 @@ commutative pair hashing), so proofs built here verify with
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -86,6 +87,13 @@ class MerkleBatch:
     def __contains__(self, document_digest: object) -> bool:
         return document_digest in self._tree_index
 
+    def position(self, document_digest: bytes) -> int:
+        """The document's leaf index in `tree` (leaves fill it from the end, in sorted order)."""
+        try:
+            return self._tree_index[document_digest]
+        except KeyError:
+            raise MerkleError("document is not in this batch") from None
+
     def proof(self, document_digest: bytes) -> tuple[bytes, ...]:
         """Sibling hashes from the leaf up to (not including) the root."""
         try:
@@ -97,3 +105,66 @@ class MerkleBatch:
             siblings.append(self.tree[i + 1 if i % 2 else i - 1])
             i = (i - 1) // 2
         return tuple(siblings)
+
+    def multiproof(self, document_digests: Iterable[bytes]) -> MultiProof:
+        """One proof for several documents, exactly as `@openzeppelin/merkle-tree`'s
+        `getMultiProof` builds it (so `MerkleProof.multiProofVerify` accepts it): the
+        documents come back in the order the proof needs them, deepest right-most first."""
+        indices = [self.position(digest) for digest in document_digests]
+        if not indices:
+            raise MerkleError("a multiproof needs at least one document")
+        indices.sort(reverse=True)
+        if len(set(indices)) != len(indices):
+            raise MerkleError("a multiproof cannot prove the same document twice")
+        by_index = {i: d for d, i in self._tree_index.items()}
+        queue = deque(indices)
+        proof: list[bytes] = []
+        flags: list[bool] = []
+        while queue and queue[0] > 0:
+            j = queue.popleft()
+            sibling = j + 1 if j % 2 else j - 1
+            if queue and queue[0] == sibling:
+                flags.append(True)
+                queue.popleft()
+            else:
+                flags.append(False)
+                proof.append(self.tree[sibling])
+            queue.append((j - 1) // 2)
+        return MultiProof(tuple(by_index[i] for i in indices), tuple(proof), tuple(flags))
+
+
+@dataclass(frozen=True)
+class MultiProof:
+    """Several documents' inclusion in one tree: OpenZeppelin's multiproof."""
+
+    document_digests: tuple[bytes, ...]  # in the order the proof consumes their leaves
+    proof: tuple[bytes, ...]
+    proof_flags: tuple[bool, ...]
+
+
+def process_multiproof(leaves: Sequence[bytes], proof: Sequence[bytes],
+                       proof_flags: Sequence[bool]) -> bytes:
+    """The root `leaves` lead to by `proof` and `proof_flags` (OpenZeppelin's algorithm)."""
+    if len(leaves) + len(proof) != len(proof_flags) + 1:
+        raise MerkleError("multiproof lengths do not fit together")
+    if any(len(node) != 32 for node in (*leaves, *proof)):
+        raise MerkleError("every leaf and proof element is 32 bytes")
+    queue = deque(leaves)
+    siblings = iter(proof)
+    for flag in proof_flags:
+        a = queue.popleft()
+        b = queue.popleft() if flag else next(siblings)
+        queue.append(hash_pair(a, b))
+    if next(siblings, None) is not None:
+        raise MerkleError("multiproof has unused proof elements")
+    if proof_flags:
+        return queue.pop()
+    return leaves[0] if leaves else proof[0]
+
+
+def verify_multiproof(root: bytes, multiproof: MultiProof) -> bool:
+    leaves = [leaf_hash(d) for d in multiproof.document_digests]
+    try:
+        return process_multiproof(leaves, multiproof.proof, multiproof.proof_flags) == root
+    except (MerkleError, IndexError, StopIteration):
+        return False

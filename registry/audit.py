@@ -11,7 +11,8 @@ projection indexed, so blocks mined meanwhile are not reported as differences:
 * documents: every proof leads to the root the CONTRACT holds for the batch, a batch
   holds as many documents as it says, and (with a content store) the rows equal the
   batch manifest's members;
-* revocations: every row equals `getRevocation`, every DocumentRevoked log has its row;
+* revocations: every row equals `getRevocation`, every DocumentRevoked log and every
+  hash of a DocumentsRevoked log has its row;
 * issuers: every row equals `getIssuer`, its operators are the contract's, and every
   IssuerRegistered log has its row;
 * citations (what traceability reads): exactly those of each document's metadata;
@@ -36,7 +37,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchor.chain import ChainEvent, RegistryClient, issuer_name
+from anchor.chain import ChainEvent, RegistryClient, issuer_name, revoked_documents
 from anchor.cid import Cid
 from anchor.errors import AnchorError, ContractRevertError, MerkleError
 from anchor.merkle import leaf_hash, process_proof
@@ -323,13 +324,13 @@ class ProjectionAuditor:
                 ("block_number", row.block_number, record.block_number),
                 ("revoked_at", _seconds(row.revoked_at), record.revoked_at)])
         for event in events:
-            if event.name != "DocumentRevoked":
-                continue
-            key = (bytes(event.args["issuerId"]).hex(), bytes(event.args["documentHash"]).hex())
-            if key not in rows:
-                report.add("revocation-missing-in-db", f"revocation of 0x{key[1]} by "
-                           f"{_issuer_label(key[0])}", f"revoked in block {event.block_number}"
-                           f" (tx {event.transaction_hash}), not in the database")
+            for document_hash, _ in revoked_documents(event):
+                key = (bytes(event.args["issuerId"]).hex(), document_hash.hex())
+                if key not in rows:
+                    report.add("revocation-missing-in-db", f"revocation of 0x{key[1]} by "
+                               f"{_issuer_label(key[0])}", f"revoked in block "
+                               f"{event.block_number} (tx {event.transaction_hash}), not in "
+                               "the database")
 
     # ----------------------------------------------------------------- issuers
 

@@ -3,9 +3,13 @@
 
 Prints JSON. Gas per document for single-document anchoring and for batches of
 1, 100, 10,000 and 100,000 (Merkle tree built in Python, root anchored on chain,
-a sample of proofs checked with the contract's `verify`); anchoring
-transactions per second, sequential (send, wait, repeat) and pipelined (explicit
-nonces, all sent before any is awaited). Median of --runs runs with min and max.
+a sample of proofs checked with the contract's `verify`); revocation gas in the
+largest batch: one `revoke` with a full-length proof (with and without a
+replacement) and `revokeMany` of --revoke-many documents with one multiproof, for
+documents spread at random over the tree and for documents that are neighbours in
+it (the cheapest multiproof); anchoring transactions per second, sequential (send,
+wait, repeat) and pipelined (explicit nonces, all sent before any is awaited).
+Median of --runs runs with min and max. Gas is deterministic on anvil.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import argparse
 import hashlib
 import json
 import platform
+import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from anchor.chain import RegistryClient, account_from_key, connect
+from anchor.chain import RegistryClient, RevocationReason, account_from_key, connect
 from anchor.cid import compute_cid
 from anchor.merkle import MerkleBatch
 from anchor.services.anvil import AnvilNode, dev_private_key
@@ -29,9 +34,50 @@ from registry.settings import load_settings
 
 
 def manifest_cid(seed: bytes) -> str:
-    """A real-length manifest CID (CIDv1, raw, base32: 59 characters). Its length is part
-    of the cost: a string over 31 bytes takes two more storage slots than a short one."""
+    """A real manifest CID (CIDv1, raw, SHA-256): contract version 2 takes its digest and
+    codec and keeps them in the event only."""
     return str(compute_cid(b"manifest " + seed))
+
+
+CID = manifest_cid(b"throughput")
+
+
+def revocation_gas(operator: RegistryClient, args: argparse.Namespace, n: int) -> dict:
+    """Gas of the revocation paths in one fresh batch of `n` documents per run."""
+    single, replaced, spread, neighbours = [], [], [], []
+    k = args.revoke_many
+    proof_lengths: dict[str, int] = {}
+    for run in range(args.runs):
+        values = digests(n, f"revoke-{n}-{run}")
+        batch = MerkleBatch.of(values)
+        batch_id = operator.anchor_batch(batch.root, n, manifest_cid(batch.root)).batch.batch_id
+        deepest = max(len(batch.proof(v)) for v in values[:64])
+        first, second = [v for v in values if len(batch.proof(v)) == deepest][:2]
+        proof_lengths["single"] = deepest
+        single.append(operator.revoke(first, batch_id, batch.proof(first),
+                                      RevocationReason.WITHDRAWN).gas_used)
+        replaced.append(operator.revoke(second, batch_id, batch.proof(second),
+                                        RevocationReason.SUPERSEDED,
+                                        hashlib.sha256(second).digest()).gas_used)
+        rest = [v for v in values if v not in (first, second)]
+        chosen = random.Random(run).sample(rest, min(k, len(rest)))
+        multiproof = batch.multiproof(chosen)
+        proof_lengths["spread"] = len(multiproof.proof)
+        spread.append(operator.revoke_many(batch_id, multiproof,
+                                           RevocationReason.WITHDRAWN).gas_used / len(chosen))
+        taken = set(chosen)
+        in_tree_order = sorted((v for v in rest if v not in taken), key=batch.position)
+        adjacent = in_tree_order[len(in_tree_order) // 2:][:k]
+        multiproof = batch.multiproof(adjacent)
+        proof_lengths["neighbours"] = len(multiproof.proof)
+        neighbours.append(operator.revoke_many(batch_id, multiproof,
+                                               RevocationReason.WITHDRAWN).gas_used
+                          / len(adjacent))
+    return {"batch_size": n, "documents_per_revoke_many": k,
+            "revoke_gas": summary(single), "revoke_with_replacement_gas": summary(replaced),
+            "revoke_many_gas_per_document_spread": summary(spread),
+            "revoke_many_gas_per_document_neighbours": summary(neighbours),
+            "proof_lengths": proof_lengths}
 
 
 def summary(values: list[float]) -> dict:
@@ -48,6 +94,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--txs", type=int, default=200, help="transactions per throughput run")
     parser.add_argument("--sizes", default="1,100,10000,100000")
+    parser.add_argument("--revoke-many", type=int, default=100,
+                        help="documents per revokeMany transaction")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -87,17 +135,18 @@ def main() -> None:
                                    "merkle_build_seconds": summary(build),
                                    "proof_length": len(batch.proof(probe))}
             result["batch"] = batches
+            result["revocation"] = revocation_gas(operator, args, max(sizes))
 
             roots = iter(digests(args.txs * args.runs * 2, "throughput"))
             sequential, pipelined = [], []
             for _ in range(args.runs):
                 started = time.perf_counter()
                 for _ in range(args.txs):
-                    operator._transact(operator.contract.functions.anchorBatch(next(roots), 1, "c"))
+                    operator._transact(operator.anchor_batch_call(next(roots), 1, CID))
                 sequential.append(args.txs / (time.perf_counter() - started))
                 started = time.perf_counter()
-                anchor = operator.contract.functions.anchorBatch
-                pending = [operator.send(anchor(next(roots), 1, "c")) for _ in range(args.txs)]
+                anchor = operator.anchor_batch_call
+                pending = [operator.send(anchor(next(roots), 1, CID)) for _ in range(args.txs)]
                 for signed in pending:
                     operator.wait(signed)
                 pipelined.append(args.txs / (time.perf_counter() - started))

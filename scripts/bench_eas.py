@@ -33,12 +33,16 @@ is measured once per N; the verification rate is timed over `--runs` >= 5 runs):
     document among powers of two and the largest batch that fits
     min(block gas limit, 2**24) (EIP-7825's per-transaction cap since Osaka), the
     same limit on every chain so figures stay comparable;
-  - ours: one `anchorBatch(root, N, manifestCid)` with the Merkle root of the N
-    documents (anchor.merkle.MerkleBatch) and a real CIDv1 as manifest CID;
+  - ours: one `anchorBatch(root, N, manifestDigest, manifestCodec)` with the Merkle
+    root of the N documents (anchor.merkle.MerkleBatch) and a real CIDv1 as manifest
+    CID (contract version 2 takes its digest and codec and keeps them in the event);
   - ratio_* = EAS gas per document / our gas per document.
 * revocation gas per N: EAS `revoke` of --revocations attestations made at that N vs
-  our `revoke(hash, batchId, proof, reason, 0, 0)` of as many documents of the N-batch
-  (the proof grows with log2 N).
+  our `revoke(hash, root, proof, reason, 0, 0)` of as many documents of the N-batch
+  (the proof grows with log2 N); and batched: one EAS `multiRevoke` of --revoke-many
+  attestations vs one `revokeMany(root, hashes, multiproof, flags, reason, 0)` of as
+  many documents of the N-batch picked at random (gas per revocation; the multiproof
+  grows with N and with how spread the documents are over the tree).
 * verification rate: eth_call round trips over loopback HTTP with pre-encoded calldata.
   One EAS check = `getAttestation(uid)` + `isAttestationValid(uid)` (two calls; the
   second only says the attestation exists, revocation is in the first); one check of
@@ -70,13 +74,18 @@ Prints one JSON object on stdout (progress on stderr); `run()` returns the same 
                                  "min_tx_gas", "max_tx_gas", "execution_gas_min",
                                  "execution_gas_max", ...}}}},
      "ours_anchor_document_gas": int,                   # anchorDocument, a batch of one
-     "ours_first_anchoring_gas": int,   # the registry's very first anchoring (also creates
-                                        # its batch counter; done before measuring)
+     "ours_first_anchoring_gas": int,   # the registry's very first anchoring (done
+                                        # before measuring)
      "revocation_gas": {"<N>": {"eas_revoke": {"mean", "min", "max", "revocations",
                                                "execution_gas_min", "execution_gas_max"},
                                 "ours": {<the same>,
                                          "proof_length_min", "proof_length_max"},
-                                "ratio": eas mean / ours mean}},
+                                "ratio": eas mean / ours mean,
+                                # when N leaves room for >= 2 more revocations:
+                                "eas_multi_revoke": {"revocations", "total_gas",
+                                                     "gas_per_revocation"},
+                                "ours_revoke_many": {<the same>, "multiproof_length"},
+                                "ratio_many": EAS / ours gas per revocation}},
      "verify_calls_per_s": {"eas": {"checks_per_second": {median, min, max, runs},
                                     "eth_calls_per_second": {...}, "eth_calls_per_check": 2},
                             "ours": {..., "eth_calls_per_check": 1, "proof_length",
@@ -144,6 +153,7 @@ from anchor.chain import (
     account_from_key,
     connect,
     issuer_id_from_name,
+    manifest_cid_parts,
 )
 from anchor.cid import compute_cid
 from anchor.compile import COMPILER_SETTINGS, load_artifact
@@ -191,9 +201,9 @@ ANVIL_ROLES = {"deployer": 0, "governors": (1, 2, 3), "issuer_admin": 4, "operat
 BENCH_ISSUER = "BENCH-NMI"
 
 QUICK = {"sizes": (1, 100, 1000), "full_limit": 100, "sample": 50, "revocations": 3,
-         "verify_checks": 200}
+         "revoke_many": 20, "verify_checks": 200}
 FULL = {"sizes": (1, 100, 10_000, 100_000), "full_limit": 10_000, "sample": 1_000,
-        "revocations": 5, "verify_checks": 2_000}
+        "revocations": 5, "revoke_many": 100, "verify_checks": 2_000}
 
 
 def log(message: str) -> None:
@@ -666,6 +676,9 @@ class Eas:
     def revoke_data(self, uid: bytes) -> bytes:
         return self.abi.encode("revoke", (self.schema_uid, (uid, 0)))
 
+    def multi_revoke_data(self, uids: Sequence[bytes]) -> bytes:
+        return self.abi.encode("multiRevoke", [(self.schema_uid, [(uid, 0) for uid in uids])])
+
     def uids(self, receipts: Iterable[Any], topic: bytes = ATTESTED_TOPIC) -> list[bytes]:
         return [bytes(entry["data"]) for receipt in receipts for entry in receipt["logs"]
                 if entry["address"] == self.address and bytes(entry["topics"][0]) == topic]
@@ -689,6 +702,7 @@ class Params:
     full_limit: int
     sample: int
     revocations: int
+    revoke_many: int
     verify_checks: int
     seed: int
 
@@ -779,8 +793,9 @@ def measure_chain(chain: Chain, compiled: dict, params: Params,
         batch_sizes = {key: {"chosen": value["chosen"], "gas_cap": cap, "chosen_on": source}
                        for key, value in sizes.items()}
 
-    # The registry's first anchoring also creates its batch counter (a fresh storage
-    # slot, about 17,000 gas more than later ones): done once before measuring, so every
+    # The registry's first anchoring may cost more than later ones (with contract
+    # version 1 it created the batch counter's slot; version 2 packs the counter into a
+    # slot issuer registration already wrote): done once before measuring, so every
     # figure below is the steady state of a registry in use. Its gas is reported.
     warmup = digest("first-anchoring", 0)
     first = operator.anchor_document(warmup, str(compute_cid(warmup)))
@@ -849,7 +864,8 @@ def measure_chain(chain: Chain, compiled: dict, params: Params,
         log(f"{chain.name} N={n}: anchorBatch")
         anchored = operator.anchor_batch(batch.root, n, manifest_cid)
         receipt = w3.eth.get_transaction_receipt(anchored.transaction_hash)
-        input_data = ours_abi.encode("anchorBatch", batch.root, n, manifest_cid)
+        input_data = ours_abi.encode("anchorBatch", batch.root, n,
+                                     *manifest_cid_parts(manifest_cid))
         detail["ours_batch"] = tx_stats([receipt], [input_data], n, None,
                                         batch_id=anchored.batch.batch_id,
                                         manifest_cid_length=len(manifest_cid),
@@ -875,11 +891,12 @@ def measure_chain(chain: Chain, compiled: dict, params: Params,
         eas_data = [eas.revoke_data(uid) for uid in rng.sample(attest_uids, k)]
         eas_gas = [int(pipe.transact(eas.address, data)["gasUsed"]) for data in eas_data]
         ours_data, ours_revoke_gas, proof_lengths = [], [], []
-        for index in rng.sample(ours_candidates, k):
+        revoked_singly = rng.sample(ours_candidates, k)
+        for index in revoked_singly:
             proof = batch.proof(documents[index])
             outcome = operator.revoke(documents[index], anchored.batch.batch_id, proof,
                                       RevocationReason.WITHDRAWN)
-            ours_data.append(ours_abi.encode("revoke", documents[index], anchored.batch.batch_id,
+            ours_data.append(ours_abi.encode("revoke", documents[index], batch.root,
                                              list(proof), int(RevocationReason.WITHDRAWN),
                                              ZERO32, 0))
             ours_revoke_gas.append(outcome.gas_used)
@@ -892,6 +909,14 @@ def measure_chain(chain: Chain, compiled: dict, params: Params,
             "ratio": round(statistics.fmean(eas_gas) / statistics.fmean(ours_revoke_gas), 4)
             if k else None,
         }
+        eas_left = [u for u in multi_uids if u != verify_probe.get("eas")]
+        ours_left = sorted(set(ours_candidates) - set(revoked_singly))
+        many = min(params.revoke_many, len(eas_left), len(ours_left))
+        if many >= 2:
+            log(f"{chain.name} N={n}: multiRevoke and revokeMany of {many}")
+            revocations[str(n)].update(measure_batched_revocation(
+                eas, operator, ours_abi, batch, anchored.batch.batch_id,
+                rng.sample(eas_left, many), [documents[i] for i in rng.sample(ours_left, many)]))
         log(f"{chain.name} N={n}: done in {time.perf_counter() - t0:.1f}s "
             f"(EAS attest {row['eas_attest']:.0f}, multiAttest {row['eas_multi_attest']:.0f}, "
             f"ours {ours:.2f} gas/doc)")
@@ -915,6 +940,31 @@ def measure_chain(chain: Chain, compiled: dict, params: Params,
                       "operator": chain.roles.operator.address},
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def measure_batched_revocation(eas: Eas, operator: RegistryClient, ours_abi: Abi,
+                               batch: MerkleBatch, batch_id: int, uids: Sequence[bytes],
+                               documents: Sequence[bytes]) -> dict:
+    """One EAS multiRevoke of `uids` against one revokeMany of `documents` (one multiproof)."""
+    eas_data = eas.multi_revoke_data(uids)
+    eas_gas = int(eas.pipe.transact(eas.address, eas_data)["gasUsed"])
+    multiproof = batch.multiproof(documents)
+    outcome = operator.revoke_many(batch_id, multiproof, RevocationReason.WITHDRAWN)
+    ours_data = ours_abi.encode("revokeMany", batch.root, list(multiproof.document_digests),
+                                list(multiproof.proof), list(multiproof.proof_flags),
+                                int(RevocationReason.WITHDRAWN), 0)
+    if len(outcome.events) != 1 or len(outcome.events[0].args["documentHashes"]) != len(documents):
+        raise AssertionError("revokeMany did not revoke every document in one event")
+
+    def figures(gas: int, data: bytes, **extra: Any) -> dict:
+        return {"revocations": len(documents), "total_gas": gas,
+                "gas_per_revocation": round(gas / len(documents), 2),
+                "calldata_bytes": len(data), **extra}
+
+    return {"eas_multi_revoke": figures(eas_gas, eas_data),
+            "ours_revoke_many": figures(outcome.gas_used, ours_data,
+                                        multiproof_length=len(multiproof.proof)),
+            "ratio_many": round(eas_gas / outcome.gas_used, 4)}
 
 
 def measure_verification(chain: Chain, eas: Eas, operator: RegistryClient,
@@ -1029,7 +1079,8 @@ def gas_differences(first: dict, second: dict) -> list[dict]:
 def run(quick: bool = False, runs: int = 5, sizes: Sequence[int] | None = None,
         chain: str = "anvil", *, rpc_url: str | None = None, full_limit: int | None = None,
         sample: int | None = None, revocations: int | None = None,
-        verify_checks: int | None = None, seed: int | None = None) -> dict:
+        verify_checks: int | None = None, seed: int | None = None,
+        revoke_many: int | None = None) -> dict:
     """Run the benchmark and return the JSON-ready result (see the module docstring).
 
     `rpc_url` uses an already running anvil (started with anvil's development mnemonic)
@@ -1044,6 +1095,7 @@ def run(quick: bool = False, runs: int = 5, sizes: Sequence[int] | None = None,
         full_limit=defaults["full_limit"] if full_limit is None else full_limit,
         sample=defaults["sample"] if sample is None else sample,
         revocations=defaults["revocations"] if revocations is None else revocations,
+        revoke_many=defaults["revoke_many"] if revoke_many is None else revoke_many,
         verify_checks=defaults["verify_checks"] if verify_checks is None else verify_checks,
         seed=random.SystemRandom().randrange(2**32) if seed is None else seed)
     if min(params.sizes) < 1:
@@ -1068,7 +1120,7 @@ def run(quick: bool = False, runs: int = 5, sizes: Sequence[int] | None = None,
                      "rejected_routes": routes},
         "settings": {"sizes": list(params.sizes), "runs": params.runs,
                      "full_limit": params.full_limit, "sample": params.sample,
-                     "revocations": params.revocations,
+                     "revocations": params.revocations, "revoke_many": params.revoke_many,
                      "verify_checks_per_run": params.verify_checks, "seed": params.seed,
                      "eip7825_tx_gas_cap": EIP7825_TX_GAS_CAP,
                      "schema": SCHEMA, "recipient": "none (zero address)",
@@ -1106,6 +1158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="largest N sent one transaction per document (else sampled)")
     parser.add_argument("--sample", type=int, help="documents sampled above --full-limit")
     parser.add_argument("--revocations", type=int, help="revocations per N and system")
+    parser.add_argument("--revoke-many", type=int,
+                        help="revocations per multiRevoke / revokeMany transaction")
     parser.add_argument("--verify-checks", type=int, help="verifications per timed run")
     parser.add_argument("--seed", type=int, help="seed of the samples (default: random)")
     args = parser.parse_args(argv)
@@ -1114,7 +1168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
     result = run(args.quick, args.runs, sizes, args.chain, rpc_url=args.rpc_url,
                  full_limit=args.full_limit, sample=args.sample, revocations=args.revocations,
-                 verify_checks=args.verify_checks, seed=args.seed)
+                 verify_checks=args.verify_checks, seed=args.seed,
+                 revoke_many=args.revoke_many)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -276,15 +276,20 @@ def eas_ratios(result: dict) -> dict:
             if median_of(row.get(method)) is not None and median_of(row.get("ours_batch"))
             else median_of(row.get("ratio_" + method.removeprefix("eas_")))
             for method, _ in EAS_METHODS}
-    revocation = {}
+    revocation, revocation_many = {}, {}
     for n, row in (dig(result, "revocation_gas", default={}) or {}).items():
         if isinstance(row, dict):
             computed = ratio(dig(row, "eas_revoke", "mean"), dig(row, "ours", "mean"))
             revocation[str(n)] = computed if computed is not None else median_of(row.get("ratio"))
+            if isinstance(row.get("ours_revoke_many"), dict):
+                revocation_many[str(n)] = ratio(
+                    dig(row, "eas_multi_revoke", "gas_per_revocation"),
+                    dig(row, "ours_revoke_many", "gas_per_revocation"))
     verify = dig(result, "verify_calls_per_s")
     checks = ratio(dig(verify, "ours", "checks_per_second"),
                    dig(verify, "eas", "checks_per_second"))
     return {"gas_per_certificate_eas_vs_ours": gas, "revocation_gas_eas_vs_ours": revocation,
+            "batched_revocation_gas_eas_vs_ours": revocation_many,
             "verify_checks_per_s_ours_vs_eas": checks}
 
 
@@ -414,6 +419,19 @@ def section_eas(entry: dict | None, plots: dict) -> list[str]:
               fmt_ratio(dig(ratios, "revocation_gas_eas_vs_ours", str(n)))]
              for n, row in sorted(revocations.items(), key=lambda i: _as_int(i[0]))
              if isinstance(row, dict)])]
+        batched = [(n, row) for n, row in sorted(revocations.items(), key=lambda i: _as_int(i[0]))
+                   if isinstance(row, dict) and isinstance(row.get("ours_revoke_many"), dict)]
+        if batched:
+            lines += ["", *table(
+                ["documents in the batch", "revocations per transaction",
+                 "ours: revokeMany gas per revocation (multiproof length)",
+                 "EAS multiRevoke gas per revocation", "ratio EAS/ours"],
+                [[fmt(_as_int(n)), fmt(dig(row, "ours_revoke_many", "revocations")),
+                  f"{fmt(dig(row, 'ours_revoke_many', 'gas_per_revocation'))} "
+                  f"({fmt(dig(row, 'ours_revoke_many', 'multiproof_length'))})",
+                  fmt(dig(row, "eas_multi_revoke", "gas_per_revocation")),
+                  fmt_ratio(dig(ratios, "batched_revocation_gas_eas_vs_ours", str(n)))]
+                 for n, row in batched])]
     verify = dig(result, "verify_calls_per_s")
     if isinstance(verify, dict):
         lines += ["", *table(

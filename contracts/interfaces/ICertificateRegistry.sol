@@ -11,6 +11,10 @@ import {ISigningCertificates} from "./ISigningCertificates.sol";
 /// StandardMerkleTree leaves of the documents' SHA-256 digests, encoding
 /// `["bytes32"]`) and revoke their own documents by proving inclusion. Anyone with
 /// an RPC endpoint checks a receipt with `verify`.
+///
+/// Version 2 (see `REGISTRY_VERSION`): a batch's manifest CID and operator are in its
+/// `BatchAnchored` event only, the CID as the SHA-256 digest and multicodec of a CIDv1
+/// (`raw` or `dag-pb`); a batch of revocations proves its documents with one multiproof.
 interface ICertificateRegistry is
     ISigningCertificates,
     IRegistryGovernance,
@@ -28,15 +32,14 @@ interface ICertificateRegistry is
         OutOfTolerance
     }
 
-    /// @notice An anchored batch. The issuer was active when it was anchored.
+    /// @notice An anchored batch (all zero when unknown). The issuer was active when it was
+    /// anchored. Its manifest CID and operator are in its `BatchAnchored` event.
     struct Batch {
         bytes32 issuerId;
         bytes32 root;
         uint32 count;
         uint64 anchoredAt;
         uint64 blockNumber;
-        address operator;
-        string manifestCid;
     }
 
     /// @notice A revocation; `revokedAt == 0` means not revoked.
@@ -64,12 +67,15 @@ interface ICertificateRegistry is
     }
 
     /// @notice Emitted when an operator anchored a batch (or a single document, `count == 1`).
+    /// The manifest's CID is CIDv1(`manifestCodec`, sha2-256 `manifestDigest`); this event is
+    /// the only place it is recorded.
     event BatchAnchored(
         uint256 indexed batchId,
         bytes32 indexed issuerId,
         bytes32 indexed root,
         uint32 count,
-        string manifestCid,
+        bytes32 manifestDigest,
+        uint32 manifestCodec,
         address operator
     );
     /// @notice Emitted when an issuer's operator revoked one of the issuer's documents.
@@ -82,50 +88,85 @@ interface ICertificateRegistry is
         uint64 effectiveFrom,
         address operator
     );
+    /// @notice Emitted when an issuer's operator revoked several documents of one batch at
+    /// once (`revokeMany`); each hash is revoked exactly as `DocumentRevoked` with no replacement.
+    event DocumentsRevoked(
+        bytes32 indexed issuerId,
+        uint256 indexed batchId,
+        bytes32[] documentHashes,
+        RevocationReason reason,
+        uint64 effectiveFrom,
+        address operator
+    );
 
-    /// @dev Zero root, zero count or an empty manifest.
+    /// @dev Zero root, zero count, zero manifest digest or a manifest codec other than raw/dag-pb.
     error BatchInvalid(bytes32 root, uint32 count);
     /// @dev This root is anchored already, as `batchId` (anchoring is idempotent by root).
     error BatchRootAlreadyAnchored(bytes32 root, uint256 batchId);
-    /// @dev No batch with this id.
-    error BatchUnknown(uint256 batchId);
+    /// @dev No batch has this root.
+    error BatchRootUnknown(bytes32 root);
     /// @dev The batch belongs to another issuer than the caller's.
     error RevocationNotBatchIssuer(uint256 batchId, bytes32 issuerId);
     /// @dev The proof does not show the document in the batch.
     error RevocationInvalidProof(bytes32 documentHash, uint256 batchId);
     /// @dev The document is revoked already; revocation is irreversible.
     error RevocationAlreadyRevoked(bytes32 issuerId, bytes32 documentHash);
+    /// @dev The multiproof does not show these documents in the batch (or has the wrong shape).
+    error RevocationInvalidMultiproof(uint256 batchId, uint256 count);
     /// @dev Effective date in the future, or a document that replaces itself.
     error RevocationInvalidArguments(bytes32 documentHash);
 
     /// @notice Anchor the Merkle root of a batch of documents for the caller's issuer.
     /// @param root StandardMerkleTree root over the documents' SHA-256 digests.
     /// @param count Number of documents in the batch.
-    /// @param manifestCid IPFS CID of the batch manifest (documents, CIDs, metadata).
+    /// @param manifestDigest SHA-256 digest in the CIDv1 of the batch manifest (documents, CIDs, metadata).
+    /// @param manifestCodec That CID's multicodec: 0x55 (raw block) or 0x70 (dag-pb, a chunked file).
     /// @return batchId The new batch's id.
-    function anchorBatch(bytes32 root, uint32 count, string calldata manifestCid)
+    function anchorBatch(bytes32 root, uint32 count, bytes32 manifestDigest, uint32 manifestCodec)
         external
         returns (uint256 batchId);
 
     /// @notice Anchor a single document: a batch of one whose root is the document's leaf.
     /// @param documentHash SHA-256 of the document's exact bytes.
-    /// @param manifestCid IPFS CID of the one-document manifest.
+    /// @param manifestDigest SHA-256 digest in the CIDv1 of the one-document manifest.
+    /// @param manifestCodec That CID's multicodec: 0x55 (raw) or 0x70 (dag-pb).
     /// @return batchId The new batch's id.
-    function anchorDocument(bytes32 documentHash, string calldata manifestCid) external returns (uint256 batchId);
+    function anchorDocument(bytes32 documentHash, bytes32 manifestDigest, uint32 manifestCodec)
+        external
+        returns (uint256 batchId);
 
     /// @notice Revoke one of the caller's issuer's documents, proving it is in one of its batches.
+    /// @dev The batch is named by its root, not its id: the packed record keyed by root holds
+    /// the id and the issuer, so no second storage read is needed.
     /// @param documentHash SHA-256 of the document.
-    /// @param batchId A batch of the caller's issuer that contains the document.
+    /// @param root Root of a batch of the caller's issuer that contains the document.
     /// @param proof Inclusion proof of the document's leaf in that batch.
     /// @param reason Why it is revoked.
     /// @param replacement Hash of the document that supersedes it, or zero.
     /// @param effectiveFrom Unix time from which measurements are affected; 0 means now.
     function revoke(
         bytes32 documentHash,
-        uint256 batchId,
+        bytes32 root,
         bytes32[] calldata proof,
         RevocationReason reason,
         bytes32 replacement,
+        uint64 effectiveFrom
+    ) external;
+
+    /// @notice Revoke several documents of one of the caller's issuer's batches, proving all
+    /// of them with one OpenZeppelin multiproof. All or none are revoked.
+    /// @param root Root of a batch of the caller's issuer that contains the documents.
+    /// @param documentHashes SHA-256 digests, in the order of the multiproof's leaves.
+    /// @param proof The multiproof's sibling hashes.
+    /// @param proofFlags The multiproof's flags.
+    /// @param reason Why they are revoked.
+    /// @param effectiveFrom Unix time from which measurements are affected; 0 means now.
+    function revokeMany(
+        bytes32 root,
+        bytes32[] calldata documentHashes,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags,
+        RevocationReason reason,
         uint64 effectiveFrom
     ) external;
 

@@ -258,6 +258,7 @@ def _deploy(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     client = _client(args, signing=False)
     view = {"contract_address": client.address, "chain_id": client.chain_id,
+            "contract_version": client.version,
             "deployment_block": client.deployment_block, "governors": client.governors(),
             "threshold": client.threshold(), "paused": client.paused(),
             "batch_count": client.batch_count(),

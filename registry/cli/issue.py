@@ -41,6 +41,7 @@ from registry.issuance import (
     load_signing_identity,
     normalise_sha256,
 )
+from registry.revocation import revoke_documents
 from registry.settings import Settings, load_settings
 
 REASONS = {reason.name.lower().replace("_", "-"): reason for reason in RevocationReason}
@@ -65,8 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="validate, sign and hash only: nothing is stored or anchored")
     issue.set_defaults(handler=_issue)
 
-    revoke = subparsers.add_parser("revoke", help="revoke one of the issuer's documents")
-    revoke.add_argument("sha256", metavar="HASH")
+    revoke = subparsers.add_parser(
+        "revoke", help="revoke one of the issuer's documents, or many (--from-file)")
+    revoke.add_argument("sha256", metavar="HASH", nargs="?")
+    revoke.add_argument("--from-file", type=Path, metavar="FILE",
+                        help="revoke every hash in FILE (one a line, # comments), batched "
+                             "per anchoring batch in revokeMany transactions")
     revoke.add_argument("--reason", required=True, choices=sorted(REASONS))
     revoke.add_argument("--replacement", metavar="HASH", help="hash of the replacing document")
     revoke.add_argument("--effective-from", metavar="WHEN",
@@ -292,6 +297,10 @@ def _effective_from(text: str | None) -> int | None:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    if (args.sha256 is None) == (args.from_file is None):
+        raise ConfigurationError("give either a HASH or --from-file FILE")
+    if args.from_file is not None:
+        return _revoke_many(args)
     issuer = Issuer.from_settings(load_settings())
     with issuer.exclusive():
         outcome = issuer.revoke(args.sha256, REASONS[args.reason], args.replacement,
@@ -303,6 +312,29 @@ def _revoke(args: argparse.Namespace) -> int:
                "block_number": outcome.block_number}
     emit(args, payload, f"revoked 0x{outcome.document_sha256} ({payload['reason']}) in block "
                         f"{outcome.block_number}")
+    return EXIT_OK
+
+
+def _revoke_many(args: argparse.Namespace) -> int:
+    if args.replacement is not None:
+        raise ConfigurationError("--replacement names one document's successor: revoke it "
+                                 "on its own")
+    try:
+        lines = args.from_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {args.from_file}: {exc}") from None
+    hashes = [line.split("#", 1)[0].strip() for line in lines]
+    issuer = Issuer.from_settings(load_settings())
+    with issuer.exclusive():
+        outcomes = revoke_documents(issuer, [h for h in hashes if h], REASONS[args.reason],
+                                    _effective_from(args.effective_from))
+    revoked = [{"sha256": "0x" + o.document_sha256, "batch_id": o.batch_id,
+                "transaction_hash": o.transaction_hash, "block_number": o.block_number}
+               for o in outcomes]
+    transactions = sorted({o.transaction_hash for o in outcomes if o.transaction_hash})
+    emit(args, {"reason": args.reason, "revoked": revoked, "transactions": transactions},
+         f"revoked {len(revoked)} document(s) ({args.reason}) in {len(transactions)} "
+         "transaction(s)")
     return EXIT_OK
 
 

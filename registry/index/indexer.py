@@ -25,12 +25,14 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import (
+    REVOCATION_EVENTS,
     BlockHeader,
     ChainEvent,
     IssuerKind,
     IssuerStatus,
     RegistryClient,
     RevocationReason,
+    revoked_documents,
 )
 from anchor.cid import Cid
 from anchor.errors import (
@@ -282,9 +284,8 @@ class Indexer:
                 if event.name == "BatchAnchored":
                     self._index_batch(session, event, block_time)
                     batches += 1
-                elif event.name == "DocumentRevoked":
-                    self._index_revocation(session, event, block_time)
-                    revocations += 1
+                elif event.name in REVOCATION_EVENTS:
+                    revocations += self._index_revocations(session, event, block_time)
                 elif event.name == "AccreditationRecorded":
                     self._index_accreditation(session, event, block_time)
                 elif event.name in _ISSUER_EVENTS:
@@ -407,18 +408,21 @@ class Indexer:
         accreditation.document = document
         accreditation.document_status = MANIFEST_OK
 
-    def _index_revocation(self, session: Session, event: ChainEvent,
-                          block_time: dt.datetime) -> None:
+    def _index_revocations(self, session: Session, event: ChainEvent,
+                           block_time: dt.datetime) -> int:
         args = event.args
-        replacement = bytes(args["replacement"])
-        session.add(ChainRevocation(
-            issuer_id=_hex(args["issuerId"]), document_sha256=_hex(args["documentHash"]),
-            batch_id=int(args["batchId"]),
-            reason=RevocationReason(int(args["reason"])).name.lower(),
-            replacement=None if not any(replacement) else replacement.hex(),
-            effective_from=int(args["effectiveFrom"]), operator=args["operator"],
-            block_number=event.block_number, block_hash=event.block_hash,
-            tx_hash=event.transaction_hash, log_index=event.log_index, revoked_at=block_time))
+        revoked = revoked_documents(event)
+        for document_hash, replacement in revoked:
+            session.add(ChainRevocation(
+                issuer_id=_hex(args["issuerId"]), document_sha256=document_hash.hex(),
+                batch_id=int(args["batchId"]),
+                reason=RevocationReason(int(args["reason"])).name.lower(),
+                replacement=None if replacement is None else replacement.hex(),
+                effective_from=int(args["effectiveFrom"]), operator=args["operator"],
+                block_number=event.block_number, block_hash=event.block_hash,
+                tx_hash=event.transaction_hash, log_index=event.log_index,
+                revoked_at=block_time))
+        return len(revoked)
 
     def _apply_issuer_event(self, session: Session, name: str, args: dict[str, Any],
                             block_number: int) -> None:

@@ -19,6 +19,7 @@ from anchor.chain import (
     connect,
     issuer_id_from_name,
 )
+from anchor.cid import raw_cid
 from anchor.services.anvil import AnvilNode, dev_private_key
 
 PTB = issuer_id_from_name("PTB")
@@ -65,3 +66,11 @@ def deploy_world(anvil: AnvilNode, *, register_issuers: bool = True) -> Registry
         world.ptb_admin.add_operator(PTB, account(5).address)
         world.lab_admin.add_operator(LAB, account(7).address)
     return world
+
+
+def cid_of(label: str) -> str:
+    """A real CIDv1 (raw block) to name a manifest in tests: the contract stores its digest."""
+    return str(raw_cid(label.encode()))
+
+
+CID = cid_of("manifest")

@@ -20,6 +20,7 @@ from tests.conftest import require
 SIZES = (1, 10)
 SAMPLE = 3
 REVOCATIONS = 2
+REVOKE_MANY = 4
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def result(anvil: AnvilNode) -> dict:
                 f"{module} missing from node_modules: run npm ci")
     return bench_eas.run(quick=True, runs=5, sizes=SIZES, rpc_url=anvil.rpc_url,
                          full_limit=5, sample=SAMPLE, revocations=REVOCATIONS,
-                         verify_checks=10, seed=7)
+                         verify_checks=10, seed=7, revoke_many=REVOKE_MANY)
 
 
 def test_contract_eas_compiled_from_source_reproduces_the_published_release(result: dict) -> None:
@@ -88,6 +89,16 @@ def test_contract_eas_revocation_gas_per_n(result: dict) -> None:
     assert ten["ours"]["mean"] > revocations["1"]["ours"]["mean"]  # longer proof
     assert ten["ratio"] == pytest.approx(ten["eas_revoke"]["mean"] / ten["ours"]["mean"],
                                          rel=1e-3)
+    # Batched: as many as asked where the batch leaves room, none in a batch of one.
+    assert "ours_revoke_many" not in revocations["1"]
+    many, ours_many = ten["eas_multi_revoke"], ten["ours_revoke_many"]
+    assert many["revocations"] == ours_many["revocations"] == REVOKE_MANY
+    assert ours_many["gas_per_revocation"] == pytest.approx(
+        ours_many["total_gas"] / REVOKE_MANY, abs=0.01)
+    assert ten["ratio_many"] == pytest.approx(many["total_gas"] / ours_many["total_gas"],
+                                              rel=1e-3)
+    # One multiproof for all: cheaper per document than one proof each.
+    assert ours_many["gas_per_revocation"] < ten["ours"]["mean"]
 
 
 def test_contract_eas_attestations_are_valid_and_revoked_on_chain(result: dict,
@@ -110,6 +121,7 @@ def test_contract_eas_attestations_are_valid_and_revoked_on_chain(result: dict,
     assert len(attested) == sum(r["detail"]["eas_attest"]["transactions"]
                                 + r["detail"]["eas_multi_attest"]["documents"] for r in rows)
     assert len(revoked) == sum(r["eas_revoke"]["revocations"]
+                               + r.get("eas_multi_revoke", {}).get("revocations", 0)
                                for r in result["revocation_gas"].values())
     assert set(revoked) <= set(attested)
     for uid in attested:

@@ -18,10 +18,18 @@ from anchor.chain import (
     connect,
     issuer_id_from_name,
 )
-from anchor.errors import ContractRevertError
+from anchor.errors import ChainError, ContractRevertError
 from anchor.merkle import MerkleBatch
 from anchor.services.anvil import AnvilNode
-from tests.anchor.registry_fixtures import LAB, PTB, RegistryWorld, account, deploy_world
+from tests.anchor.registry_fixtures import (
+    CID,
+    LAB,
+    PTB,
+    RegistryWorld,
+    account,
+    cid_of,
+    deploy_world,
+)
 
 
 @pytest.fixture
@@ -51,7 +59,7 @@ def reverts(name: str):
 def anchored_batch(world: RegistryWorld, operator: RegistryClient, n: int = 4, salt: str = ""):
     values = docs(n, salt)
     batch = MerkleBatch.of(values)
-    return values, batch, operator.anchor_batch(batch.root, len(batch), f"bafy-manifest{salt}")
+    return values, batch, operator.anchor_batch(batch.root, len(batch), cid_of(f"manifest{salt}"))
 
 
 # ------------------------------------------------------------------ deployment
@@ -141,12 +149,12 @@ def test_contract_pause_stops_anchoring_and_revocation(world: RegistryWorld) -> 
     values, batch, anchored = anchored_batch(world, world.ptb_operator)
     world.govern(GovernanceAction.pause())
     with reverts("EnforcedPause"):
-        world.ptb_operator.anchor_batch(b"\x11" * 32, 1, "cid")
+        world.ptb_operator.anchor_batch(b"\x11" * 32, 1, CID)
     with reverts("EnforcedPause"):
         world.ptb_operator.revoke(values[0], anchored.batch.batch_id, batch.proof(values[0]),
                                   RevocationReason.WITHDRAWN)
     world.govern(GovernanceAction.unpause())
-    world.ptb_operator.anchor_batch(b"\x11" * 32, 1, "cid")
+    world.ptb_operator.anchor_batch(b"\x11" * 32, 1, CID)
 
 
 # --------------------------------------------------------------------- issuers
@@ -181,10 +189,10 @@ def test_contract_operator_key_rotation_keeps_past_records(world: RegistryWorld)
     values, batch, anchored = anchored_batch(world, world.ptb_operator)
     world.ptb_admin.remove_operator(PTB, account(5).address)
     with reverts("IssuerUnauthorizedOperator"):
-        world.ptb_operator.anchor_batch(b"\x22" * 32, 1, "cid")
+        world.ptb_operator.anchor_batch(b"\x22" * 32, 1, CID)
     world.ptb_admin.add_operator(PTB, world.spare.address)
     rotated = world.deployer.as_account(world.spare)
-    rotated.anchor_batch(b"\x22" * 32, 1, "cid")
+    rotated.anchor_batch(b"\x22" * 32, 1, CID)
     verdict = world.outsider.verify(values[1], anchored.batch.batch_id, batch.proof(values[1]))
     assert verdict.anchored and verdict.issuer_id == PTB
     # The new key revokes a document the old key anchored: same issuer.
@@ -201,7 +209,7 @@ def test_contract_operator_anchors_a_batch_and_anyone_verifies(world: RegistryWo
     record = world.outsider.get_batch(anchored.batch.batch_id)
     assert record == anchored.batch
     assert (record.issuer_id, record.root, record.count, record.manifest_cid) == (
-        PTB, batch.root, 5, "bafy-manifest")
+        PTB, batch.root, 5, cid_of("manifest"))
     assert record.operator == account(5).address
     for value in values:
         verdict = world.outsider.verify(value, record.batch_id, batch.proof(value))
@@ -212,7 +220,7 @@ def test_contract_operator_anchors_a_batch_and_anyone_verifies(world: RegistryWo
 def test_contract_non_operator_cannot_anchor(world: RegistryWorld) -> None:
     for client in (world.outsider, world.ptb_admin, world.governors[0]):
         with reverts("IssuerUnauthorizedOperator"):
-            client.anchor_batch(b"\x33" * 32, 1, "cid")
+            client.anchor_batch(b"\x33" * 32, 1, CID)
     assert world.deployer.batch_count() == 0
 
 
@@ -221,12 +229,12 @@ def test_contract_suspended_issuer_cannot_anchor_and_retired_keeps_history(
     values, batch, anchored = anchored_batch(world, world.lab_operator)
     world.govern(GovernanceAction.set_issuer_status(LAB, IssuerStatus.SUSPENDED))
     with reverts("IssuerNotActive"):
-        world.lab_operator.anchor_batch(b"\x44" * 32, 1, "cid")
+        world.lab_operator.anchor_batch(b"\x44" * 32, 1, CID)
     world.govern(GovernanceAction.set_issuer_status(LAB, IssuerStatus.RETIRED))
     with reverts("IssuerInvalidStatusTransition"):
         world.govern(GovernanceAction.set_issuer_status(LAB, IssuerStatus.ACTIVE))
     with reverts("IssuerNotActive"):
-        world.lab_operator.anchor_batch(b"\x44" * 32, 1, "cid")
+        world.lab_operator.anchor_batch(b"\x44" * 32, 1, CID)
     # What it issued while active stays anchored; the verdict reports today's status.
     verdict = world.outsider.verify(values[0], anchored.batch.batch_id, batch.proof(values[0]))
     assert verdict.anchored and verdict.issuer_status_now is IssuerStatus.RETIRED
@@ -234,25 +242,29 @@ def test_contract_suspended_issuer_cannot_anchor_and_retired_keeps_history(
 
 def test_contract_invalid_batches_are_rejected(world: RegistryWorld) -> None:
     with reverts("BatchInvalid"):
-        world.ptb_operator.anchor_batch(b"\x00" * 32, 1, "cid")
+        world.ptb_operator.anchor_batch(b"\x00" * 32, 1, CID)
     with reverts("BatchInvalid"):
-        world.ptb_operator.anchor_batch(b"\x55" * 32, 0, "cid")
-    with reverts("BatchInvalid"):
-        world.ptb_operator.anchor_batch(b"\x55" * 32, 1, "")
+        world.ptb_operator.anchor_batch(b"\x55" * 32, 0, CID)
+    with pytest.raises(ChainError):  # not a CID: refused before anything is sent
+        world.ptb_operator.anchor_batch(b"\x55" * 32, 1, "bafy-not-a-cid")
+    functions = world.ptb_operator.contract.functions
+    with reverts("BatchInvalid"):  # zero manifest digest
+        world.ptb_operator.send(functions.anchorBatch(b"\x55" * 32, 1, b"\x00" * 32, 0x55))
+    with reverts("BatchInvalid"):  # a codec the CID cannot be rebuilt with (dag-cbor)
+        world.ptb_operator.send(functions.anchorBatch(b"\x55" * 32, 1, b"\x01" * 32, 0x71))
 
 
 def test_contract_anchoring_is_idempotent_by_root(world: RegistryWorld) -> None:
     _, batch, first = anchored_batch(world, world.ptb_operator)
-    again = world.ptb_operator.anchor_batch(batch.root, len(batch), "bafy-manifest")
+    again = world.ptb_operator.anchor_batch(batch.root, len(batch), CID)
     assert again.already_anchored and again.batch == first.batch
     assert again.transaction_hash == first.transaction_hash
     # Even another issuer cannot anchor an already anchored root as its own.
-    theirs = world.lab_operator.anchor_batch(batch.root, len(batch), "other")
+    theirs = world.lab_operator.anchor_batch(batch.root, len(batch), cid_of("other"))
     assert theirs.batch.issuer_id == PTB
     # Sent raw, a second anchoring of the same root reverts on chain.
     with reverts("BatchRootAlreadyAnchored"):
-        world.ptb_operator.send(world.ptb_operator.contract.functions.anchorBatch(
-            batch.root, 4, "x"))
+        world.ptb_operator.send(world.ptb_operator.anchor_batch_call(batch.root, 4, CID))
     assert world.deployer.batch_count() == 1
 
 
@@ -261,7 +273,7 @@ def test_contract_resumed_anchoring_rebroadcasts_the_same_transaction(world: Reg
     batch = MerkleBatch.of(docs(8, "resume"))
     operator = world.ptb_operator
     nonce_before = operator.w3.eth.get_transaction_count(account(5).address)
-    signed = operator.prepare_anchor_batch(batch.root, len(batch), "cid")
+    signed = operator.prepare_anchor_batch(batch.root, len(batch), CID)
     operator.broadcast(signed)  # "crash" here, before the receipt was seen
     operator.broadcast(signed)  # a retry sends the very same bytes
     resumed = world.deployer.as_account(account(5)).complete_anchoring(batch.root, signed)
@@ -272,17 +284,17 @@ def test_contract_resumed_anchoring_rebroadcasts_the_same_transaction(world: Reg
 
 def test_contract_single_document_anchoring(world: RegistryWorld) -> None:
     (value,) = docs(1, "single")
-    anchored = world.ptb_operator.anchor_document(value, "bafy-one")
+    anchored = world.ptb_operator.anchor_document(value, CID)
     assert anchored.batch.count == 1
     assert anchored.batch.root == MerkleBatch.of([value]).root
     assert world.outsider.verify(value, anchored.batch.batch_id, []).anchored
-    assert world.ptb_operator.anchor_document(value, "bafy-one").already_anchored
+    assert world.ptb_operator.anchor_document(value, CID).already_anchored
 
 
 def test_contract_pipelined_sends_use_consecutive_nonces(world: RegistryWorld) -> None:
     operator = world.ptb_operator
     roots = [hashlib.sha256(f"pipelined-{i}".encode()).digest() for i in range(20)]
-    pending = [operator.send(operator.contract.functions.anchorBatch(r, 1, "cid"))
+    pending = [operator.send(operator.anchor_batch_call(r, 1, CID))
                for r in roots]
     assert [p.nonce for p in pending] == list(range(pending[0].nonce, pending[0].nonce + 20))
     outcomes = [operator.wait(p) for p in pending]
@@ -293,7 +305,7 @@ def test_contract_pipelined_sends_use_consecutive_nonces(world: RegistryWorld) -
 def test_contract_receipt_waits_for_confirmations(anvil: AnvilNode, world: RegistryWorld) -> None:
     patient = RegistryClient(world.deployer.w3, world.deployer.address, account=account(5),
                              confirmations=3, poll_interval=0.01)
-    signed = patient.send(patient.contract.functions.anchorBatch(b"\x66" * 32, 1, "cid"))
+    signed = patient.send(patient.anchor_batch_call(b"\x66" * 32, 1, CID))
     done = threading.Event()
     threading.Thread(target=lambda: (patient.wait(signed), done.set()), daemon=True).start()
     time.sleep(0.3)
@@ -354,7 +366,7 @@ def test_contract_forged_proof_is_rejected(world: RegistryWorld) -> None:
     outsider_doc = hashlib.sha256(b"never anchored").digest()
     assert not world.outsider.verify(outsider_doc, anchored.batch.batch_id,
                                      batch.proof(values[3])).anchored
-    with reverts("BatchUnknown"):
+    with reverts("BatchRootUnknown"):
         world.ptb_operator.revoke(values[3], 999, batch.proof(values[3]), RevocationReason.ERROR)
 
 

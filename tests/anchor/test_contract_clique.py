@@ -28,6 +28,7 @@ from anchor.errors import ContractRevertError, ServiceError
 from anchor.merkle import MerkleBatch
 from anchor.services._process import wait_until
 from anchor.services.geth import CLIQUE_CHAIN_ID, CliqueNetwork, GethNode, geth_binary
+from tests.anchor.registry_fixtures import cid_of
 from tests.conftest import require
 
 PTB = issuer_id_from_name("PTB")
@@ -145,7 +146,7 @@ def test_contract_clique_anchor_then_verify_through_another_node(
     node0, node1, _ = registry.network.nodes
     values = documents(5, "anchor")
     batch = MerkleBatch.of(values)
-    anchored = registry.ptb_operator.anchor_batch(batch.root, len(batch), "bafy-manifest-1")
+    anchored = registry.ptb_operator.anchor_batch(batch.root, len(batch), cid_of("manifest-1"))
     # confirmations=2: the client returned only once a block was built on top.
     assert node0.block_number() >= anchored.batch.block_number + CONFIRMATIONS - 1
     assert not anchored.already_anchored and anchored.batch.issuer_id == PTB
@@ -160,7 +161,7 @@ def test_contract_clique_anchor_then_verify_through_another_node(
     stranger = hashlib.sha256(b"never anchored").digest()
     assert not reader.verify(stranger, anchored.batch.batch_id, batch.proof(values[0])).anchored
     # Anchoring the same root again returns the first anchoring instead of a second batch.
-    again = registry.ptb_operator.anchor_batch(batch.root, len(batch), "bafy-manifest-1")
+    again = registry.ptb_operator.anchor_batch(batch.root, len(batch), cid_of("manifest-1"))
     assert again.already_anchored and again.batch.batch_id == anchored.batch.batch_id
 
 
@@ -168,7 +169,7 @@ def test_contract_clique_revocation_with_proof_is_seen_everywhere(
         registry: CliqueRegistry) -> None:
     values = documents(4, "revoke")
     batch = MerkleBatch.of(values)
-    anchored = registry.ptb_operator.anchor_batch(batch.root, len(batch), "bafy-manifest-2")
+    anchored = registry.ptb_operator.anchor_batch(batch.root, len(batch), cid_of("manifest-2"))
     batch_id = anchored.batch.batch_id
     with pytest.raises(ContractRevertError) as info:
         registry.outsider.revoke(values[1], batch_id, batch.proof(values[1]),
@@ -205,7 +206,7 @@ def test_contract_clique_keeps_sealing_and_anchoring_with_one_signer_down(
         assert node2.signer not in sealed
         values = documents(3, "degraded")
         batch = MerkleBatch.of(values)
-        anchored = registry.ptb_operator.anchor_batch(batch.root, len(batch), "bafy-manifest-3")
+        anchored = registry.ptb_operator.anchor_batch(batch.root, len(batch), cid_of("manifest-3"))
         assert node0.block_number() >= anchored.batch.block_number + CONFIRMATIONS - 1
         wait_for_block(node1, anchored.batch.block_number)
         assert registry.reader(node1).verify(values[2], anchored.batch.batch_id,

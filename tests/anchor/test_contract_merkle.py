@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from anchor.merkle import MerkleBatch, leaf_hash
 from anchor.services.anvil import AnvilNode
-from tests.anchor.registry_fixtures import RegistryWorld, deploy_world
+from tests.anchor.registry_fixtures import RegistryWorld, cid_of, deploy_world
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def digests(n: int, salt: str) -> list[bytes]:
 def test_merkle_python_proofs_verify_on_chain(world: RegistryWorld, n: int) -> None:
     values = digests(n, f"onchain-{n}")
     batch = MerkleBatch.of(values)
-    anchored = world.ptb_operator.anchor_batch(batch.root, len(batch), f"manifest-{n}")
+    anchored = world.ptb_operator.anchor_batch(batch.root, len(batch), cid_of(f"manifest-{n}"))
     batch_id = anchored.batch.batch_id
     # Every leaf for small trees; for large ones the extremes plus a random sample.
     sample = values if n <= 1000 else [values[0], values[-1], *random.Random(n).sample(values, 60)]
@@ -50,6 +50,6 @@ def test_merkle_leaf_encoding_matches_contract(world: RegistryWorld) -> None:
 def test_merkle_random_batches_verify_on_chain(world: RegistryWorld, values: list[bytes],
                                                data: st.DataObject) -> None:
     batch = MerkleBatch.of(values)
-    anchored = world.ptb_operator.anchor_batch(batch.root, len(batch), "hypothesis")
+    anchored = world.ptb_operator.anchor_batch(batch.root, len(batch), cid_of("hypothesis"))
     value = data.draw(st.sampled_from(values))
     assert world.outsider.verify(value, anchored.batch.batch_id, batch.proof(value)).anchored

@@ -18,6 +18,7 @@ from anchor.services._process import free_port, port_open
 from anchor.services.anvil import dev_private_key
 from registry.context import DEV_OPERATOR_INDEX
 from registry.devnet import DEV_ISSUER_CODE
+from tests.anchor.registry_fixtures import cid_of
 
 
 def start_up(data_dir: Path, api_port: int, chain_port: int) -> subprocess.Popen:
@@ -57,7 +58,7 @@ def test_api_up_runs_embedded_registry_and_survives_sigkill(tmp_path: Path) -> N
         assert operator.issuer_of_operator(operator.account.address) == issuer_id_from_name(
             DEV_ISSUER_CODE)
         batch = MerkleBatch.of([hashlib.sha256(b"calibration certificate").digest()])
-        anchored = operator.anchor_batch(batch.root, 1, "manifest")
+        anchored = operator.anchor_batch(batch.root, 1, cid_of("manifest"))
         time.sleep(1.5)  # anvil dumps its state every second
     finally:
         proc.send_signal(signal.SIGKILL)

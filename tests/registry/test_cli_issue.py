@@ -115,6 +115,37 @@ def test_cli_revoke_and_supersede(cli, make_dccs: MakeDccs, tmp_path: Path) -> N
     assert code == EXIT_INPUT and json.loads(err)["error"]["code"] == "document-not-found"
 
 
+def test_cli_revoke_from_file_batches_per_anchoring_batch(cli, make_dccs: MakeDccs,
+                                                          tmp_path: Path) -> None:
+    make_dccs(tmp_path / "in", 7, "BULK")  # batches of 3, 3 and 1
+    _, report, _ = cli("issue", str(tmp_path / "in"), "--batch-size", "3")
+    hashes = [d["sha256"] for d in report["documents"]]
+    listing = tmp_path / "hashes.txt"
+    chosen = hashes[:2] + hashes[3:6]  # two batches of three, one of one: 5 in 2 batches
+    listing.write_text("# withdrawn after the audit\n" + "\n".join(chosen) + "\n\n")
+    code, revoked, err = cli("revoke", "--from-file", str(listing), "--reason", "withdrawn")
+    assert code == EXIT_OK, err
+    assert sorted(r["sha256"] for r in revoked["revoked"]) == sorted(chosen)
+    batches = {r["batch_id"] for r in revoked["revoked"]}
+    assert len(batches) >= 2 and len(revoked["transactions"]) == len(batches)
+    for sha256 in hashes:
+        _, verification, _ = cli("receipt", sha256, "--verify")
+        assert verification["verdict"] == ("revoked" if sha256 in chosen else "valid")
+    # The indexer projected every hash of the batched revocations: a re-run sends nothing,
+    # and a different reason is refused (irreversible).
+    code, again, _ = cli("revoke", "--from-file", str(listing), "--reason", "withdrawn")
+    assert code == EXIT_OK and again["transactions"] == []
+    code, _, err = cli("revoke", "--from-file", str(listing), "--reason", "error")
+    assert code == EXIT_INPUT and json.loads(err)["error"]["code"] == "document-already-revoked"
+    listing.write_text(hashes[6] + "\n" + "0x" + "cd" * 32 + "\n")
+    code, _, err = cli("revoke", "--from-file", str(listing), "--reason", "withdrawn")
+    assert code == EXIT_INPUT and json.loads(err)["error"]["code"] == "document-not-found"
+    _, verification, _ = cli("receipt", hashes[6], "--verify")
+    assert verification["verdict"] == "valid", "an unknown hash stops the whole request"
+    code, _, err = cli("revoke", hashes[6], "--from-file", str(listing), "--reason", "withdrawn")
+    assert code != EXIT_OK
+
+
 def test_cli_keys_eth_new_import_show(cli, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CERTREG_KEYSTORE_PASSWORD", "operator passphrase")

@@ -22,7 +22,7 @@ from registry.documents.signing import sign_document, verify_signature
 from registry.verify import CheckStatus, IndexedAnchoring, Verdict, verify_certificate
 from registry.verify.signer import DeclaredSigningCertificate
 from registry.verify.steps import IssuerSnapshot
-from tests.anchor.registry_fixtures import PTB, RegistryWorld, deploy_world
+from tests.anchor.registry_fixtures import PTB, RegistryWorld, cid_of, deploy_world
 
 
 @dataclasses.dataclass
@@ -67,7 +67,7 @@ def anchor(world: RegistryWorld, documents: list[bytes],
            salt: str) -> tuple[MemoryIndex, list[str]]:
     digests = [hashlib.sha256(d).digest() for d in documents]
     batch = MerkleBatch.of(digests)
-    anchored = world.ptb_operator.anchor_batch(batch.root, len(batch), f"manifest-{salt}")
+    anchored = world.ptb_operator.anchor_batch(batch.root, len(batch), cid_of(f"manifest-{salt}"))
     index = MemoryIndex()
     for document, digest in zip(documents, digests, strict=True):
         index.rows.append(IndexedAnchoring(
@@ -75,7 +75,7 @@ def anchor(world: RegistryWorld, documents: list[bytes],
             merkle_root=batch.root.hex(), proof=tuple("0x" + p.hex() for p in batch.proof(digest)),
             transaction_hash=anchored.transaction_hash, block_number=anchored.batch.block_number,
             anchored_at=dt.datetime.fromtimestamp(anchored.batch.anchored_at, dt.UTC),
-            manifest_cid=f"manifest-{salt}", cid="bafk-doc", document_type="dcc",
+            manifest_cid=cid_of(f"manifest-{salt}"), cid="bafk-doc", document_type="dcc",
             unique_identifier=None, encrypted=False, metadata={"size": len(document)}))
     return index, [d.hex() for d in digests]
 
