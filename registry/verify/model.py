@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from registry.documents.signer_trust import SignerTrust
+
 
 class Verdict(StrEnum):
     VALID = "valid"
@@ -17,6 +19,11 @@ class Verdict(StrEnum):
     # Authentic and not revoked, but a reference standard it relies on was revoked for a
     # reason that affects measurements, effective on or before its calibration (the cascade).
     TRACEABILITY_COMPROMISED = "traceability-compromised"
+    # The signature verifies, but its signer's certificate had been revoked when it signed
+    # (per revocation data the signature carries), or does not chain to a configured trust
+    # anchor with a key usage and validity fit for signing at the signing time.
+    SIGNER_CERTIFICATE_REVOKED = "signer-certificate-revoked"
+    SIGNER_UNTRUSTED = "signer-untrusted"
 
 
 class CheckStatus(StrEnum):
@@ -78,6 +85,9 @@ class SignatureEvidence:
     signer_subject: str | None
     signer_fingerprint: str | None
     signing_time: dt.datetime | None
+    # Chain (subjects, SHA-256 fingerprints), anchor and revocation status of the signer at
+    # the signing time; status `unchecked` when no trust anchors are configured.
+    signer_trust: SignerTrust | None = None
 
 
 @dataclass(frozen=True)

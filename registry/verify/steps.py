@@ -1,7 +1,9 @@
 """The verification steps, in order.
 
 1. document-hash: the uploaded bytes hash to the SHA-256 asked about (if bytes given)
-2. signature: the document's XAdES signature verifies (if bytes given and signed)
+2. signature: the document's XAdES signature verifies (if bytes given and signed), and
+   its signer's certificate chains to a configured trust anchor and had not been revoked
+   when it signed (registry.documents.signer_trust)
 3. index-lookup: the index knows an anchoring of this hash
 4. merkle-proof: the indexed proof leads from the document's leaf to the indexed root
 5. chain-root: the contract's batch holds that root — read from the chain, not the index
@@ -28,6 +30,7 @@ from typing import Any, Protocol
 
 from anchor.chain import BatchRecord, IssuerStatus, OnChainVerification, issuer_name
 from anchor.merkle import leaf_hash, process_proof
+from registry.documents.signer_trust import SignerTrustStatus
 from registry.verify.model import (
     AnchoringEvidence,
     CertificateVerification,
@@ -139,7 +142,33 @@ def _signature_evidence(result: Any) -> SignatureEvidence:
     return SignatureEvidence(status=result.status.value, reason=result.reason,
                              signer_subject=signer.subject if signer else None,
                              signer_fingerprint=signer.sha256_fingerprint if signer else None,
-                             signing_time=result.signing_time)
+                             signing_time=result.signing_time,
+                             signer_trust=getattr(result, "signer_trust", None))
+
+
+def _signature_step(steps: _Steps, signature: SignatureEvidence) -> Verdict | None:
+    """Record step 2; the verdict it decides, if it fails."""
+    trust = signature.signer_trust
+    if signature.status == "unsigned":
+        steps.record(STEP_SIGNATURE, CheckStatus.SKIPPED, "the document carries no "
+                     "XML signature; its integrity rests on the anchored hash")
+    elif signature.status != "valid":
+        steps.record(STEP_SIGNATURE, CheckStatus.FAILED, signature.reason)
+        return Verdict.SIGNATURE_INVALID
+    elif trust is not None and trust.status is SignerTrustStatus.REVOKED:
+        steps.record(STEP_SIGNATURE, CheckStatus.FAILED, "the signature verifies, but the "
+                     f"signer certificate {signature.signer_subject} was {trust.revocation.detail}"
+                     if trust.revocation else trust.detail)
+        return Verdict.SIGNER_CERTIFICATE_REVOKED
+    elif trust is not None and trust.status is SignerTrustStatus.UNTRUSTED:
+        steps.record(STEP_SIGNATURE, CheckStatus.FAILED,
+                     f"the signature verifies, but {trust.detail}")
+        return Verdict.SIGNER_UNTRUSTED
+    else:
+        steps.record(STEP_SIGNATURE, CheckStatus.PASSED,
+                     f"XAdES signature by {signature.signer_subject} verifies"
+                     + (f"; {trust.detail}" if trust is not None else ""))
+    return None
 
 
 def verify_certificate(sha256: str | None, document: bytes | None, *, index: IndexView,
@@ -171,20 +200,12 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
                      "no document given: verifying the hash alone")
 
     # 2. signature
+    signature_verdict: Verdict | None = None
     if document is not None and verify_signature is not None:
-        result = verify_signature(document)
-        signature = _signature_evidence(result)
-        if signature.status == "unsigned":
-            steps.record(STEP_SIGNATURE, CheckStatus.SKIPPED, "the document carries no "
-                         "XML signature; its integrity rests on the anchored hash")
-        elif signature.status == "valid":
-            steps.record(STEP_SIGNATURE, CheckStatus.PASSED,
-                         f"XAdES signature by {signature.signer_subject} verifies")
-        else:
-            steps.record(STEP_SIGNATURE, CheckStatus.FAILED, signature.reason)
+        signature = _signature_evidence(verify_signature(document))
+        signature_verdict = _signature_step(steps, signature)
     else:
         steps.record(STEP_SIGNATURE, CheckStatus.SKIPPED, "no document bytes to check")
-    signature_failed = steps.checks[-1].status is CheckStatus.FAILED
 
     # 3. index-lookup
     candidates = sorted(index.anchorings(digest_hex), key=lambda a: (a.block_number, a.batch_id))
@@ -194,7 +215,7 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         steps.skip_rest([STEP_MERKLE_PROOF, STEP_CHAIN_ROOT, STEP_CONTRACT_VERIFY,
                          STEP_ISSUER_AUTHORISED, STEP_REVOCATION, *_TRUST_STEPS],
                         "nothing to check against")
-        verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
+        verdict = signature_verdict or Verdict.UNKNOWN
         return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
                                        signature=signature)
     steps.record(STEP_INDEX_LOOKUP, CheckStatus.PASSED,
@@ -233,7 +254,7 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         steps.skip_rest([*order[order.index(step) + 1:], STEP_ISSUER_AUTHORISED,
                          STEP_REVOCATION, *_TRUST_STEPS],
                         "the chain does not confirm the indexed anchoring")
-        verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
+        verdict = signature_verdict or Verdict.UNKNOWN
         return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
                                        signature=signature)
 
@@ -310,8 +331,8 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         scope = trust.accreditation_scope(anchoring, document)
         _scope_step(steps, scope)
 
-    if signature_failed:
-        verdict = Verdict.SIGNATURE_INVALID
+    if signature_verdict is not None:
+        verdict = signature_verdict
     elif not authorised:
         verdict = Verdict.ISSUER_NOT_AUTHORISED_AT_ISSUE
     elif revocation is not None:
