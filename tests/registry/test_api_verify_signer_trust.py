@@ -17,6 +17,8 @@ from registry.documents.signing import sign_document
 from registry.errors import ConfigurationError
 from registry.issuance import Issuer
 from registry.settings import Settings, load_settings
+from tests.registry.api_fixtures import serve
+from tests.registry.browser_fixtures import save_screenshot
 from tests.registry.conftest import MakeDccs
 from tests.registry.documents._pki_fixtures import (
     EPOCH,
@@ -137,3 +139,22 @@ def test_cli_verify_file_with_trust_anchors(signed_under_test_pki: tuple[dict[st
 
     assert main(["verify", str(paths["untrusted"]), "--json", "--no-metrology"]) == 1
     assert json.loads(capsys.readouterr().out)["verdict"] == "signer-untrusted"
+
+
+def test_page_shows_a_revoked_signer(page, signed_under_test_pki: tuple[dict[str, Path], Path],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    paths, anchor_file = signed_under_test_pki
+    monkeypatch.setenv("CERTREG_TRUST_ANCHORS", str(anchor_file))
+    served = serve(load_settings())
+    try:
+        page.goto(served.url + "/")
+        page.set_input_files("#file", str(paths["revoked"]))
+        verdict = page.locator('#verdict[data-verdict="signer-certificate-revoked"]')
+        verdict.wait_for(timeout=15_000)
+        assert "Signer's certificate revoked" in verdict.inner_text()
+        signature = page.locator("#signature").inner_text()
+        assert "CN=Revoked Lab" in signature and "keyCompromise" in signature
+        assert "certreg Test Root CA" in signature  # the anchor
+        save_screenshot(page, "verification-page-signer-revoked")
+    finally:
+        served.stop()
