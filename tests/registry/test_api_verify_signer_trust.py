@@ -35,25 +35,28 @@ REVOKED_AT = SIGNED_AT - dt.timedelta(days=1)
 @pytest.fixture
 def signed_under_test_pki(issuer: Issuer, settings: Settings, make_dccs: MakeDccs,
                           tmp_path: Path) -> tuple[dict[str, Path], Path]:
-    """Four issued documents, by name, and the anchor file that trusts their PKI."""
+    """Signed documents by name (all but "never-issued" issued), and the anchor file
+    that trusts their PKI."""
     pki = create_test_pki()
     elsewhere = create_test_pki("Elsewhere")
     ca = pki.issuing
-    signers = {"good": ca.issue_signer("Good Lab"), "revoked": ca.issue_signer("Revoked Lab"),
+    revoked = ca.issue_signer("Revoked Lab")
+    signers = {"good": ca.issue_signer("Good Lab"), "revoked": revoked,
                "bes": ca.issue_signer("BES Lab"),
-               "untrusted": elsewhere.issuing.issue_signer("Unknown Lab")}
-    ca.revoke(signers["revoked"].certificate, REVOKED_AT, x509.ReasonFlags.key_compromise)
+               "untrusted": elsewhere.issuing.issue_signer("Unknown Lab"),
+               "never-issued": revoked}
+    ca.revoke(revoked.certificate, REVOKED_AT, x509.ReasonFlags.key_compromise)
     paths = {}
-    for (name, signer), source in zip(signers.items(), make_dccs(tmp_path / "in", 4, "PKI"),
+    for (name, signer), source in zip(signers.items(), make_dccs(tmp_path / "in", 5, "PKI"),
                                       strict=True):
         signed = sign_document(source.read_bytes(), signer, signing_time=SIGNED_AT).data
-        if name in ("good", "revoked"):
+        if name in ("good", "revoked", "never-issued"):
             signed = with_validation_data(signed, ocsp_responses=[
                 ca.ocsp_response(signer.certificate, AFTER_SIGNING)])
         path = tmp_path / f"{name}.xml"
         path.write_bytes(signed)
         paths[name] = path
-    issuer.run(list(paths.values()), batch_size=10)
+    issuer.run([path for name, path in paths.items() if name != "never-issued"], batch_size=10)
     issuer.index()
     return paths, write_anchor(pki.anchor, tmp_path / "trusted-list.pem")
 
@@ -90,6 +93,9 @@ def test_api_verdicts_with_trust_anchors(signed_under_test_pki: tuple[dict[str, 
     # Authentic and anchored all the same: the later steps still ran.
     assert next(c for c in revoked["checks"] if c["name"] == "contract-verify")[
         "status"] == "passed"
+
+    # Unknown to the registry, but the signer verdict still stands.
+    assert _verify(client, paths["never-issued"])["verdict"] == "signer-certificate-revoked"
 
     untrusted = _verify(client, paths["untrusted"])
     assert untrusted["verdict"] == "signer-untrusted"

@@ -253,6 +253,14 @@ def test_delegated_ocsp_responder(example: bytes, ca: IssuingCA, anchors: TrustA
     assert trust.revocation is not None and trust.revocation.status is RevocationStatus.UNKNOWN
     assert any("not for OCSP signing" in why for why in trust.revocation.not_accepted)
 
+    # A responder of another CA, however well delegated there, does not speak for this one.
+    foreign = create_test_pki("Elsewhere").issuing.delegated_responder()
+    by_stranger = ca.ocsp_response(signer.certificate, AFTER_SIGNING, responder=foreign)
+    trust = _trust(_signed(example, signer, ocsp_responses=[by_stranger]), anchors)
+    assert trust.status is SignerTrustStatus.TRUSTED
+    assert any("neither the issuing CA nor delegated" in why
+               for why in trust.revocation.not_accepted)
+
 
 def test_forged_revocation_data_is_not_evidence(example: bytes, ca: IssuingCA,
                                                 anchors: TrustAnchors) -> None:
