@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from base64 import b64decode
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,10 @@ _UNSIGNED = (f"{{{XADES_NS}}}QualifyingProperties/{{{XADES_NS}}}UnsignedProperti
 _PEM_SUFFIXES = (".pem", ".crt", ".cer")
 NO_REVOCATION_DATA = "no revocation data embedded; status unknown"
 NOT_FETCHED_NOTE = "{} (this registry does not fetch OCSP responses or CRLs)"
+# Revocation reasons after which a signature is only as good as its proof of existence
+# (RFC 5280 CRLReason names; None: the revocation gives no reason).
+REASONS_DOUBTING_THE_SIGNER = frozenset({"keyCompromise", "cACompromise", "aACompromise",
+                                         "unspecified", None})
 
 # EKUs that allow signing documents. A leaf without EKU is unrestricted (RFC 5280);
 # one whose EKU lists only e.g. TLS server authentication is not a document signer.
@@ -243,6 +247,26 @@ def assess_signer(leaf: x509.Certificate, key_info_certificates: Sequence[x509.C
     status = (SignerTrustStatus.REVOKED if revocation.status is RevocationStatus.REVOKED
               else SignerTrustStatus.TRUSTED)
     return SignerTrust(status, summary, chain=refs, anchor=refs[-1], revocation=revocation)
+
+
+def without_proof_of_existence(trust: SignerTrust, existed_by: dt.datetime) -> SignerTrust:
+    """`trust` reconsidered once the document is proven to exist by `existed_by` (its
+    anchoring): a certificate revoked after its claimed signing time, for a reason that
+    casts doubt on who held the key, but before that proof, counts as revoked then.
+    The SigningTime is the signer's claim, which whoever holds a compromised key can
+    backdate; without a proof of existence from before the revocation (ETSI EN 319 102-1
+    "REVOKED_NO_POE") only that claim places the signature before it."""
+    revocation = trust.revocation
+    if (revocation is None or revocation.status is not RevocationStatus.REVOKED_AFTER_SIGNING
+            or revocation.revoked_at is None or existed_by < revocation.revoked_at
+            or revocation.reason not in REASONS_DOUBTING_THE_SIGNER):
+        return trust
+    detail = (f"revoked at {revocation.revoked_at.isoformat()} "
+              f"({revocation.reason or 'no reason given'}), per {revocation.source}; the "
+              f"signature claims an earlier signing time, but the document's first proof of "
+              f"existence, its anchoring at {existed_by.isoformat()}, is later")
+    return replace(trust, status=SignerTrustStatus.REVOKED, detail=detail,
+                   revocation=replace(revocation, status=RevocationStatus.REVOKED, detail=detail))
 
 
 def check_revocation(leaf: x509.Certificate, issuer: x509.Certificate | None,

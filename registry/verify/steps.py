@@ -22,6 +22,7 @@ A failed step decides the verdict; later steps that depend on it are skipped, an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 
 from anchor.chain import BatchRecord, IssuerStatus, OnChainVerification, issuer_name
 from anchor.merkle import leaf_hash, process_proof
-from registry.documents.signer_trust import SignerTrustStatus
+from registry.documents.signer_trust import SignerTrustStatus, without_proof_of_existence
 from registry.verify.model import (
     AnchoringEvidence,
     CertificateVerification,
@@ -128,6 +129,11 @@ class _Steps:
         self.checks.append(Check(len(self.checks) + 1, name, status, detail))
         return status is CheckStatus.PASSED
 
+    def revise(self, name: str, status: CheckStatus, detail: str) -> None:
+        """Correct an earlier step once a later one has shown more (keeps its number)."""
+        index = next(i for i, c in enumerate(self.checks) if c.name == name)
+        self.checks[index] = Check(index + 1, name, status, detail)
+
     def skip_rest(self, names: Sequence[str], why: str) -> None:
         for name in names:
             self.record(name, CheckStatus.SKIPPED, f"not checked: {why}")
@@ -146,28 +152,29 @@ def _signature_evidence(result: Any) -> SignatureEvidence:
                              signer_trust=getattr(result, "signer_trust", None))
 
 
-def _signature_step(steps: _Steps, signature: SignatureEvidence) -> Verdict | None:
-    """Record step 2; the verdict it decides, if it fails."""
+def _signature_step(steps: _Steps, signature: SignatureEvidence, *,
+                    revise: bool = False) -> Verdict | None:
+    """Record (or `revise`) step 2; the verdict it decides, if it fails."""
+    record = steps.revise if revise else steps.record
     trust = signature.signer_trust
     if signature.status == "unsigned":
-        steps.record(STEP_SIGNATURE, CheckStatus.SKIPPED, "the document carries no "
-                     "XML signature; its integrity rests on the anchored hash")
+        record(STEP_SIGNATURE, CheckStatus.SKIPPED, "the document carries no XML signature; "
+               "its integrity rests on the anchored hash")
     elif signature.status != "valid":
-        steps.record(STEP_SIGNATURE, CheckStatus.FAILED, signature.reason)
+        record(STEP_SIGNATURE, CheckStatus.FAILED, signature.reason)
         return Verdict.SIGNATURE_INVALID
     elif trust is not None and trust.status is SignerTrustStatus.REVOKED:
-        steps.record(STEP_SIGNATURE, CheckStatus.FAILED, "the signature verifies, but the "
-                     f"signer certificate {signature.signer_subject} was {trust.revocation.detail}"
-                     if trust.revocation else trust.detail)
+        record(STEP_SIGNATURE, CheckStatus.FAILED,
+               f"the signature verifies, but the signer certificate {signature.signer_subject} "
+               f"was {trust.revocation.detail}" if trust.revocation else trust.detail)
         return Verdict.SIGNER_CERTIFICATE_REVOKED
     elif trust is not None and trust.status is SignerTrustStatus.UNTRUSTED:
-        steps.record(STEP_SIGNATURE, CheckStatus.FAILED,
-                     f"the signature verifies, but {trust.detail}")
+        record(STEP_SIGNATURE, CheckStatus.FAILED, f"the signature verifies, but {trust.detail}")
         return Verdict.SIGNER_UNTRUSTED
     else:
-        steps.record(STEP_SIGNATURE, CheckStatus.PASSED,
-                     f"XAdES signature by {signature.signer_subject} verifies"
-                     + (f"; {trust.detail}" if trust is not None else ""))
+        record(STEP_SIGNATURE, CheckStatus.PASSED,
+               f"XAdES signature by {signature.signer_subject} verifies"
+               + (f"; {trust.detail}" if trust is not None else ""))
     return None
 
 
@@ -274,6 +281,12 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         manifest_cid=anchoring.manifest_cid, cid=anchoring.cid,
         document_type=anchoring.document_type, unique_identifier=anchoring.unique_identifier,
         encrypted=anchoring.encrypted, proof_checked_against_chain_root=True)
+    if signature is not None and signature.signer_trust is not None and signature_verdict is None:
+        # The anchoring is the document's proof of existence; it can undo a backdated claim.
+        reconsidered = without_proof_of_existence(signature.signer_trust, evidence.anchored_at)
+        if reconsidered is not signature.signer_trust:
+            signature = dataclasses.replace(signature, signer_trust=reconsidered)
+            signature_verdict = _signature_step(steps, signature, revise=True)
 
     # 7. issuer-authorised
     snapshot = index.issuer(anchoring.issuer_id)

@@ -44,15 +44,21 @@ def signed_under_test_pki(issuer: Issuer, settings: Settings, make_dccs: MakeDcc
     signers = {"good": ca.issue_signer("Good Lab"), "revoked": revoked,
                "bes": ca.issue_signer("BES Lab"),
                "untrusted": elsewhere.issuing.issue_signer("Unknown Lab"),
-               "never-issued": revoked}
+               "never-issued": revoked, "compromised-after": ca.issue_signer("Stolen Key Lab"),
+               "superseded-after": ca.issue_signer("Retired Key Lab")}
     ca.revoke(revoked.certificate, REVOKED_AT, x509.ReasonFlags.key_compromise)
+    # Revoked after the claimed signing time, long before these documents are anchored.
+    ca.revoke(signers["compromised-after"].certificate, AFTER_SIGNING + dt.timedelta(days=1),
+              x509.ReasonFlags.key_compromise)
+    ca.revoke(signers["superseded-after"].certificate, AFTER_SIGNING + dt.timedelta(days=1),
+              x509.ReasonFlags.superseded)
     paths = {}
-    for (name, signer), source in zip(signers.items(), make_dccs(tmp_path / "in", 5, "PKI"),
-                                      strict=True):
+    sources = make_dccs(tmp_path / "in", len(signers), "PKI")
+    for (name, signer), source in zip(signers.items(), sources, strict=True):
         signed = sign_document(source.read_bytes(), signer, signing_time=SIGNED_AT).data
-        if name in ("good", "revoked", "never-issued"):
+        if name not in ("bes", "untrusted"):
             signed = with_validation_data(signed, ocsp_responses=[
-                ca.ocsp_response(signer.certificate, AFTER_SIGNING)])
+                ca.ocsp_response(signer.certificate, AFTER_SIGNING + dt.timedelta(days=2))])
         path = tmp_path / f"{name}.xml"
         path.write_bytes(signed)
         paths[name] = path
@@ -96,6 +102,18 @@ def test_api_verdicts_with_trust_anchors(signed_under_test_pki: tuple[dict[str, 
 
     # Unknown to the registry, but the signer verdict still stands.
     assert _verify(client, paths["never-issued"])["verdict"] == "signer-certificate-revoked"
+
+    # Revoked after its claimed signing time but before its anchoring, the document's only
+    # proof of existence: for a compromised key the claim cannot be relied on.
+    stolen = _verify(client, paths["compromised-after"])
+    assert stolen["verdict"] == "signer-certificate-revoked"
+    step = next(c for c in stolen["checks"] if c["name"] == "signature")
+    assert step["number"] == 2 and "proof of existence" in step["detail"]
+    assert stolen["signature"]["signer_trust"]["status"] == "revoked"
+    superseded = _verify(client, paths["superseded-after"])
+    assert superseded["verdict"] == "valid"
+    assert superseded["signature"]["signer_trust"]["revocation"]["status"] == \
+        "revoked-after-signing"
 
     untrusted = _verify(client, paths["untrusted"])
     assert untrusted["verdict"] == "signer-untrusted"

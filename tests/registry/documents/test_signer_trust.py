@@ -19,6 +19,7 @@ from registry.documents.signer_trust import (
     SignerTrust,
     SignerTrustStatus,
     TrustAnchors,
+    without_proof_of_existence,
 )
 from registry.documents.signing import (
     SignatureStatus,
@@ -235,6 +236,33 @@ def test_revoked_after_signing_stays_trusted_and_is_noted(example: bytes, ca: Is
     assert trust.revocation.status is RevocationStatus.REVOKED_AFTER_SIGNING
     assert trust.revocation.revoked_at == revoked_at
     assert "after it signed" in trust.detail and "cessationOfOperation" in trust.detail
+
+
+def test_revoked_after_claimed_signing_needs_an_earlier_proof_of_existence(
+        example: bytes, ca: IssuingCA, anchors: TrustAnchors) -> None:
+    compromised = ca.issue_signer("Stolen Key Lab")
+    retired = ca.issue_signer("Retired Key Lab")
+    revoked_at = SIGNED_AT + dt.timedelta(days=3)
+    ca.revoke(compromised.certificate, revoked_at, x509.ReasonFlags.key_compromise)
+    ca.revoke(retired.certificate, revoked_at, x509.ReasonFlags.superseded)
+    later = revoked_at + dt.timedelta(days=1)
+
+    def trust_of(signer: SigningIdentity) -> SignerTrust:
+        return _trust(_signed(example, signer, ocsp_responses=[
+            ca.ocsp_response(signer.certificate, later)]), anchors)
+
+    stolen = trust_of(compromised)
+    assert stolen.revocation.status is RevocationStatus.REVOKED_AFTER_SIGNING
+    # Proven to exist before the revocation (e.g. anchored then): the claim is not needed.
+    assert without_proof_of_existence(stolen, revoked_at - dt.timedelta(hours=1)) is stolen
+    # First proven after it: a key thief could have backdated SigningTime.
+    doubted = without_proof_of_existence(stolen, later)
+    assert doubted.status is SignerTrustStatus.REVOKED and doubted.refuses
+    assert doubted.revocation.status is RevocationStatus.REVOKED
+    assert "proof of existence" in doubted.detail and "keyCompromise" in doubted.detail
+    # Superseded: nobody else held the key, so the claimed signing time stands.
+    superseded = trust_of(retired)
+    assert without_proof_of_existence(superseded, later) is superseded
 
 
 def test_delegated_ocsp_responder(example: bytes, ca: IssuingCA, anchors: TrustAnchors) -> None:
