@@ -51,6 +51,7 @@ from signxml.xades import (
 from registry.documents.keys import CertificateInfo, SigningIdentity
 from registry.documents.parse import parse_xml
 from registry.documents.signer_trust import (
+    EmbeddedValidationData,
     SignerTrust,
     TrustAnchors,
     assess_signer,
@@ -340,8 +341,10 @@ def verify_signature(
             list(trusted_certs), verification_time)
         chains = chain is not None
         checks.append(SignatureCheck("certificate-chain", chains, trust_detail))
-    signer_trust = assess_signer(signer_certificate, key_info_certificates,
-                                 read_validation_data(signature), anchors,
+    # Without anchors nothing is judged, so the unsigned properties are not even read.
+    embedded = (read_validation_data(signature) if anchors is not None
+                else EmbeddedValidationData())
+    signer_trust = assess_signer(signer_certificate, key_info_certificates, embedded, anchors,
                                  verified_signing_time)
     if anchors is not None:
         checks.append(SignatureCheck("signer-trust", not signer_trust.refuses,

@@ -4,6 +4,7 @@ anchors, key usage, validity, and the revocation data an XAdES-X-L signature car
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMethod, SignatureMethod
 
 from registry.documents.keys import SigningIdentity
@@ -79,8 +81,6 @@ def _signed(example: bytes, signer: SigningIdentity, **validation: object) -> by
 
 def _sign_at(example: bytes, signer: SigningIdentity, signing_time: dt.datetime) -> bytes:
     """Signed at a time sign_document refuses (outside the certificate's validity)."""
-    from lxml import etree
-
     xades = _FixedTimeXAdESSigner(
         signing_time, method=SignatureConstructionMethod.enveloped,
         signature_algorithm=SignatureMethod.ECDSA_SHA256,
@@ -390,8 +390,6 @@ def test_trust_anchors_from_a_directory_or_file(tmp_path: Path, pki: Certificate
 # --- helpers ---------------------------------------------------------------------------------
 
 def _pem_of_first_certificate(document: bytes) -> bytes:
-    import re
-
     match = re.search(rb"<ds:X509Certificate>(.*?)</ds:X509Certificate>", document, re.S)
     assert match is not None
     body = b"".join(match.group(1).split())
