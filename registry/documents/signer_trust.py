@@ -48,6 +48,7 @@ _UNSIGNED = (f"{{{XADES_NS}}}QualifyingProperties/{{{XADES_NS}}}UnsignedProperti
 _PEM_SUFFIXES = (".pem", ".crt", ".cer")
 NO_REVOCATION_DATA = "no revocation data embedded; status unknown"
 NOT_FETCHED_NOTE = "{} (this registry does not fetch OCSP responses or CRLs)"
+MAX_EMBEDDED_VALUES = 32  # of each kind: certificates, OCSP responses, CRLs
 # Revocation reasons after which a signature is only as good as its proof of existence
 # (RFC 5280 CRLReason names; None: the revocation gives no reason).
 REASONS_DOUBTING_THE_SIGNER = frozenset({"keyCompromise", "cACompromise", "aACompromise",
@@ -163,7 +164,12 @@ def read_validation_data(signature: etree._Element) -> EmbeddedValidationData:
 
     def values(path: str) -> list[bytes]:
         found = []
-        for element in properties.iterfind(path):
+        for count, element in enumerate(properties.iterfind(path)):
+            if count == MAX_EMBEDDED_VALUES:
+                # Each one costs a signature check: a hostile document must not buy unbounded work.
+                unreadable.append(f"{etree.QName(element).localname} beyond the first "
+                                  f"{MAX_EMBEDDED_VALUES} ignored")
+                break
             try:
                 found.append(b64decode("".join((element.text or "").split()), validate=True))
             except ValueError:
@@ -426,12 +432,34 @@ def _ocsp_responder(response: ocsp.OCSPResponse, issuer: x509.Certificate,
     raise _NotEvidence("signed by a responder that is neither the issuing CA nor delegated by it")
 
 
+def _der(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    octets = (size.bit_length() + 7) // 8
+    return bytes([tag, 0x80 | octets]) + size.to_bytes(octets) + content
+
+
+_ID_PKIX_OCSP_BASIC = bytes.fromhex("06092b0601050507300101")  # OID 1.3.6.1.5.5.7.48.1.1
+
+
+def _as_ocsp_response(basic: bytes) -> bytes:
+    """OCSPResponse { successful, responseBytes { id-pkix-ocsp-basic, basic } } (RFC 6960)."""
+    response_bytes = _der(0x30, _ID_PKIX_OCSP_BASIC + _der(0x04, basic))
+    return _der(0x30, bytes.fromhex("0a0100") + _der(0xA0, response_bytes))
+
+
 def _ocsp_findings(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
                    at: dt.datetime, known: Sequence[x509.Certificate]) -> list[RevocationFinding]:
     try:
         response = ocsp.load_der_ocsp_response(der)
-    except ValueError as exc:
-        raise _NotEvidence(f"not an OCSP response ({exc})") from None
+    except ValueError:
+        try:
+            # XAdES wants the whole OCSPResponse; some tools embed the BasicOCSPResponse
+            # alone, as CAdES does. It carries the same signed data, so accept it too.
+            response = ocsp.load_der_ocsp_response(_as_ocsp_response(der))
+        except ValueError as exc:
+            raise _NotEvidence(f"not an OCSP response ({exc})") from None
     if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise _NotEvidence(f"the responder answered {response.response_status.name}")
     responder = _ocsp_responder(response, issuer, known)

@@ -310,6 +310,28 @@ def test_forged_revocation_data_is_not_evidence(example: bytes, ca: IssuingCA,
     assert "good" not in trust.detail
 
 
+def test_a_bare_basic_ocsp_response_is_read_too(example: bytes, ca: IssuingCA,
+                                                 anchors: TrustAnchors) -> None:
+    signer = ca.issue_signer("CAdES-minded Lab")
+    ca.revoke(signer.certificate, SIGNED_AT - dt.timedelta(days=1))
+    full = ca.ocsp_response(signer.certificate, AFTER_SIGNING)
+    basic = _basic_ocsp_response(full)
+    assert basic != full
+    trust = _trust(_signed(example, signer, ocsp_responses=[basic]), anchors)
+    assert trust.status is SignerTrustStatus.REVOKED
+
+
+def test_embedded_values_are_bounded(example: bytes, ca: IssuingCA,
+                                     anchors: TrustAnchors) -> None:
+    signer = ca.issue_signer("Flooding Lab")
+    other = ca.issue_signer("Someone Else")
+    noise = [ca.ocsp_response(other.certificate, AFTER_SIGNING)] * 40
+    trust = _trust(_signed(example, signer, ocsp_responses=noise), anchors)
+    assert trust.revocation is not None and trust.revocation.status is RevocationStatus.UNKNOWN
+    assert any("beyond the first 32 ignored" in why for why in trust.revocation.not_accepted)
+    assert sum("CertID" in why for why in trust.revocation.not_accepted) == 32
+
+
 def test_ocsp_about_another_certificate_is_not_evidence(example: bytes, ca: IssuingCA,
                                                         anchors: TrustAnchors) -> None:
     signer = ca.issue_signer("Asked Lab")
@@ -394,3 +416,16 @@ def _pem_of_first_certificate(document: bytes) -> bytes:
     assert match is not None
     body = b"".join(match.group(1).split())
     return b"-----BEGIN CERTIFICATE-----\n" + body + b"\n-----END CERTIFICATE-----\n"
+
+
+def _basic_ocsp_response(der: bytes) -> bytes:
+    """The BasicOCSPResponse inside an OCSPResponse: the OCTET STRING in responseBytes."""
+    marker = bytes.fromhex("06092b0601050507300101")  # id-pkix-ocsp-basic, then the string
+    start = der.index(marker) + len(marker)
+    assert der[start] == 0x04
+    length = der[start + 1]
+    if length & 0x80:
+        size = length & 0x7F
+        return der[start + 2 + size:start + 2 + size
+                   + int.from_bytes(der[start + 2:start + 2 + size])]
+    return der[start + 2:start + 2 + length]
