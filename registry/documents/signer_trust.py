@@ -72,7 +72,7 @@ class SignerTrustStatus(StrEnum):
     UNCHECKED = "unchecked"  # no trust anchors configured
 
 
-class RevocationStatus(StrEnum):
+class SignerRevocationStatus(StrEnum):
     NOT_REVOKED = "not-revoked"  # proven by data issued at or after the signing time
     REVOKED = "revoked"  # revoked at or before the signing time
     REVOKED_AFTER_SIGNING = "revoked-after-signing"
@@ -91,10 +91,10 @@ class CertificateRef:
 
 
 @dataclass(frozen=True)
-class RevocationFinding:
+class SignerRevocation:
     """What the embedded revocation data says about the signer certificate."""
 
-    status: RevocationStatus
+    status: SignerRevocationStatus
     detail: str
     source: str | None = None  # "OCSP response by ..." | "CRL of ..."
     revoked_at: dt.datetime | None = None
@@ -109,7 +109,7 @@ class SignerTrust:
     detail: str
     chain: tuple[CertificateRef, ...] = ()  # leaf first, anchor last
     anchor: CertificateRef | None = None
-    revocation: RevocationFinding | None = None
+    revocation: SignerRevocation | None = None
 
     @property
     def refuses(self) -> bool:
@@ -250,7 +250,7 @@ def assess_signer(leaf: x509.Certificate, key_info_certificates: Sequence[x509.C
     issuer = chain[1] if len(chain) > 1 else None
     revocation = check_revocation(leaf, issuer, embedded, at, [*candidates, *chain])
     summary = f"{chain_detail} {when}; revocation: {revocation.detail}"
-    status = (SignerTrustStatus.REVOKED if revocation.status is RevocationStatus.REVOKED
+    status = (SignerTrustStatus.REVOKED if revocation.status is SignerRevocationStatus.REVOKED
               else SignerTrustStatus.TRUSTED)
     return SignerTrust(status, summary, chain=refs, anchor=refs[-1], revocation=revocation)
 
@@ -263,7 +263,7 @@ def without_proof_of_existence(trust: SignerTrust, existed_by: dt.datetime) -> S
     backdate; without a proof of existence from before the revocation (ETSI EN 319 102-1
     "REVOKED_NO_POE") only that claim places the signature before it."""
     revocation = trust.revocation
-    if (revocation is None or revocation.status is not RevocationStatus.REVOKED_AFTER_SIGNING
+    if (revocation is None or revocation.status is not SignerRevocationStatus.REVOKED_AFTER_SIGNING
             or revocation.revoked_at is None or existed_by < revocation.revoked_at
             or revocation.reason not in REASONS_DOUBTING_THE_SIGNER):
         return trust
@@ -271,24 +271,24 @@ def without_proof_of_existence(trust: SignerTrust, existed_by: dt.datetime) -> S
               f"({revocation.reason or 'no reason given'}), per {revocation.source}; the "
               f"signature claims an earlier signing time, but the document's first proof of "
               f"existence, its anchoring at {existed_by.isoformat()}, is later")
-    return replace(trust, status=SignerTrustStatus.REVOKED, detail=detail,
-                   revocation=replace(revocation, status=RevocationStatus.REVOKED, detail=detail))
+    revoked = replace(revocation, status=SignerRevocationStatus.REVOKED, detail=detail)
+    return replace(trust, status=SignerTrustStatus.REVOKED, detail=detail, revocation=revoked)
 
 
 def check_revocation(leaf: x509.Certificate, issuer: x509.Certificate | None,
                      embedded: EmbeddedValidationData, at: dt.datetime,
-                     known_certificates: Sequence[x509.Certificate] = ()) -> RevocationFinding:
+                     known_certificates: Sequence[x509.Certificate] = ()) -> SignerRevocation:
     """The revocation status of `leaf` at `at` from the embedded OCSP responses and CRLs."""
     if not embedded.ocsp_responses and not embedded.crls:
-        return RevocationFinding(RevocationStatus.UNKNOWN,
+        return SignerRevocation(SignerRevocationStatus.UNKNOWN,
                                  NOT_FETCHED_NOTE.format(NO_REVOCATION_DATA),
                                  not_accepted=embedded.unreadable)
     if issuer is None:
-        return RevocationFinding(RevocationStatus.UNKNOWN,
+        return SignerRevocation(SignerRevocationStatus.UNKNOWN,
                                  "the signer certificate is itself the trust anchor, so no "
                                  "issuer can vouch for its revocation status; status unknown",
                                  not_accepted=embedded.unreadable)
-    findings: list[RevocationFinding] = []
+    findings: list[SignerRevocation] = []
     refused = list(embedded.unreadable)
     for der in embedded.ocsp_responses:
         try:
@@ -301,18 +301,18 @@ def check_revocation(leaf: x509.Certificate, issuer: x509.Certificate | None,
         except _NotEvidence as exc:
             refused.append(f"CRL not accepted: {exc}")
     not_accepted = tuple(refused)
-    for status in (RevocationStatus.REVOKED, RevocationStatus.REVOKED_AFTER_SIGNING,
-                   RevocationStatus.NOT_REVOKED):
+    for status in (SignerRevocationStatus.REVOKED, SignerRevocationStatus.REVOKED_AFTER_SIGNING,
+                   SignerRevocationStatus.NOT_REVOKED):
         decisive = [f for f in findings if f.status is status]
         if decisive:
             # The earliest revocation counts; for "not revoked", the freshest proof.
             best = (max(decisive, key=lambda f: f.issued_at or at)
-                    if status is RevocationStatus.NOT_REVOKED
+                    if status is SignerRevocationStatus.NOT_REVOKED
                     else min(decisive, key=lambda f: f.revoked_at or at))
-            return RevocationFinding(best.status, best.detail, best.source, best.revoked_at,
+            return SignerRevocation(best.status, best.detail, best.source, best.revoked_at,
                                      best.reason, best.issued_at, not_accepted)
     reasons = [f.detail for f in findings] + list(not_accepted)
-    return RevocationFinding(RevocationStatus.UNKNOWN,
+    return SignerRevocation(SignerRevocationStatus.UNKNOWN,
                              "status unknown: the embedded revocation data does not show the "
                              "status at the signing time (" + "; ".join(reasons) + ")",
                              not_accepted=not_accepted)
@@ -356,28 +356,28 @@ def _reason(value: x509.ReasonFlags | None) -> str | None:
 
 
 def _revocation_finding(source: str, revoked_at: dt.datetime, reason: str | None,
-                        issued_at: dt.datetime, at: dt.datetime) -> RevocationFinding:
+                        issued_at: dt.datetime, at: dt.datetime) -> SignerRevocation:
     because = f" ({reason})" if reason else ""
     if revoked_at <= at:
-        return RevocationFinding(
-            RevocationStatus.REVOKED, f"revoked at {revoked_at.isoformat()}{because}, before "
+        return SignerRevocation(
+            SignerRevocationStatus.REVOKED, f"revoked at {revoked_at.isoformat()}{because}, before "
             f"it signed at {at.isoformat()}, per {source}", source, revoked_at, reason, issued_at)
-    return RevocationFinding(
-        RevocationStatus.REVOKED_AFTER_SIGNING,
+    return SignerRevocation(
+        SignerRevocationStatus.REVOKED_AFTER_SIGNING,
         f"revoked at {revoked_at.isoformat()}{because}, after it signed at {at.isoformat()} "
         f"(the signing time is the signer's claim), per {source}",
         source, revoked_at, reason, issued_at)
 
 
 def _not_revoked_finding(source: str, issued_at: dt.datetime,
-                         at: dt.datetime) -> RevocationFinding:
+                         at: dt.datetime) -> SignerRevocation:
     # A revocation is permanent, so a "not revoked" answer issued after the signing
     # time covers it; an older one says nothing about what happened since.
     if issued_at >= at:
-        return RevocationFinding(RevocationStatus.NOT_REVOKED,
+        return SignerRevocation(SignerRevocationStatus.NOT_REVOKED,
                                  f"not revoked as of {issued_at.isoformat()}, after the signing "
                                  f"time, per {source}", source, issued_at=issued_at)
-    return RevocationFinding(RevocationStatus.UNKNOWN,
+    return SignerRevocation(SignerRevocationStatus.UNKNOWN,
                              f"{source} says not revoked as of {issued_at.isoformat()}, which "
                              "predates the signature", source, issued_at=issued_at)
 
@@ -450,7 +450,7 @@ def _as_ocsp_response(basic: bytes) -> bytes:
 
 
 def _ocsp_findings(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
-                   at: dt.datetime, known: Sequence[x509.Certificate]) -> list[RevocationFinding]:
+                   at: dt.datetime, known: Sequence[x509.Certificate]) -> list[SignerRevocation]:
     try:
         response = ocsp.load_der_ocsp_response(der)
     except ValueError:
@@ -493,7 +493,7 @@ def _ocsp_findings(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
         elif single.certificate_status is ocsp.OCSPCertStatus.GOOD:
             findings.append(_not_revoked_finding(source, single.this_update_utc, at))
         else:
-            findings.append(RevocationFinding(RevocationStatus.UNKNOWN,
+            findings.append(SignerRevocation(SignerRevocationStatus.UNKNOWN,
                                               f"{source} answers 'unknown'", source))
     if not findings:
         raise _NotEvidence("it is not about the signer certificate (no matching CertID)")
@@ -501,7 +501,7 @@ def _ocsp_findings(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
 
 
 def _crl_finding(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
-                 at: dt.datetime) -> RevocationFinding:
+                 at: dt.datetime) -> SignerRevocation:
     try:
         crl = x509.load_der_x509_crl(der)
     except ValueError as exc:
@@ -540,6 +540,6 @@ def _crl_finding(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
     if scope is not None and (scope.only_contains_ca_certs or scope.only_contains_attribute_certs
                               or scope.only_some_reasons or scope.indirect_crl):
         # A partitioned CRL's silence says nothing about certificates outside its part.
-        return RevocationFinding(RevocationStatus.UNKNOWN,
+        return SignerRevocation(SignerRevocationStatus.UNKNOWN,
                                  f"{source} covers only part of the CA's certificates", source)
     return _not_revoked_finding(source, crl.last_update_utc, at)

@@ -17,7 +17,7 @@ from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMeth
 
 from registry.documents.keys import SigningIdentity
 from registry.documents.signer_trust import (
-    RevocationStatus,
+    SignerRevocationStatus,
     SignerTrust,
     SignerTrustStatus,
     TrustAnchors,
@@ -74,6 +74,10 @@ def _trust(document: bytes, anchors: TrustAnchors | None) -> SignerTrust:
     return verdict.signer_trust
 
 
+def _revocation_status(trust: SignerTrust) -> SignerRevocationStatus | None:
+    return trust.revocation.status if trust.revocation is not None else None
+
+
 def _signed(example: bytes, signer: SigningIdentity, **validation: object) -> bytes:
     signed = sign_document(example, signer, signing_time=SIGNED_AT).data
     return with_validation_data(signed, **validation) if validation else signed  # type: ignore[arg-type]
@@ -107,7 +111,7 @@ def test_good_chain_with_fresh_ocsp_is_trusted(example: bytes, ca: IssuingCA,
         hashes.SHA256()).hex()
     assert trust.anchor == trust.chain[-1]
     assert trust.revocation is not None
-    assert trust.revocation.status is RevocationStatus.NOT_REVOKED
+    assert trust.revocation.status is SignerRevocationStatus.NOT_REVOKED
     assert "OCSP" in (trust.revocation.source or "")
     assert trust.revocation.issued_at == AFTER_SIGNING
 
@@ -217,7 +221,7 @@ def test_crl_without_entry_issued_after_signing_shows_not_revoked(
     ca.revoke(other.certificate, EPOCH)
     trust = _trust(_signed(example, signer, crls=[ca.crl(AFTER_SIGNING)]), anchors)
     assert trust.revocation is not None
-    assert trust.revocation.status is RevocationStatus.NOT_REVOKED
+    assert trust.revocation.status is SignerRevocationStatus.NOT_REVOKED
 
 
 def test_revoked_after_signing_stays_trusted_and_is_noted(example: bytes, ca: IssuingCA,
@@ -233,7 +237,7 @@ def test_revoked_after_signing_stays_trusted_and_is_noted(example: bytes, ca: Is
 
     assert trust.status is SignerTrustStatus.TRUSTED
     assert trust.revocation is not None
-    assert trust.revocation.status is RevocationStatus.REVOKED_AFTER_SIGNING
+    assert trust.revocation.status is SignerRevocationStatus.REVOKED_AFTER_SIGNING
     assert trust.revocation.revoked_at == revoked_at
     assert "after it signed" in trust.detail and "cessationOfOperation" in trust.detail
 
@@ -252,13 +256,13 @@ def test_revoked_after_claimed_signing_needs_an_earlier_proof_of_existence(
             ca.ocsp_response(signer.certificate, later)]), anchors)
 
     stolen = trust_of(compromised)
-    assert stolen.revocation.status is RevocationStatus.REVOKED_AFTER_SIGNING
+    assert stolen.revocation.status is SignerRevocationStatus.REVOKED_AFTER_SIGNING
     # Proven to exist before the revocation (e.g. anchored then): the claim is not needed.
     assert without_proof_of_existence(stolen, revoked_at - dt.timedelta(hours=1)) is stolen
     # First proven after it: a key thief could have backdated SigningTime.
     doubted = without_proof_of_existence(stolen, later)
     assert doubted.status is SignerTrustStatus.REVOKED and doubted.refuses
-    assert doubted.revocation.status is RevocationStatus.REVOKED
+    assert doubted.revocation.status is SignerRevocationStatus.REVOKED
     assert "proof of existence" in doubted.detail and "keyCompromise" in doubted.detail
     # Superseded: nobody else held the key, so the claimed signing time stands.
     superseded = trust_of(retired)
@@ -278,7 +282,7 @@ def test_delegated_ocsp_responder(example: bytes, ca: IssuingCA, anchors: TrustA
                                      responder=ca.delegated_responder(ocsp_signing=False))
     trust = _trust(_signed(example, signer, ocsp_responses=[not_delegated]), anchors)
     assert trust.status is SignerTrustStatus.TRUSTED
-    assert trust.revocation is not None and trust.revocation.status is RevocationStatus.UNKNOWN
+    assert _revocation_status(trust) is SignerRevocationStatus.UNKNOWN
     assert any("not for OCSP signing" in why for why in trust.revocation.not_accepted)
 
     # A responder of another CA, however well delegated there, does not speak for this one.
@@ -304,7 +308,7 @@ def test_forged_revocation_data_is_not_evidence(example: bytes, ca: IssuingCA,
 
     assert trust.status is SignerTrustStatus.TRUSTED
     assert trust.revocation is not None
-    assert trust.revocation.status is RevocationStatus.UNKNOWN
+    assert trust.revocation.status is SignerRevocationStatus.UNKNOWN
     assert len(trust.revocation.not_accepted) == 3
     assert all("does not verify" in why for why in trust.revocation.not_accepted)
     assert "good" not in trust.detail
@@ -327,7 +331,7 @@ def test_embedded_values_are_bounded(example: bytes, ca: IssuingCA,
     other = ca.issue_signer("Someone Else")
     noise = [ca.ocsp_response(other.certificate, AFTER_SIGNING)] * 40
     trust = _trust(_signed(example, signer, ocsp_responses=noise), anchors)
-    assert trust.revocation is not None and trust.revocation.status is RevocationStatus.UNKNOWN
+    assert _revocation_status(trust) is SignerRevocationStatus.UNKNOWN
     assert any("beyond the first 32 ignored" in why for why in trust.revocation.not_accepted)
     assert sum("CertID" in why for why in trust.revocation.not_accepted) == 32
 
@@ -338,7 +342,7 @@ def test_ocsp_about_another_certificate_is_not_evidence(example: bytes, ca: Issu
     other = ca.issue_signer("Other Lab")
     response = ca.ocsp_response(other.certificate, AFTER_SIGNING)
     trust = _trust(_signed(example, signer, ocsp_responses=[response]), anchors)
-    assert trust.revocation is not None and trust.revocation.status is RevocationStatus.UNKNOWN
+    assert _revocation_status(trust) is SignerRevocationStatus.UNKNOWN
     assert any("CertID" in why for why in trust.revocation.not_accepted)
 
 
@@ -348,7 +352,7 @@ def test_good_answer_older_than_the_signature_proves_nothing(
     stale = ca.ocsp_response(signer.certificate, SIGNED_AT - dt.timedelta(days=1))
     trust = _trust(_signed(example, signer, ocsp_responses=[stale]), anchors)
     assert trust.status is SignerTrustStatus.TRUSTED
-    assert trust.revocation is not None and trust.revocation.status is RevocationStatus.UNKNOWN
+    assert _revocation_status(trust) is SignerRevocationStatus.UNKNOWN
     assert "predates the signature" in trust.revocation.detail
 
 
@@ -356,7 +360,7 @@ def test_no_revocation_data_means_status_unknown(example: bytes, ca: IssuingCA,
                                                  anchors: TrustAnchors) -> None:
     trust = _trust(_signed(example, ca.issue_signer("Plain BES Lab")), anchors)
     assert trust.status is SignerTrustStatus.TRUSTED
-    assert trust.revocation is not None and trust.revocation.status is RevocationStatus.UNKNOWN
+    assert _revocation_status(trust) is SignerRevocationStatus.UNKNOWN
     assert "no revocation data embedded; status unknown" in trust.detail
     assert "good" not in trust.detail
 
@@ -386,7 +390,7 @@ def test_pydcc_vector_under_anchors(read_corpus: Callable[[str], bytes],
     # Valid when it signed (2022-10-21), though expired now (2024-12-02).
     assert pinned.status is SignerTrustStatus.TRUSTED
     assert pinned.revocation is not None
-    assert pinned.revocation.status is RevocationStatus.UNKNOWN
+    assert pinned.revocation.status is SignerRevocationStatus.UNKNOWN
     assert "status unknown" in pinned.detail
 
 
