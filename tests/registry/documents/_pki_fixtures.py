@@ -43,17 +43,18 @@ def _key_usage(*, ca: bool, signing: bool = True) -> x509.KeyUsage:
 def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
                  issuer_key: ec.EllipticCurvePrivateKey, not_before: dt.datetime,
                  not_after: dt.datetime, *, ca: bool, path_length: int | None = None,
-                 key_usage: x509.KeyUsage | None = None,
+                 key_usage: x509.KeyUsage | bool | None = None,
                  eku: list[x509.ObjectIdentifier] | None = None) -> x509.Certificate:
     builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(not_before).not_valid_after(not_after)
                .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-               .add_extension(key_usage or _key_usage(ca=ca), critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                               critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                    issuer_key.public_key()), critical=False))
+    if key_usage is not False:  # False: a certificate without KeyUsage
+        builder = builder.add_extension(key_usage or _key_usage(ca=ca), critical=True)
     if eku is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
@@ -72,7 +73,7 @@ class IssuingCA:
 
     def issue_signer(self, common_name: str, *, not_before: dt.datetime = EPOCH,
                      not_after: dt.datetime = EPOCH + dt.timedelta(days=365),
-                     key_usage: x509.KeyUsage | None = None,
+                     key_usage: x509.KeyUsage | bool | None = None,
                      eku: list[x509.ObjectIdentifier] | None = None,
                      with_chain: bool = True) -> SigningIdentity:
         """A document-signing identity; `with_chain` puts the CA certificates in KeyInfo."""
@@ -132,9 +133,15 @@ class IssuingCA:
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     def crl(self, this_update: dt.datetime, *, next_update: dt.timedelta = dt.timedelta(days=7),
-            signing_key: ec.EllipticCurvePrivateKey | None = None) -> bytes:
+            signing_key: ec.EllipticCurvePrivateKey | None = None,
+            only_ca_certificates: bool = False) -> bytes:
         builder = (x509.CertificateRevocationListBuilder().issuer_name(self.certificate.subject)
                    .last_update(this_update).next_update(this_update + next_update))
+        if only_ca_certificates:
+            builder = builder.add_extension(x509.IssuingDistributionPoint(
+                full_name=None, relative_name=None, only_contains_user_certs=False,
+                only_contains_ca_certs=True, only_some_reasons=None, indirect_crl=False,
+                only_contains_attribute_certs=False), critical=True)
         for serial, (at, reason) in self.revoked.items():
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(at)

@@ -167,6 +167,10 @@ def test_key_usage_must_allow_signing(example: bytes, ca: IssuingCA,
     wrong_usage = ca.issue_signer("Encryption Key", key_usage=encipher_only)
     assert _trust(_signed(example, wrong_usage), anchors).status is SignerTrustStatus.UNTRUSTED
 
+    no_usage_stated = ca.issue_signer("Unrestricted Key", key_usage=False)
+    assert _trust(_signed(example, no_usage_stated),
+                  anchors).status is SignerTrustStatus.UNTRUSTED
+
     tls_only = ca.issue_signer("Web Server", eku=[ExtendedKeyUsageOID.SERVER_AUTH])
     trust = _trust(_signed(example, tls_only), anchors)
     assert trust.status is SignerTrustStatus.UNTRUSTED, trust.detail
@@ -222,6 +226,15 @@ def test_crl_without_entry_issued_after_signing_shows_not_revoked(
     trust = _trust(_signed(example, signer, crls=[ca.crl(AFTER_SIGNING)]), anchors)
     assert trust.revocation is not None
     assert trust.revocation.status is SignerRevocationStatus.NOT_REVOKED
+
+
+def test_a_partitioned_crl_is_silent_about_the_signer(example: bytes, ca: IssuingCA,
+                                                      anchors: TrustAnchors) -> None:
+    signer = ca.issue_signer("Outside The Partition")
+    trust = _trust(_signed(example, signer, crls=[ca.crl(AFTER_SIGNING,
+                                                         only_ca_certificates=True)]), anchors)
+    assert _revocation_status(trust) is SignerRevocationStatus.UNKNOWN
+    assert "covers only part" in trust.detail
 
 
 def test_revoked_after_signing_stays_trusted_and_is_noted(example: bytes, ca: IssuingCA,
