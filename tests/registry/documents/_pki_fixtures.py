@@ -20,10 +20,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
 from registry.documents.keys import SigningIdentity
+from registry.documents.signer_revocation import SignerRevocationStatus
+from registry.documents.signer_trust import SignerTrust, TrustAnchors
+from registry.documents.signing import SignatureStatus, sign_document, verify_signature
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
 EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+SIGNED_AT = EPOCH + dt.timedelta(days=30)  # when the tests' documents are signed
+AFTER_SIGNING = SIGNED_AT + dt.timedelta(minutes=5)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -215,3 +220,22 @@ def with_validation_data(signed: bytes, *, certificates: Sequence[x509.Certifica
 def write_anchor(certificate: x509.Certificate, path: Path) -> Path:
     path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return path
+
+
+def signed_by(document: bytes, signer: SigningIdentity,
+                           **validation: Sequence[object]) -> bytes:
+    """`document` signed at SIGNED_AT, with `with_validation_data(**validation)` if given."""
+    signed = sign_document(document, signer, signing_time=SIGNED_AT).data
+    return with_validation_data(signed, **validation) if validation else signed  # type: ignore[arg-type]
+
+
+def trust_of(document: bytes, anchors: TrustAnchors | None) -> SignerTrust:
+    """The signer trust of a document whose signature itself verifies."""
+    verdict = verify_signature(document, anchors=anchors)
+    assert verdict.status is SignatureStatus.VALID, verdict.reason
+    assert verdict.signer_trust is not None
+    return verdict.signer_trust
+
+
+def revocation_status(trust: SignerTrust) -> SignerRevocationStatus | None:
+    return trust.revocation.status if trust.revocation is not None else None
