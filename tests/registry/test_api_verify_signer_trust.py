@@ -21,14 +21,13 @@ from tests.registry.api_fixtures import serve
 from tests.registry.browser_fixtures import save_screenshot
 from tests.registry.conftest import MakeDccs
 from tests.registry.documents._pki_fixtures import (
-    EPOCH,
+    AFTER_SIGNING,
+    SIGNED_AT,
     create_test_pki,
     with_validation_data,
     write_anchor,
 )
 
-SIGNED_AT = EPOCH + dt.timedelta(days=30)
-AFTER_SIGNING = SIGNED_AT + dt.timedelta(minutes=5)
 REVOKED_AT = SIGNED_AT - dt.timedelta(days=1)
 
 
