@@ -24,10 +24,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 NO_REVOCATION_DATA = "no revocation data embedded; status unknown"
-
-
 NOT_FETCHED_NOTE = "{} (this registry does not fetch OCSP responses or CRLs)"
-
 
 # Revocation reasons after which a signature is only as good as its proof of existence
 # (RFC 5280 CRLReason names; None: the revocation gives no reason).
@@ -71,13 +68,13 @@ def check_revocation(leaf: x509.Certificate, issuer: x509.Certificate | None,
     """The revocation status of `leaf` at `at` from the embedded OCSP responses and CRLs."""
     if not embedded.ocsp_responses and not embedded.crls:
         return SignerRevocation(SignerRevocationStatus.UNKNOWN,
-                                 NOT_FETCHED_NOTE.format(NO_REVOCATION_DATA),
-                                 not_accepted=embedded.unreadable)
+                                NOT_FETCHED_NOTE.format(NO_REVOCATION_DATA),
+                                not_accepted=embedded.unreadable)
     if issuer is None:
         return SignerRevocation(SignerRevocationStatus.UNKNOWN,
-                                 "the signer certificate is itself the trust anchor, so no "
-                                 "issuer can vouch for its revocation status; status unknown",
-                                 not_accepted=embedded.unreadable)
+                                "the signer certificate is itself the trust anchor, so no "
+                                "issuer can vouch for its revocation status; status unknown",
+                                not_accepted=embedded.unreadable)
     findings: list[SignerRevocation] = []
     refused = list(embedded.unreadable)
     for der in embedded.ocsp_responses:
@@ -100,20 +97,20 @@ def check_revocation(leaf: x509.Certificate, issuer: x509.Certificate | None,
                     if status is SignerRevocationStatus.NOT_REVOKED
                     else min(decisive, key=lambda f: f.revoked_at or at))
             return SignerRevocation(best.status, best.detail, best.source, best.revoked_at,
-                                     best.reason, best.issued_at, not_accepted)
+                                    best.reason, best.issued_at, not_accepted)
     reasons = [f.detail for f in findings] + list(not_accepted)
     return SignerRevocation(SignerRevocationStatus.UNKNOWN,
-                             "status unknown: the embedded revocation data does not show the "
-                             "status at the signing time (" + "; ".join(reasons) + ")",
-                             not_accepted=not_accepted)
+                            "status unknown: the embedded revocation data does not show the "
+                            "status at the signing time (" + "; ".join(reasons) + ")",
+                            not_accepted=not_accepted)
 
 
 def unique_certificates(certificates: Iterable[x509.Certificate]) -> list[x509.Certificate]:
-    seen: list[x509.Certificate] = []
+    """First occurrences, in order (linear: a hostile KeyInfo may repeat thousands)."""
+    unique: dict[bytes, x509.Certificate] = {}
     for certificate in certificates:
-        if certificate not in seen:
-            seen.append(certificate)
-    return seen
+        unique.setdefault(certificate.fingerprint(hashes.SHA256()), certificate)
+    return list(unique.values())
 
 
 def validity_problem(certificate: x509.Certificate, at: dt.datetime) -> str:
@@ -152,11 +149,11 @@ def _not_revoked_finding(source: str, issued_at: dt.datetime,
     # time covers it; an older one says nothing about what happened since.
     if issued_at >= at:
         return SignerRevocation(SignerRevocationStatus.NOT_REVOKED,
-                                 f"not revoked as of {issued_at.isoformat()}, after the signing "
-                                 f"time, per {source}", source, issued_at=issued_at)
+                                f"not revoked as of {issued_at.isoformat()}, after the signing "
+                                f"time, per {source}", source, issued_at=issued_at)
     return SignerRevocation(SignerRevocationStatus.UNKNOWN,
-                             f"{source} says not revoked as of {issued_at.isoformat()}, which "
-                             "predates the signature", source, issued_at=issued_at)
+                            f"{source} says not revoked as of {issued_at.isoformat()}, which "
+                            "predates the signature", source, issued_at=issued_at)
 
 
 def _verify_signed_bytes(public_key: Any, signature: bytes, data: bytes,
@@ -271,7 +268,7 @@ def _ocsp_findings(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
             findings.append(_not_revoked_finding(source, single.this_update_utc, at))
         else:
             findings.append(SignerRevocation(SignerRevocationStatus.UNKNOWN,
-                                              f"{source} answers 'unknown'", source))
+                                             f"{source} answers 'unknown'", source))
     if not findings:
         raise _NotEvidence("it is not about the signer certificate (no matching CertID)")
     return findings
@@ -318,5 +315,5 @@ def _crl_finding(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate,
                               or scope.only_some_reasons or scope.indirect_crl):
         # A partitioned CRL's silence says nothing about certificates outside its part.
         return SignerRevocation(SignerRevocationStatus.UNKNOWN,
-                                 f"{source} covers only part of the CA's certificates", source)
+                                f"{source} covers only part of the CA's certificates", source)
     return _not_revoked_finding(source, crl.last_update_utc, at)

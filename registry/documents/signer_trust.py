@@ -52,6 +52,7 @@ _UNSIGNED = (f"{{{XADES_NS}}}QualifyingProperties/{{{XADES_NS}}}UnsignedProperti
              f"{{{XADES_NS}}}UnsignedSignatureProperties")
 _PEM_SUFFIXES = (".pem", ".crt", ".cer")
 MAX_EMBEDDED_VALUES = 32  # of each kind: certificates, OCSP responses, CRLs
+MAX_CHAIN_CANDIDATES = 64  # intermediates offered to path building, KeyInfo included
 
 # EKUs that allow signing documents. A leaf without EKU is unrestricted (RFC 5280);
 # one whose EKU lists only e.g. TLS server authentication is not a document signer.
@@ -207,8 +208,10 @@ def assess_signer(leaf: x509.Certificate, key_info_certificates: Sequence[x509.C
     at = signing_time or dt.datetime.now(dt.UTC)
     when = (f"at the signing time {at.isoformat()}" if signing_time
             else f"now ({at.isoformat()}; the signature claims no SigningTime)")
-    candidates = unique_certificates([c for c in [*key_info_certificates, *embedded.certificates]
-                          if c != leaf])
+    # Path building is bounded by what it is offered: a hostile KeyInfo may hold thousands.
+    candidates = unique_certificates(
+        c for c in [*key_info_certificates, *embedded.certificates] if c != leaf
+    )[:MAX_CHAIN_CANDIDATES]
     chain, chain_detail = build_chain(leaf, candidates, anchors.certificates, at)
     if chain is None:
         return SignerTrust(SignerTrustStatus.UNTRUSTED,
