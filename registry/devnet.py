@@ -4,17 +4,24 @@ An anvil chain whose state survives restarts (and SIGKILL, minus the last second
 the registry contract deployed with anvil's public development accounts as 2-of-3
 governors, and one issuer, "DEV-NMI", whose operator is development account 5.
 These keys are public: `registry.context` accepts them on chain id 31337 only.
+When a signing identity is configured, DEV-NMI declares its certificate (as its admin),
+so documents the dev registry signs verify as the issuer's (step 8, signer-is-issuer).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from anchor.chain import (
     GovernanceAction,
     IssuerKind,
     RegistryClient,
+    SigningCertificateKind,
     account_from_key,
     connect,
     issuer_id_from_name,
@@ -72,6 +79,24 @@ def ensure_dev_registry(settings: Settings) -> dict:
     write_deployment(settings.deployment_path, record)
     settings.__dict__.pop("deployment", None)  # drop the cached value
     return record
+
+
+def ensure_dev_signer_declared(settings: Settings, certificate: x509.Certificate) -> bool:
+    """Declare `certificate` as DEV-NMI's signing certificate for its validity, unless it
+    is declared already (or was withdrawn, which is final). True when it declared now.
+    Call it whenever the dev registry gets a (new) signing identity."""
+    deployment = settings.require_deployment()
+    admin = RegistryClient(connect(settings.effective_rpc_url), deployment["address"],
+                           account=_dev_account(DEV_ISSUER_ADMIN_INDEX))
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    issuer_id = issuer_id_from_name(DEV_ISSUER_CODE)
+    if admin.get_signing_certificate(issuer_id, hashlib.sha256(der).digest()) is not None:
+        return False
+    admin.declare_signing_certificate(
+        issuer_id, der, SigningCertificateKind.SIGNER,
+        int(certificate.not_valid_before_utc.timestamp()),
+        int(certificate.not_valid_after_utc.timestamp()))
+    return True
 
 
 def write_deployment(path: Path, record: dict) -> None:

@@ -40,6 +40,8 @@ def _up(args: argparse.Namespace) -> int:
     try:
         deployment = (ensure_dev_registry(settings) if chain is not None
                       else settings.require_deployment())
+        if chain is not None:
+            _declare_dev_signer(settings)
         summary = {
             "rpc_url": settings.effective_rpc_url,
             "embedded_chain": chain is not None,
@@ -65,3 +67,18 @@ def _up(args: argparse.Namespace) -> int:
         if chain is not None:
             chain.stop()
     return 0
+
+
+def _declare_dev_signer(settings) -> None:
+    """Let DEV-NMI declare the configured signing identity, so what this registry signs
+    verifies `valid`; a registry without (or with a broken) identity starts as before."""
+    from registry.devnet import ensure_dev_signer_declared
+    from registry.errors import RegistryError
+    from registry.issuance import load_signing_identity
+
+    try:
+        identity = load_signing_identity(settings)
+    except RegistryError:
+        return  # issuance reports it when it needs the identity
+    if identity is not None:
+        ensure_dev_signer_declared(settings, identity.certificate)

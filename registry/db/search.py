@@ -3,7 +3,8 @@
 At index time the indexer copies the searchable fields out of each document's public
 metadata (`search_fields`): dates into columns of `chain_documents`, multi-valued
 identifiers (serial numbers, manufacturers, models, identifications, the certificate
-number) into `document_identifiers`, normalised (whitespace collapsed, case folded) so
+number; for typed legal-metrology documents also type-approval numbers and classifier
+codes) into `document_identifiers`, normalised (whitespace collapsed, case folded) so
 that a search is an equality on an indexed column on SQLite and PostgreSQL alike.
 
 Encrypted documents have no public metadata: nothing is extracted from them, whatever a
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from registry.db.models import ChainBatch, ChainDocument, ChainRevocation, DocumentIdentifier
+from registry.documents.kinds import APPROVAL_NUMBER, CLASSIFIER_CODE, KIND_METADATA_FORMAT
 from registry.documents.metadata import METADATA_FORMAT as DCC_METADATA_FORMAT
 
 ISSUER_METADATA_FORMAT = "certreg.issuer-metadata/1"
@@ -33,6 +35,9 @@ IDENTIFICATION = "identification"
 MANUFACTURER = "manufacturer"
 MODEL = "model"
 NUMBER = "number"  # the certificate's own number (DCC uniqueIdentifier, issuer identifier)
+# Typed documents (certreg.kind-metadata/1) also name these:
+_KIND_IDENTIFIER_KINDS = frozenset({SERIAL, IDENTIFICATION, MANUFACTURER, MODEL, NUMBER,
+                                    APPROVAL_NUMBER, CLASSIFIER_CODE})
 
 # Issuer-metadata attribute keys (non-DCC documents) that name the item.
 _ATTRIBUTE_KINDS = {"serial_number": (SERIAL, IDENTIFICATION), "serial": (SERIAL, IDENTIFICATION),
@@ -116,6 +121,14 @@ def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> Search
                 found.extend((kind, attributes[key]) for kind in kinds)
         begin = end = next((_date(attributes[k]) for k in _CALIBRATION_DATE_ATTRIBUTES
                             if k in attributes), None)
+    elif metadata.get("format") == KIND_METADATA_FORMAT:
+        # A typed document lists its searchable identifiers itself; the date it was
+        # performed on (a verification's) is searched like a calibration date.
+        found.extend((str(pair[0]), pair[1]) for pair in metadata.get("identifiers") or []
+                     if isinstance(pair, list) and len(pair) == 2
+                     and pair[0] in _KIND_IDENTIFIER_KINDS)
+        issued = _date(metadata.get("issue_date"))
+        begin = end = _date(metadata.get("performed_on"))
     identifiers = dict.fromkeys((kind, normalise(value)) for kind, value in found
                                 if isinstance(value, str | int) and normalise(value))
     # A period with one end given is that one day.
@@ -147,6 +160,8 @@ class SearchCriteria:
     manufacturer: str | None = None
     model: str | None = None
     number: str | None = None
+    approval_number: str | None = None
+    classifier_code: str | None = None
     issuer_id: str | None = None  # 64 hex
     document_type: str | None = None
     issued_from: dt.date | None = None
@@ -156,7 +171,8 @@ class SearchCriteria:
 
     def identifiers(self) -> list[tuple[str, str]]:
         given = ((SERIAL, self.serial), (IDENTIFICATION, self.identification),
-                 (MANUFACTURER, self.manufacturer), (MODEL, self.model), (NUMBER, self.number))
+                 (MANUFACTURER, self.manufacturer), (MODEL, self.model), (NUMBER, self.number),
+                 (APPROVAL_NUMBER, self.approval_number), (CLASSIFIER_CODE, self.classifier_code))
         return [(kind, normalise(value)) for kind, value in given if value is not None]
 
 
