@@ -12,6 +12,7 @@ from anchor.accounts import DEV_CHAIN_IDS, load_keystore
 from anchor.chain import RegistryClient, account_from_key, connect
 from anchor.services.anvil import dev_private_key
 from anchor.store import ContentStore, EmbeddedStore, KuboStore, SpoolingStore
+from registry.documents.signer_trust import TrustAnchors
 from registry.errors import ConfigurationError
 from registry.settings import Settings
 
@@ -25,6 +26,13 @@ def content_store(settings: Settings) -> ContentStore:
     if settings.ipfs_api:
         return SpoolingStore(KuboStore(settings.ipfs_api), settings.data_dir / "spool")
     return EmbeddedStore(settings.blob_dir)
+
+
+def trust_anchors(settings: Settings) -> TrustAnchors | None:
+    """The anchors signers must chain to (CERTREG_TRUST_ANCHORS); None when not configured."""
+    if settings.trust_anchors is None:
+        return None
+    return TrustAnchors.from_path(settings.trust_anchors)
 
 
 def operator_account(settings: Settings, chain_id: int) -> LocalAccount:

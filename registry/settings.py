@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     signing_key: Path | None = None
     signing_certificate: Path | None = None
     signing_password: SecretStr | None = None
+    # Trust anchors for verifying signers (a national or EU-style trusted list as PEM
+    # certificates): a file, or a directory of .pem/.crt/.cer files. Unset: a signer's
+    # chain and revocation status are not checked, and verification says so.
+    trust_anchors: Path | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -38,6 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry_client = None
     app.state.session_factory = None
+    # Read once at start: a wrong CERTREG_TRUST_ANCHORS stops the API, not one request.
+    from registry.context import trust_anchors
+
+    app.state.trust_anchors = trust_anchors(settings)
     install_error_handlers(app)
     app.state.metrics = metrics.ApiMetrics()
     app.state.public_limiter = TokenBucketLimiter(settings.rate_limit_per_second,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from anchor.chain import RegistryClient
 from anchor.store import ContentStore
 from registry.db.queries import DatabaseIndexView
+from registry.documents.signer_trust import TrustAnchors
 from registry.settings import Settings
 from registry.verify import ChainView, IndexView
 from registry.verify.steps import TrustChecks
@@ -50,7 +51,12 @@ def get_content_store(request: Request) -> ContentStore:
     return state.content_store
 
 
+def get_trust_anchors(request: Request) -> TrustAnchors | None:
+    return request.app.state.trust_anchors
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TrustAnchorsDep = Annotated[TrustAnchors | None, Depends(get_trust_anchors)]
 RegistryClientDep = Annotated[RegistryClient, Depends(get_registry_client)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]

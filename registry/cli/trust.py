@@ -15,6 +15,7 @@ unavailable.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from registry.cli import EXIT_FAILURE, EXIT_OK
@@ -112,6 +113,7 @@ def _signer_lines(signer: SignerEvidence) -> list[str]:
 
 def _verify(args: argparse.Namespace) -> int:
     from registry.cli.audit import build_indexer
+    from registry.context import trust_anchors
     from registry.db.queries import DatabaseIndexView
     from registry.documents.signing import verify_signature
     from registry.trust import RegistryTrustChecks
@@ -131,9 +133,10 @@ def _verify(args: argparse.Namespace) -> int:
     indexer = build_indexer(settings)
     indexer.catch_up()
     trust = None if args.no_metrology else RegistryTrustChecks(indexer.sessions, indexer.store)
+    anchors = trust_anchors(settings)
     result = verify_certificate(
         sha256, document, index=DatabaseIndexView(indexer.sessions), chain=indexer.client,
-        verify_signature=verify_signature if document is not None
+        verify_signature=partial(verify_signature, anchors=anchors) if document is not None
         and document.lstrip()[:1] == b"<" else None, trust=trust)
     emit(args, result.to_dict(), render_verification(result))
     return EXIT_OK if result.verdict is Verdict.VALID else EXIT_FAILURE

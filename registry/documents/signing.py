@@ -32,7 +32,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509 import verification as x509_verification
 from lxml import etree
 from signxml.algorithms import (
     CanonicalizationMethod,
@@ -51,6 +50,14 @@ from signxml.xades import (
 
 from registry.documents.keys import CertificateInfo, SigningIdentity
 from registry.documents.parse import parse_xml
+from registry.documents.signer_trust import (
+    EmbeddedValidationData,
+    SignerTrust,
+    TrustAnchors,
+    assess_signer,
+    build_chain,
+    read_validation_data,
+)
 from registry.errors import (
     DocumentAlreadySignedError,
     SignatureInvalidError,
@@ -149,6 +156,9 @@ class SignatureVerification:
     # signer's among them), for checks of who signed: whose the signer is, which CA issued it.
     signer_certificate: x509.Certificate | None = field(default=None, repr=False)
     key_info_certificates: tuple[x509.Certificate, ...] = field(default=(), repr=False)
+    # PKI validity of the signer at the signing time (registry.documents.signer_trust):
+    # set for every valid signature, `unchecked` when no trust anchors were given.
+    signer_trust: SignerTrust | None = None
 
     @property
     def is_valid(self) -> bool:
@@ -226,14 +236,18 @@ def sign_document(data: bytes, identity: SigningIdentity, *,
 
 
 def verify_signature(
-    data: bytes, trusted_certs: Iterable[x509.Certificate] | None = None,
+    data: bytes, trusted_certs: Iterable[x509.Certificate] | None = None, *,
+    anchors: TrustAnchors | None = None,
 ) -> SignatureVerification:
     """Judge the XAdES/XMLDSig enveloped signature of `data` without changing it.
 
     Returns UNSIGNED if there is no ds:Signature, INVALID with a reason for any
     failed check, VALID otherwise. With `trusted_certs`, also reports whether the
-    signer's certificate chains to one of them at the signing time. Malformed or
-    hostile XML raises the parser's DocumentError instead of a verdict.
+    signer's certificate chains to one of them at the signing time. With `anchors`,
+    `signer_trust` judges the signer's chain, key usage, validity and embedded
+    revocation data at the signing time; the signer certificate's validity period is
+    then part of that judgement rather than of the signature's. Malformed or hostile
+    XML raises the parser's DocumentError instead of a verdict.
     """
     root = parse_xml(data).getroot()
     checks: list[SignatureCheck] = []
@@ -287,7 +301,7 @@ def verify_signature(
         verification_time=verification_time,
     )
     try:
-        results = _RegistryXAdESVerifier().verify(
+        results = _RegistryXAdESVerifier(validity_judged_by_chain=anchors is not None).verify(
             root, x509_cert=signer_certificate, expect_config=config, parser=_hardened_parser())
     except InvalidCertificate as exc:
         return invalid("certificate-valid-at-signing-time", str(exc), **details)
@@ -301,9 +315,10 @@ def verify_signature(
         SignatureCheck("signature-value", True),
         SignatureCheck("reference-digests", True),
         SignatureCheck("signing-certificate-binding", True, "XAdES SigningCertificate digest"),
-        SignatureCheck("certificate-valid-at-signing-time", True,
-                       f"checked at {verification_time.isoformat()}"),
     ])
+    if anchors is None:
+        checks.append(SignatureCheck("certificate-valid-at-signing-time", True,
+                                     f"checked at {verification_time.isoformat()}"))
 
     # Only what signxml verified counts from here on.
     document_results = [result for result in results
@@ -324,11 +339,20 @@ def verify_signature(
     chains: bool | None = None
     trust_detail: str | None = None
     if trusted_certs is not None:
-        chains, trust_detail = _chains_to_trusted_anchor(
+        chain, trust_detail = build_chain(
             signer_certificate,
             [cert for cert in key_info_certificates if cert != signer_certificate],
             list(trusted_certs), verification_time)
+        chains = chain is not None
         checks.append(SignatureCheck("certificate-chain", chains, trust_detail))
+    # Without anchors nothing is judged, so the unsigned properties are not even read.
+    embedded = (read_validation_data(signature) if anchors is not None
+                else EmbeddedValidationData())
+    signer_trust = assess_signer(signer_certificate, key_info_certificates, embedded, anchors,
+                                 verified_signing_time)
+    if anchors is not None:
+        checks.append(SignatureCheck("signer-trust", not signer_trust.refuses,
+                                     signer_trust.detail))
 
     return SignatureVerification(
         status=SignatureStatus.VALID,
@@ -342,6 +366,7 @@ def verify_signature(
         signed_content=document_results[0].signed_data,
         signer_certificate=signer_certificate,
         key_info_certificates=tuple(key_info_certificates),
+        signer_trust=signer_trust,
     )
 
 
@@ -382,6 +407,16 @@ class _FixedTimeXAdESSigner(XAdESSigner):
 
 class _RegistryXAdESVerifier(XAdESVerifier):
     """signxml's verifier, refusing (not skipping) transforms it cannot evaluate."""
+
+    def __init__(self, *, validity_judged_by_chain: bool = False) -> None:
+        super().__init__()
+        self._validity_judged_by_chain = validity_judged_by_chain
+
+    def _check_cert_validity(self, cert: x509.Certificate, cert_source: str) -> None:
+        # With trust anchors, signer_trust checks every certificate's validity at the
+        # signing time and reports it as the signer being untrusted, with the dates.
+        if not self._validity_judged_by_chain:
+            super()._check_cert_validity(cert, cert_source)
 
     def _apply_transforms(self, payload: Any, *, transforms_node: etree._Element | None,
                           signature: etree._Element) -> Any:
@@ -544,36 +579,3 @@ def _parse_xs_datetime(text: str) -> dt.datetime:
         # xs:dateTime without zone; XAdES requires UTC in practice.
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
-
-
-def _accept_signing_key_usage(policy: Any, certificate: x509.Certificate,
-                              key_usage: x509.KeyUsage | None) -> None:
-    if key_usage is not None and not (key_usage.digital_signature or key_usage.content_commitment):
-        raise ValueError("KeyUsage allows neither digitalSignature nor nonRepudiation")
-
-
-def _chains_to_trusted_anchor(leaf: x509.Certificate, intermediates: list[x509.Certificate],
-                              anchors: list[x509.Certificate],
-                              at: dt.datetime) -> tuple[bool, str]:
-    if not anchors:
-        return False, "no trusted anchors were given"
-    if leaf in anchors:
-        # A pinned certificate (e.g. an institute's self-signed one) is its own anchor.
-        return True, "the signer certificate itself is trusted"
-    # Document signing is not web PKI: no EKU/SAN demands on the leaf, only a key
-    # usage fit for signatures; CAs are held to the usual web-PKI CA profile.
-    ee_policy = x509_verification.ExtensionPolicy.permit_all().may_be_present(
-        x509.KeyUsage, x509_verification.Criticality.AGNOSTIC, _accept_signing_key_usage)
-    verifier = (
-        x509_verification.PolicyBuilder()
-        .store(x509_verification.Store(anchors))
-        .time(at)
-        .extension_policies(ee_policy=ee_policy,
-                            ca_policy=x509_verification.ExtensionPolicy.webpki_defaults_ca())
-        .build_client_verifier())
-    try:
-        verified = verifier.verify(leaf, intermediates)
-    except x509_verification.VerificationError as exc:
-        return False, f"no chain to a trusted anchor: {exc}"
-    anchor = verified.chain[-1]
-    return True, f"chains to {anchor.subject.rfc4514_string()}"

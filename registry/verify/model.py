@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from registry.documents.signer_trust import SignerTrust
+
 
 class Verdict(StrEnum):
     VALID = "valid"
@@ -20,6 +22,11 @@ class Verdict(StrEnum):
     # The signature verifies, but its signer is none of the certificates (or CAs) the
     # anchoring issuer declared for the signing time.
     SIGNER_NOT_ISSUER = "signer-not-issuer"
+    # The signature verifies, but its signer's certificate had been revoked when it signed
+    # (per revocation data the signature carries), or does not chain to a configured trust
+    # anchor with a key usage and validity fit for signing at the signing time.
+    SIGNER_CERTIFICATE_REVOKED = "signer-certificate-revoked"
+    SIGNER_UNTRUSTED = "signer-untrusted"
 
 
 class CheckStatus(StrEnum):
@@ -81,6 +88,9 @@ class SignatureEvidence:
     signer_subject: str | None
     signer_fingerprint: str | None
     signing_time: dt.datetime | None
+    # Chain (subjects, SHA-256 fingerprints), anchor and revocation status of the signer at
+    # the signing time; status `unchecked` when no trust anchors are configured.
+    signer_trust: SignerTrust | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The verification steps, in order.
 
 1. document-hash: the uploaded bytes hash to the SHA-256 asked about (if bytes given)
-2. signature: the document's XAdES signature verifies (if bytes given and signed)
+2. signature: the document's XAdES signature verifies (if bytes given and signed), and
+   its signer's certificate chains to a configured trust anchor and had not been revoked
+   when it signed (registry.documents.signer_trust)
 3. index-lookup: the index knows an anchoring of this hash
 4. merkle-proof: the indexed proof leads from the document's leaf to the indexed root
 5. chain-root: the contract's batch holds that root — read from the chain, not the index
@@ -22,6 +24,7 @@ A failed step decides the verdict; later steps that depend on it are skipped, an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
@@ -30,6 +33,7 @@ from typing import Any, Protocol
 
 from anchor.chain import BatchRecord, IssuerStatus, OnChainVerification, issuer_name
 from anchor.merkle import leaf_hash, process_proof
+from registry.documents.signer_trust import SignerTrustStatus, without_proof_of_existence
 from registry.verify.model import (
     AnchoringEvidence,
     CertificateVerification,
@@ -135,6 +139,11 @@ class _Steps:
         self.checks.append(Check(len(self.checks) + 1, name, status, detail))
         return status is CheckStatus.PASSED
 
+    def revise(self, name: str, status: CheckStatus, detail: str) -> None:
+        """Correct an earlier step once a later one has shown more (keeps its number)."""
+        index = next(i for i, c in enumerate(self.checks) if c.name == name)
+        self.checks[index] = Check(index + 1, name, status, detail)
+
     def skip_rest(self, names: Sequence[str], why: str) -> None:
         for name in names:
             self.record(name, CheckStatus.SKIPPED, f"not checked: {why}")
@@ -149,7 +158,34 @@ def _signature_evidence(result: Any) -> SignatureEvidence:
     return SignatureEvidence(status=result.status.value, reason=result.reason,
                              signer_subject=signer.subject if signer else None,
                              signer_fingerprint=signer.sha256_fingerprint if signer else None,
-                             signing_time=result.signing_time)
+                             signing_time=result.signing_time,
+                             signer_trust=getattr(result, "signer_trust", None))
+
+
+def _signature_step(steps: _Steps, signature: SignatureEvidence, *,
+                    revise: bool = False) -> Verdict | None:
+    """Record (or `revise`) step 2; the verdict it decides, if it fails."""
+    record = steps.revise if revise else steps.record
+    trust = signature.signer_trust
+    if signature.status == "unsigned":
+        record(STEP_SIGNATURE, CheckStatus.SKIPPED, "the document carries no XML signature; "
+               "its integrity rests on the anchored hash")
+    elif signature.status != "valid":
+        record(STEP_SIGNATURE, CheckStatus.FAILED, signature.reason)
+        return Verdict.SIGNATURE_INVALID
+    elif trust is not None and trust.status is SignerTrustStatus.REVOKED:
+        record(STEP_SIGNATURE, CheckStatus.FAILED,
+               f"the signature verifies, but the signer certificate {signature.signer_subject} "
+               f"was {trust.revocation.detail}" if trust.revocation else trust.detail)
+        return Verdict.SIGNER_CERTIFICATE_REVOKED
+    elif trust is not None and trust.status is SignerTrustStatus.UNTRUSTED:
+        record(STEP_SIGNATURE, CheckStatus.FAILED, f"the signature verifies, but {trust.detail}")
+        return Verdict.SIGNER_UNTRUSTED
+    else:
+        record(STEP_SIGNATURE, CheckStatus.PASSED,
+               f"XAdES signature by {signature.signer_subject} verifies"
+               + (f"; {trust.detail}" if trust is not None else ""))
+    return None
 
 
 def verify_certificate(sha256: str | None, document: bytes | None, *, index: IndexView,
@@ -181,21 +217,14 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
                      "no document given: verifying the hash alone")
 
     # 2. signature
+    signature_verdict: Verdict | None = None
     signature_result: Any = None
     if document is not None and verify_signature is not None:
-        result = signature_result = verify_signature(document)
-        signature = _signature_evidence(result)
-        if signature.status == "unsigned":
-            steps.record(STEP_SIGNATURE, CheckStatus.SKIPPED, "the document carries no "
-                         "XML signature; its integrity rests on the anchored hash")
-        elif signature.status == "valid":
-            steps.record(STEP_SIGNATURE, CheckStatus.PASSED,
-                         f"XAdES signature by {signature.signer_subject} verifies")
-        else:
-            steps.record(STEP_SIGNATURE, CheckStatus.FAILED, signature.reason)
+        signature_result = verify_signature(document)
+        signature = _signature_evidence(signature_result)
+        signature_verdict = _signature_step(steps, signature)
     else:
         steps.record(STEP_SIGNATURE, CheckStatus.SKIPPED, "no document bytes to check")
-    signature_failed = steps.checks[-1].status is CheckStatus.FAILED
 
     # 3. index-lookup
     candidates = sorted(index.anchorings(digest_hex), key=lambda a: (a.block_number, a.batch_id))
@@ -206,7 +235,7 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
                          STEP_ISSUER_AUTHORISED, STEP_SIGNER_IS_ISSUER, STEP_REVOCATION,
                          *_TRUST_STEPS],
                         "nothing to check against")
-        verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
+        verdict = signature_verdict or Verdict.UNKNOWN
         return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
                                        signature=signature)
     steps.record(STEP_INDEX_LOOKUP, CheckStatus.PASSED,
@@ -245,7 +274,7 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         steps.skip_rest([*order[order.index(step) + 1:], STEP_ISSUER_AUTHORISED,
                          STEP_SIGNER_IS_ISSUER, STEP_REVOCATION, *_TRUST_STEPS],
                         "the chain does not confirm the indexed anchoring")
-        verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
+        verdict = signature_verdict or Verdict.UNKNOWN
         return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
                                        signature=signature)
 
@@ -265,6 +294,12 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         manifest_cid=anchoring.manifest_cid, cid=anchoring.cid,
         document_type=anchoring.document_type, unique_identifier=anchoring.unique_identifier,
         encrypted=anchoring.encrypted, proof_checked_against_chain_root=True)
+    if signature is not None and signature.signer_trust is not None and signature_verdict is None:
+        # The anchoring is the document's proof of existence; it can undo a backdated claim.
+        reconsidered = without_proof_of_existence(signature.signer_trust, evidence.anchored_at)
+        if reconsidered is not signature.signer_trust:
+            signature = dataclasses.replace(signature, signer_trust=reconsidered)
+            signature_verdict = _signature_step(steps, signature, revise=True)
 
     # 7. issuer-authorised
     snapshot = index.issuer(anchoring.issuer_id)
@@ -318,8 +353,8 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
         scope = trust.accreditation_scope(anchoring, document)
         _scope_step(steps, scope)
 
-    if signature_failed:
-        verdict = Verdict.SIGNATURE_INVALID
+    if signature_verdict is not None:
+        verdict = signature_verdict
     elif not authorised:
         verdict = Verdict.ISSUER_NOT_AUTHORISED_AT_ISSUE
     elif not signer_declared:

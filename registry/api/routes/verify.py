@@ -6,15 +6,17 @@ A failed verification is a 200 with a verdict; 4xx is for malformed requests onl
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from registry.api.deps import ChainViewDep, IndexViewDep, TrustChecksDep
+from registry.api.deps import ChainViewDep, IndexViewDep, TrustAnchorsDep, TrustChecksDep
 from registry.api.metrics import count_verdict
 from registry.api.routes._shared import SHA256_PATTERN, Sha256Path
 from registry.documents.json_documents import looks_like_json
+from registry.documents.signer_trust import TrustAnchors
 from registry.documents.signing import (
     SignatureStatus,
     SignatureVerification,
@@ -47,7 +49,7 @@ def verify_by_hash(sha256: Sha256Path, index: IndexViewDep, chain: ChainViewDep,
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
             "file": {"type": "string", "format": "binary"}}}}}}})
 async def verify_upload(request: Request, index: IndexViewDep, chain: ChainViewDep,
-                        trust: TrustChecksDep,
+                        trust: TrustChecksDep, anchors: TrustAnchorsDep,
                         sha256: Annotated[str | None, Query(pattern=SHA256_PATTERN)] = None,
                         metrology: MetrologyQuery = True) -> CertificateVerification:
     """Verify an uploaded certificate (raw body or multipart field `file`). With `sha256`,
@@ -55,20 +57,21 @@ async def verify_upload(request: Request, index: IndexViewDep, chain: ChainViewD
     document = await read_document(request)
     # Off the event loop: the chain calls and the signature check block.
     result = await run_in_threadpool(verify_certificate, sha256, document, index=index,
-                                     chain=chain, verify_signature=_signature_of,
+                                     chain=chain,
+                                     verify_signature=partial(_signature_of, anchors=anchors),
                                      trust=trust if metrology else None)
     count_verdict(request, "upload", result.verdict.value)
     return result
 
 
-def _signature_of(document: bytes) -> SignatureVerification:
+def _signature_of(document: bytes, anchors: TrustAnchors | None) -> SignatureVerification:
     if document.startswith(PDF_MAGIC):
         # PDF certificates are accepted by hash; their signatures are not XAdES.
         return SignatureVerification(SignatureStatus.UNSIGNED, "PDF: no XML signature", ())
     if looks_like_json(document):
         # Typed JSON documents (certreg.<kind>/1) rest on their anchored hash alone.
         return SignatureVerification(SignatureStatus.UNSIGNED, "JSON: no XML signature", ())
-    return verify_signature(document)
+    return verify_signature(document, anchors=anchors)
 
 
 PDF_MAGIC = b"%PDF-"

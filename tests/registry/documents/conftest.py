@@ -13,6 +13,13 @@ from typing import Any
 
 import pytest
 
+from registry.documents.signer_trust import TrustAnchors
+from tests.registry.documents._pki_fixtures import (
+    CertificateHierarchy,
+    IssuingCA,
+    create_test_pki,
+)
+
 # Same location as tests/conftest.py's SHARED_DCC; needed at collection time.
 _CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "dcc"
 _PARAMETRIZED_SECTIONS = {"dcc_example": "examples", "dcc_invalid": "invalid",
@@ -47,3 +54,31 @@ def read_corpus(shared_dcc: Path) -> Callable[[str], bytes]:
         return (shared_dcc / relative_path).read_bytes()
 
     return read
+
+
+# --- the signer-trust tests' test PKI --------------------------------------------------------
+
+SIGNER_TRUST_EXAMPLE = "examples/dcc_gp_temperature_simplified_v12.xml"
+
+
+@pytest.fixture(scope="module")
+def pki() -> CertificateHierarchy:
+    return create_test_pki()
+
+
+@pytest.fixture(scope="module")
+def anchors(pki: CertificateHierarchy) -> TrustAnchors:
+    return TrustAnchors((pki.anchor,), "the test trusted list")
+
+
+@pytest.fixture
+def ca(pki: CertificateHierarchy) -> IssuingCA:
+    # Each test revokes what it likes without touching the others' CA state.
+    pki.issuing.revoked.clear()
+    return pki.issuing
+
+
+@pytest.fixture(scope="module")
+def example(shared_dcc: Path) -> bytes:
+    """The DCC the signer-trust tests sign."""
+    return (shared_dcc / SIGNER_TRUST_EXAMPLE).read_bytes()
