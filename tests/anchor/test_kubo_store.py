@@ -75,6 +75,35 @@ def test_embedded_and_kubo_stores_give_the_same_cids(kubo_store: KuboStore,
         assert embedded.put(document) == kubo_store.put(document)
 
 
+def test_a_batch_put_gives_every_cid_the_embedded_store_gives(kubo_store: KuboStore,
+                                                              tmp_path: Path) -> None:
+    # Sizes across the chunk boundary (one raw leaf, two leaves), an empty document and a
+    # document twice in the same batch.
+    documents = [random_document(size, seed=13) for size in
+                 (20_000, 0, 262_144, 262_145, 1_000_003, 24_000)]
+    documents.append(documents[0])
+    embedded_cids = EmbeddedStore(tmp_path / "store").put_many(documents)
+
+    assert kubo_store.put_many(documents) == embedded_cids
+    assert embedded_cids == [compute_cid(document) for document in documents]
+    for cid, document in zip(embedded_cids, documents, strict=True):
+        assert kubo_store.pin_status(cid) is PinState.PINNED
+        assert kubo_store.get(cid) == document
+    assert kubo_store.put_many([]) == []
+
+
+def test_a_batch_put_refuses_cids_other_than_ours(kubo_store: KuboStore,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if the daemon imported with other options: our side derives Kubo-default CIDs
+    # while the request asks for the registry's.
+    import anchor.store.kubo as kubo_module
+    monkeypatch.setattr(kubo_module, "compute_cid",
+                        lambda data, _options: compute_cid(data, KUBO_DEFAULT_IMPORT))
+    with pytest.raises(ContentIntegrityError) as caught:
+        kubo_store.put_many([random_document(5_000, seed=17)])
+    assert caught.value.code == "content-integrity-failed"
+
+
 def test_put_pins_and_stat_reports_size(kubo_store: KuboStore) -> None:
     document = random_document(20_000, seed=5)
     cid = kubo_store.put(document)
@@ -137,6 +166,8 @@ def test_daemon_down_gives_a_clear_storage_unavailable_error() -> None:
     assert caught.value.code == "storage-unavailable"
     assert nothing_listens in caught.value.message
     assert secret_document.decode() not in str(caught.value)
+    with pytest.raises(StorageUnavailableError):
+        store.put_many([secret_document])
     with pytest.raises(StorageUnavailableError):
         store.get(compute_cid(secret_document))
     with pytest.raises(StorageUnavailableError):
