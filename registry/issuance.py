@@ -57,12 +57,12 @@ from anchor.chain import (
     RevocationReason,
     SignedTransaction,
 )
-from anchor.encryption import DocumentKey
+from anchor.encryption import DocumentKey, encrypt_document
 from anchor.errors import ChainError, ContractRevertError
-from anchor.files import write_atomically
+from anchor.files import write_many_atomically
 from anchor.merkle import MerkleBatch
 from anchor.receipt import Receipt
-from anchor.store import ContentStore, put_confidential
+from anchor.store import ContentStore
 from registry.db import (
     BatchState,
     ChainBatch,
@@ -96,9 +96,12 @@ from registry.errors import (
     SignatureInvalidError,
 )
 from registry.index import BatchManifest, Indexer, IndexReport, ManifestMember
+from registry.issuance_pool import PreparationPool, Rejection, default_workers
 from registry.settings import Settings
 
 DEFAULT_BATCH_SIZE = 256
+# Documents per durable store write and per outbox transaction during submission.
+STORE_BATCH_SIZE = 64
 RECEIPTS_DIR = "receipts"
 LOCK_FILE = "issuance.lock"
 
@@ -395,7 +398,9 @@ class Issuer:
                  sessions: sessionmaker[Session], issuer_id: bytes, data_dir: Path,
                  signing_identity: SigningIdentity | None, indexer: Indexer,
                  progress: ProgressListener | None = None,
-                 max_document_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_document_bytes: int = DEFAULT_MAX_BYTES,
+                 workers: int | None = None) -> None:
+        """`workers`: processes validating and signing (default: one per core)."""
         self.client = client
         self.store = store
         self.sessions = sessions
@@ -406,13 +411,14 @@ class Issuer:
         self.progress = progress or SilentProgress()
         self.timings = StageTimings()
         self._lock_depth = 0
+        self.workers = default_workers() if workers is None else workers
         self.preparer = CertificatePreparer(signing_identity,
                                             max_document_bytes=max_document_bytes,
                                             timings=self.timings)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *,
-                      progress: ProgressListener | None = None) -> Issuer:
+    def from_settings(cls, settings: Settings, *, progress: ProgressListener | None = None,
+                      workers: int | None = None) -> Issuer:
         from registry.context import content_store, operator_account, registry_client
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -431,7 +437,7 @@ class Issuer:
         return cls(client=client, store=store, sessions=sessions, issuer_id=issuer_id,
                    data_dir=settings.data_dir, signing_identity=load_signing_identity(settings),
                    indexer=indexer, progress=progress,
-                   max_document_bytes=settings.max_document_bytes)
+                   max_document_bytes=settings.max_document_bytes, workers=workers)
 
     @property
     def receipts_dir(self) -> Path:
@@ -474,16 +480,68 @@ class Issuer:
                encrypt: bool = False, sign: bool = True,
                issuer_metadata: Mapping[str, object] | None = None
                ) -> list[SubmissionResult]:
-        """Validate, sign, store and record each document; report each one's outcome."""
-        # Sources are read one at a time: a run over 10,000 files holds one in memory.
+        """Validate, sign, store and record each document; report each one's outcome.
+
+        Validation and signing run on `workers` processes; storing and recording stay
+        here, in submission order, `STORE_BATCH_SIZE` documents per durable store write
+        and per outbox transaction. A crash loses at most the batch being written, which
+        the next run prepares again (nothing of it was recorded)."""
+        # Sources are read one at a time: a run over 10,000 files holds a few in memory.
         total = len(sources) if isinstance(sources, Sized) else None
         self.progress.phase("submit", total)
-        results = []
-        for index, item in enumerate(sources):
-            results.append(self._submit_one(self._as_source(item, index), document_type,
-                                             encrypt, sign, issuer_metadata))
+        results: list[SubmissionResult | None] = []
+        names: list[str] = []
+        first_seen: dict[str, int] = {}
+        repeats: list[tuple[int, int, str]] = []  # (index, index first seen, source SHA-256)
+
+        def unknown_sources() -> Iterator[tuple[int, DocumentSource]]:
+            for index, item in enumerate(sources):
+                source = self._as_source(item, index)
+                results.append(self._known(source.sha256))
+                names.append(source.name)
+                if results[index] is not None:
+                    self.progress.advance()
+                elif source.sha256 in first_seen:
+                    repeats.append((index, first_seen[source.sha256], source.sha256))
+                    self.progress.advance()
+                else:
+                    first_seen[source.sha256] = index
+                    yield index, source
+
+        batch: list[tuple[int, SignedCertificate]] = []
+        with PreparationPool(self.preparer, self.workers) as pool:
+            for index, prepared in pool.prepare(unknown_sources(), document_type,
+                                                issuer_metadata, sign=sign):
+                if isinstance(prepared, Rejection):
+                    results[index] = SubmissionResult(names[index], SubmissionStatus.REJECTED,
+                                                      error_code=prepared.code,
+                                                      error=prepared.message)
+                    self.progress.advance()
+                    continue
+                batch.append((index, prepared))
+                if len(batch) >= STORE_BATCH_SIZE:
+                    self._store_and_record(batch, encrypt, results)
+                    batch = []
+            self._store_and_record(batch, encrypt, results)
+        for index, first, sha256 in repeats:
+            # The same bytes twice in one run: the first occurrence's outcome, as a later
+            # run would report it.
+            earlier = results[first]
+            assert earlier is not None
+            results[index] = (self._known(sha256) if earlier.status is not
+                              SubmissionStatus.REJECTED else None) or dataclasses.replace(
+                earlier, source_name=names[index], key=None)
+        assert all(result is not None for result in results)
+        return [result for result in results if result is not None]
+
+    def _store_and_record(self, batch: Sequence[tuple[int, SignedCertificate]], encrypt: bool,
+                          results: list[SubmissionResult | None]) -> None:
+        if not batch:
+            return
+        stored = self.store_documents([signed for _, signed in batch], encrypt=encrypt)
+        for (index, _), result in zip(batch, self.record_many(stored), strict=True):
+            results[index] = result
             self.progress.advance()
-        return results
 
     @staticmethod
     def _as_source(item: DocumentSource | Path | bytes, index: int) -> DocumentSource:
@@ -492,20 +550,6 @@ class Issuer:
         if isinstance(item, Path):
             return DocumentSource.from_path(item)
         return DocumentSource(f"<bytes #{index}>", bytes(item))
-
-    def _submit_one(self, source: DocumentSource, document_type: DocumentType | str,
-                    encrypt: bool, sign: bool,
-                    issuer_metadata: Mapping[str, object] | None) -> SubmissionResult:
-        known = self._known(source.sha256)
-        if known is not None:
-            return known
-        try:
-            signed = self.prepare(source, document_type, issuer_metadata, sign=sign)
-        except DocumentError as exc:
-            return SubmissionResult(source.name, SubmissionStatus.REJECTED,
-                                    error_code=exc.code, error=exc.message)
-        stored = self.store_document(signed, encrypt=encrypt)
-        return self.record(stored)
 
     def _known(self, sha256: str) -> SubmissionResult | None:
         """The outcome for bytes we issued before (as submitted, or as signed)."""
@@ -523,32 +567,55 @@ class Issuer:
             return SubmissionResult(row.source_name or "", SubmissionStatus.ALREADY_PENDING,
                                     row.sha256, row.cid, row.encrypted)
 
-    def store_document(self, signed: SignedCertificate, *, encrypt: bool) -> StoredCertificate:
+    def store_documents(self, documents: Sequence[SignedCertificate], *,
+                        encrypt: bool) -> list[StoredCertificate]:
+        """Put the documents (or their AES-256-GCM envelopes) in one durable store write."""
         with self.timings.measure("store"):
             if encrypt:
-                confidential = put_confidential(self.store, signed.data)
-                return StoredCertificate(signed, str(confidential.cid), True, confidential.key)
-            return StoredCertificate(signed, str(self.store.put(signed.data)), False)
+                envelopes = [encrypt_document(signed.data) for signed in documents]
+                cids = self.store.put_many([envelope for envelope, _ in envelopes])
+                return [StoredCertificate(signed, str(cid), True, key) for signed, cid, (_, key)
+                        in zip(documents, cids, envelopes, strict=True)]
+            cids = self.store.put_many([signed.data for signed in documents])
+            return [StoredCertificate(signed, str(cid), False)
+                    for signed, cid in zip(documents, cids, strict=True)]
+
+    def record_many(self, stored: Sequence[StoredCertificate]) -> list[SubmissionResult]:
+        """Insert the outbox rows in one transaction; if any of them was recorded meanwhile
+        (another process, same bytes), one transaction each so that one is reported."""
+        try:
+            with self.timings.measure("record"), transaction(self.sessions) as session:
+                session.add_all([self._outbox_row(item) for item in stored])
+        except IntegrityError:
+            return [self.record(item) for item in stored]
+        return [self._accepted(item) for item in stored]
 
     def record(self, stored: StoredCertificate) -> SubmissionResult:
         """Insert the outbox row (one transaction): from now on the document is pending."""
+        try:
+            with self.timings.measure("record"), transaction(self.sessions) as session:
+                session.add(self._outbox_row(stored))
+        except IntegrityError:
+            # Recorded meanwhile (another process, same bytes): report that row instead.
+            known = self._known(stored.signed.sha256)
+            if known is not None:
+                return known
+            raise
+        return self._accepted(stored)
+
+    def _outbox_row(self, stored: StoredCertificate) -> IssuedDocument:
         signed = stored.signed
-        row = IssuedDocument(
+        return IssuedDocument(
             issuer_id=self.issuer_hex, sha256=signed.sha256, source_sha256=signed.source_sha256,
             cid=stored.cid, document_type=signed.document_type.value,
             unique_identifier=None if stored.encrypted else signed.unique_identifier,
             public_metadata=None if stored.encrypted else signed.public_metadata,
             encrypted=stored.encrypted, size=len(signed.data),
             source_name=signed.source_name[-1024:], state=DocumentState.STORED.value)
-        try:
-            with self.timings.measure("record"), transaction(self.sessions) as session:
-                session.add(row)
-        except IntegrityError:
-            # Recorded meanwhile (another process, same bytes): report that row instead.
-            known = self._known(signed.sha256)
-            if known is not None:
-                return known
-            raise
+
+    @staticmethod
+    def _accepted(stored: StoredCertificate) -> SubmissionResult:
+        signed = stored.signed
         return SubmissionResult(signed.source_name, SubmissionStatus.ACCEPTED, signed.sha256,
                                 stored.cid, stored.encrypted, key=stored.key,
                                 warnings=signed.warnings)
@@ -713,11 +780,14 @@ class Issuer:
         missing = [row for row in rows if row.sha256 not in present]
         self.progress.phase("receipts", len(missing))
         with self.timings.measure("receipt"):
-            for row in missing:
-                receipt = build_receipt(self.client, row, row.ChainBatch)
-                write_atomically(self.receipts_dir / f"{row.sha256}.json",
-                                  receipt.to_json().encode())
-                self.progress.advance()
+            # Each file is complete or absent after a crash; one sync per batch of them.
+            for start in range(0, len(missing), STORE_BATCH_SIZE):
+                chunk = missing[start:start + STORE_BATCH_SIZE]
+                write_many_atomically([
+                    (self.receipts_dir / f"{row.sha256}.json",
+                     build_receipt(self.client, row, row.ChainBatch).to_json().encode())
+                    for row in chunk])
+                self.progress.advance(len(chunk))
         return len(missing)
 
     def _receipt_or_none(self, session: Session, sha256: str,

@@ -1,0 +1,93 @@
+"""Validation and signing on several processes give exactly the outcomes of one process,
+in submission order; the outbox sees every document once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.db import IssuedDocument
+from registry.documents.keys import SigningIdentity, create_test_signing_identity
+from registry.documents.signing import verify_signature
+from registry.errors import ConfigurationError
+from registry.issuance import STORE_BATCH_SIZE, CertificatePreparer, DocumentSource, Issuer
+from registry.issuance import SubmissionStatus as Status
+from registry.issuance_pool import PreparationPool, Rejection
+from tests.registry.conftest import MakeDccs
+
+
+@pytest.fixture(scope="module")
+def identity() -> SigningIdentity:
+    return create_test_signing_identity("Pool Lab", "Test NMI", "DE")
+
+
+def _mixed_sources(make_dccs: MakeDccs, shared_dcc: Path, directory: Path) -> list[DocumentSource]:
+    good = [DocumentSource.from_path(p) for p in make_dccs(directory, 9, "POOL")]
+    bad = [DocumentSource.from_path(shared_dcc / "invalid" / name)
+           for name in ("xxe_file.xml", "bad_date.xml")]
+    signed = [DocumentSource.from_path(shared_dcc / "signed" / name) for name in (
+        "dcc_gp_temperature_typical_v12_signed.xml",
+        "dcc_gp_temperature_typical_v12_signed_manipulated.xml")]
+    return [good[0], bad[0], *good[1:4], signed[0], bad[1], *good[4:], signed[1]]
+
+
+def _outcome(prepared: object) -> tuple:
+    """What must not depend on the number of workers (signatures are randomised)."""
+    if isinstance(prepared, Rejection):
+        return ("rejected", prepared.code, prepared.message)
+    return ("prepared", prepared.source_name, prepared.source_sha256, prepared.signed_here,
+            prepared.unique_identifier, prepared.public_metadata, prepared.warnings,
+            None if prepared.signed_here else prepared.sha256)
+
+
+def test_two_workers_prepare_exactly_what_one_process_prepares(
+        identity: SigningIdentity, make_dccs: MakeDccs, shared_dcc: Path,
+        tmp_path: Path) -> None:
+    sources = _mixed_sources(make_dccs, shared_dcc, tmp_path / "in")
+    results = {}
+    for workers in (1, 2):
+        preparer = CertificatePreparer(identity)
+        with PreparationPool(preparer, workers) as pool:
+            results[workers] = list(pool.prepare(enumerate(sources), "dcc", None, sign=True))
+        # The workers' stage time is added to the caller's timings.
+        assert preparer.timings.seconds["validate"] > 0 and preparer.timings.seconds["sign"] > 0
+    assert [tag for tag, _ in results[2]] == list(range(len(sources)))
+    assert [_outcome(p) for _, p in results[2]] == [_outcome(p) for _, p in results[1]]
+    for _, prepared in results[2]:
+        if not isinstance(prepared, Rejection) and prepared.signed_here:
+            verdict = verify_signature(prepared.data, trusted_certs=[identity.certificate])
+            assert verdict.is_valid and verdict.chains_to_trusted_anchor
+
+
+def test_a_pool_needs_a_worker(identity: SigningIdentity) -> None:
+    with pytest.raises(ConfigurationError):
+        PreparationPool(CertificatePreparer(identity), 0)
+
+
+def test_submission_on_two_workers_records_each_document_once_in_order(
+        settings, make_dccs: MakeDccs, shared_dcc: Path, tmp_path: Path) -> None:
+    issuer = Issuer.from_settings(settings, workers=2)
+    paths = make_dccs(tmp_path / "in", STORE_BATCH_SIZE + 5, "ORDER")
+    invalid = shared_dcc / "invalid" / "bad_date.xml"
+    # More than one store batch, a document twice, an invalid one twice.
+    sources = [*paths[:10], invalid, paths[3], *paths[10:], invalid]
+
+    results = issuer.submit(sources)
+
+    assert [r.source_name for r in results] == [
+        *map(str, paths[:10]), str(invalid), str(paths[3]), *map(str, paths[10:]), str(invalid)]
+    expected = [Status.ACCEPTED] * 10 + [Status.REJECTED, Status.ALREADY_PENDING] + [
+        Status.ACCEPTED] * (len(paths) - 10) + [Status.REJECTED]
+    assert [r.status for r in results] == expected
+    assert results[11].sha256 == results[3].sha256
+    assert results[-1].error_code == results[10].error_code == "dcc-schema-invalid"
+    with issuer.sessions() as session:
+        rows = session.execute(select(IssuedDocument.source_name).order_by(IssuedDocument.id)
+                               ).scalars().all()
+        assert session.scalar(select(func.count()).select_from(IssuedDocument)) == len(paths)
+    assert rows == [str(path) for path in paths]  # the outbox keeps submission order
+    # A second run finds every one of them.
+    again = issuer.submit(sources)
+    assert {r.status for r in again} == {Status.ALREADY_PENDING, Status.REJECTED}
