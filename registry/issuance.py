@@ -355,7 +355,7 @@ class CertificatePreparer:
         data, signed_here = document.raw, False
         if document.media_type == "application/xml":
             with self.timings.measure("sign"):
-                data, signed_here = self._sign_xml(document.raw, sign)
+                data, signed_here = self._sign_xml(document, sign)
         with self.timings.measure("hash"):
             sha256 = hashlib.sha256(data).hexdigest()
         unique_identifier, metadata = _public_metadata(document)
@@ -365,14 +365,15 @@ class CertificatePreparer:
             unique_identifier=unique_identifier, public_metadata=metadata,
             signed_here=signed_here, warnings=tuple(w.code for w in document.warnings))
 
-    def _sign_xml(self, data: bytes, sign: bool) -> tuple[bytes, bool]:
+    def _sign_xml(self, document: ValidatedDocument, sign: bool) -> tuple[bytes, bool]:
+        data = document.raw
         if sign:
             if self.signing_identity is None:
                 raise ConfigurationError(
                     "no signing identity: set CERTREG_SIGNING_KEY, CERTREG_SIGNING_CERTIFICATE "
                     "and CERTREG_SIGNING_PASSWORD (a test one: `certreg keys signing new`)")
             try:
-                return sign_document(data, self.signing_identity).data, True
+                return sign_document(data, self.signing_identity, parsed=document.tree).data, True
             except DocumentAlreadySignedError:
                 pass  # verified below and kept byte for byte
         verification = verify_signature(data)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 if TYPE_CHECKING:
+    from lxml import etree
+
     from registry.documents.metadata import DccMetadata
 
 
@@ -93,6 +95,9 @@ class ValidatedDocument:
     schema_version: str | None
     warnings: tuple[DocumentWarning, ...]
     media_type: str
+    # The hardened parse of `raw` (XML only) that validation judged, so that signing does
+    # not parse the same bytes again. Read it, never change it.
+    tree: etree._ElementTree | None = field(default=None, repr=False, compare=False)
 
 
 def to_json_value(value: Any) -> Any:

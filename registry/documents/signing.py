@@ -169,16 +169,18 @@ def default_signature_algorithm(identity: SigningIdentity) -> SignatureAlgorithm
 
 def sign_document(data: bytes, identity: SigningIdentity, *,
                   algorithm: SignatureAlgorithm | None = None,
-                  signing_time: dt.datetime | None = None) -> SignedDocument:
+                  signing_time: dt.datetime | None = None,
+                  parsed: etree._ElementTree | None = None) -> SignedDocument:
     """Sign a DCC with an enveloped XAdES-BES signature over the whole document.
 
     Raises DocumentError subclasses for hostile or malformed XML,
     DocumentAlreadySignedError if the document carries a ds:Signature already,
     SigningKeyError if the key cannot make `algorithm` or its certificate is not
     valid at the signing time. The result has been checked (`check_own_signature`)
-    before it is returned.
+    before it is returned. `parsed`: `parse_xml(data)` if the caller made it already
+    (validation does); it is read, not changed.
     """
-    root = parse_xml(data).getroot()
+    root = (parse_xml(data) if parsed is None else parsed).getroot()
     if root.find(f".//{{{DS_NS}}}Signature") is not None:
         raise DocumentAlreadySignedError(
             "the document is signed already; verify it and keep it as it is")
