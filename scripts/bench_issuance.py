@@ -4,17 +4,17 @@
 Prints JSON. N real-size DCCs are derived from the shared corpus examples (all twelve,
 14-46 KB, each under a distinct uniqueIdentifier) and issued with `Issuer.run` exactly
 as `certreg issue` does: validate (XSD) and sign (XAdES-BES, P-256, self-checked) on one
-process per core, hash, store (embedded store, one sync per 64 documents), record (SQLite
-outbox rows, one transaction per 64), batch (Merkle
-tree + manifest + one transaction per batch), anchor (one transaction per batch,
-waited for), index (events + manifests into the projection), receipts (one file per
-document, one sync per 64). Each run is a fresh subprocess with its own contract, database and
-store, so peak RSS (getrusage) is that run's alone. After the run the same signed
-documents are put, 64 per request, into a private Kubo daemon as `certreg` does with
-CERTREG_IPFS_API set (`store_kubo`; --no-kubo skips it). Reported: median, min and max
-over --runs runs of documents/s and MB/s per stage (MB/s counts the submitted DCC
-bytes); gas per document from the anchoring transactions' receipts; and, next to it,
-this machine's single-core SHA-256 rate over the same document bytes.
+process per core (--workers), hash, store (embedded store, one sync per 64 documents),
+record (SQLite outbox rows, one transaction per 64), batch (Merkle tree + manifest + one
+transaction per batch), anchor (one transaction per batch, waited for), index (events +
+manifests into the projection), receipts (one file per document, one sync per 64). Each
+run is a fresh subprocess with its own contract, database and store, so peak RSS
+(getrusage) is that run's alone. After the run the same signed documents are put, 64
+per request, into a private Kubo daemon as `certreg` does with CERTREG_IPFS_API set
+(`store_kubo`; --no-kubo skips it). Reported: median, min and max over --runs runs of
+documents/s and MB/s per stage (MB/s counts the submitted DCC bytes); gas per document
+from the anchoring transactions' receipts; and, next to it, this machine's single-core
+SHA-256 rate over the same document bytes.
 """
 
 from __future__ import annotations

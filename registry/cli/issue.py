@@ -1,8 +1,9 @@
 """`certreg issue|revoke|supersede|receipt`: what an institute's operator runs.
 
 `issue` is resumable: killed at any point, the same command finishes the work (see
-registry.issuance). Progress goes to stderr (a live bar on a terminal, one line per
-phase otherwise), the result to stdout (a table, or JSON with `--json`).
+registry.issuance). Progress goes to stderr (a live bar with documents/s and ETA on a
+terminal; otherwise a line per phase and a status line every 10 s), the result to stdout
+(a table, or JSON with `--json`).
 """
 
 from __future__ import annotations
