@@ -37,15 +37,12 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
-import hashlib
-import json
 import os
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -79,24 +76,27 @@ from registry.documents.keys import (
     load_signing_identity_from_pem,
     load_signing_identity_from_pkcs12,
 )
-from registry.documents.metadata import DccMetadata
-from registry.documents.model import DocumentType, ValidatedDocument
+from registry.documents.model import DocumentType
 from registry.documents.parse import DEFAULT_MAX_BYTES
-from registry.documents.signing import SignatureStatus, sign_document, verify_signature
-from registry.documents.validate import load_document
 from registry.errors import (
     ConfigurationError,
     DocumentAlreadyRevokedError,
-    DocumentAlreadySignedError,
     DocumentError,
     DocumentNotAnchoredError,
     DocumentNotFoundError,
     OperatorNotAuthorisedError,
     RegistryError,
-    SignatureInvalidError,
 )
 from registry.index import BatchManifest, Indexer, IndexReport, ManifestMember
-from registry.issuance_pool import PreparationPool, Rejection, default_workers
+from registry.preparation import (
+    CertificatePreparer,
+    DocumentSource,
+    PreparationPool,
+    Rejection,
+    SignedCertificate,
+    StageTimings,
+    default_workers,
+)
 from registry.settings import Settings
 
 DEFAULT_BATCH_SIZE = 256
@@ -107,43 +107,6 @@ LOCK_FILE = "issuance.lock"
 
 
 # ------------------------------------------------------------------ stage values
-
-
-@dataclass(frozen=True)
-class DocumentSource:
-    """Bytes as submitted, with a name for reports (a file path, or what the caller says)."""
-
-    name: str
-    data: bytes = field(repr=False)
-
-    @classmethod
-    def from_path(cls, path: Path) -> DocumentSource:
-        return cls(str(path), path.read_bytes())
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-
-@dataclass(frozen=True)
-class ValidatedCertificate:
-    source: DocumentSource
-    document: ValidatedDocument
-
-
-@dataclass(frozen=True)
-class SignedCertificate:
-    """The exact bytes that get stored and anchored, and what we publish about them."""
-
-    source_name: str
-    source_sha256: str
-    data: bytes = field(repr=False)
-    sha256: str
-    document_type: DocumentType
-    unique_identifier: str | None
-    public_metadata: dict[str, Any] | None
-    signed_here: bool  # False: arrived signed (signature verified) or was anchored unsigned
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,13 +204,6 @@ class _SealedMeanwhile(Exception):
     """Rolls back a seal whose members another process assigned first."""
 
 
-def _public_metadata(document: ValidatedDocument) -> tuple[str | None, dict[str, Any]]:
-    metadata = document.metadata
-    if isinstance(metadata, DccMetadata):
-        return metadata.unique_identifier, json.loads(metadata.to_json())
-    return metadata.identifier, metadata.to_json()
-
-
 def normalise_sha256(text: str) -> str:
     value = text.strip().lower().removeprefix("0x")
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
@@ -312,81 +268,6 @@ def find_receipt(session: Session, client: RegistryClient, sha256: str, *,
         query = query.order_by(ChainDocument.issuer_id != prefer_issuer)
     row = session.execute(query.order_by(ChainDocument.batch_id).limit(1)).first()
     return None if row is None else build_receipt(client, row, row.ChainBatch)
-
-
-@dataclass
-class StageTimings:
-    """Seconds spent per stage (for the benchmark and the summary)."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @contextlib.contextmanager
-    def measure(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
-
-
-# ------------------------------------------------------------------ preparer
-
-
-class CertificatePreparer:
-    """Validate, sign (unless signed already), hash: no chain, store or database needed."""
-
-    def __init__(self, signing_identity: SigningIdentity | None, *,
-                 max_document_bytes: int = DEFAULT_MAX_BYTES,
-                 timings: StageTimings | None = None) -> None:
-        self.signing_identity = signing_identity
-        self.max_document_bytes = max_document_bytes
-        self.timings = timings or StageTimings()
-
-    def validate(self, source: DocumentSource, document_type: DocumentType | str,
-                 issuer_metadata: Mapping[str, object] | None = None) -> ValidatedCertificate:
-        with self.timings.measure("validate"):
-            document = load_document(source.data, document_type, issuer_metadata,
-                                     max_bytes=self.max_document_bytes)
-        return ValidatedCertificate(source, document)
-
-    def sign(self, validated: ValidatedCertificate, *, sign: bool = True) -> SignedCertificate:
-        """Sign with the institute's identity unless already signed (then it must verify)."""
-        document = validated.document
-        data, signed_here = document.raw, False
-        if document.media_type == "application/xml":
-            with self.timings.measure("sign"):
-                data, signed_here = self._sign_xml(document, sign)
-        with self.timings.measure("hash"):
-            sha256 = hashlib.sha256(data).hexdigest()
-        unique_identifier, metadata = _public_metadata(document)
-        return SignedCertificate(
-            source_name=validated.source.name, source_sha256=validated.source.sha256,
-            data=data, sha256=sha256, document_type=document.document_type,
-            unique_identifier=unique_identifier, public_metadata=metadata,
-            signed_here=signed_here, warnings=tuple(w.code for w in document.warnings))
-
-    def _sign_xml(self, document: ValidatedDocument, sign: bool) -> tuple[bytes, bool]:
-        data = document.raw
-        if sign:
-            if self.signing_identity is None:
-                raise ConfigurationError(
-                    "no signing identity: set CERTREG_SIGNING_KEY, CERTREG_SIGNING_CERTIFICATE "
-                    "and CERTREG_SIGNING_PASSWORD (a test one: `certreg keys signing new`)")
-            try:
-                return sign_document(data, self.signing_identity, parsed=document.tree).data, True
-            except DocumentAlreadySignedError:
-                pass  # verified below and kept byte for byte
-        verification = verify_signature(data)
-        if verification.status is SignatureStatus.INVALID:
-            raise SignatureInvalidError(
-                f"the document's own signature does not verify: {verification.reason}")
-        return data, False
-
-    def prepare(self, source: DocumentSource, document_type: DocumentType | str,
-                issuer_metadata: Mapping[str, object] | None = None, *,
-                sign: bool = True) -> SignedCertificate:
-        """Validate, sign, hash: everything before anything is stored (`--dry-run`)."""
-        return self.sign(self.validate(source, document_type, issuer_metadata), sign=sign)
 
 
 # -------------------------------------------------------------------- issuer

@@ -53,7 +53,7 @@ from registry.issuance import (
     load_signing_identity,
     normalise_sha256,
 )
-from registry.issuance_pool import PreparationPool, Rejection, default_workers
+from registry.preparation import PreparationPool, Rejection, default_workers
 from registry.settings import Settings, load_settings
 
 REASONS = {reason.name.lower().replace("_", "-"): reason for reason in RevocationReason}

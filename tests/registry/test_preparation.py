@@ -14,7 +14,7 @@ from registry.documents.signing import verify_signature
 from registry.errors import ConfigurationError
 from registry.issuance import STORE_BATCH_SIZE, CertificatePreparer, DocumentSource, Issuer
 from registry.issuance import SubmissionStatus as Status
-from registry.issuance_pool import PreparationPool, Rejection
+from registry.preparation import PreparationPool, Rejection
 from tests.registry.conftest import MakeDccs
 
 
@@ -51,6 +51,7 @@ def test_two_workers_prepare_exactly_what_one_process_prepares(
         preparer = CertificatePreparer(identity)
         with PreparationPool(preparer, workers) as pool:
             results[workers] = list(pool.prepare(enumerate(sources), "dcc", None, sign=True))
+            assert (pool._executor is not None) is (workers == 2)
         # The workers' stage time is added to the caller's timings.
         assert preparer.timings.seconds["validate"] > 0 and preparer.timings.seconds["sign"] > 0
     assert [tag for tag, _ in results[2]] == list(range(len(sources)))
@@ -59,6 +60,16 @@ def test_two_workers_prepare_exactly_what_one_process_prepares(
         if not isinstance(prepared, Rejection) and prepared.signed_here:
             verdict = verify_signature(prepared.data, trusted_certs=[identity.certificate])
             assert verdict.is_valid and verdict.chains_to_trusted_anchor
+
+
+def test_one_document_is_prepared_without_starting_processes(
+        identity: SigningIdentity, make_dccs: MakeDccs, tmp_path: Path) -> None:
+    (path,) = make_dccs(tmp_path / "in", 1, "SINGLE")
+    with PreparationPool(CertificatePreparer(identity), 2) as pool:
+        ((tag, prepared),) = pool.prepare([("only", DocumentSource.from_path(path))], "dcc",
+                                          None, sign=True)
+        assert pool._executor is None
+    assert tag == "only" and not isinstance(prepared, Rejection) and prepared.signed_here
 
 
 def test_a_pool_needs_a_worker(identity: SigningIdentity) -> None:
