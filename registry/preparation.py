@@ -13,11 +13,14 @@ preparing are simply prepared again by the next run.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import itertools
 import json
 import multiprocessing
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -191,9 +194,26 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _install_preparer(preparer: CertificatePreparer) -> None:
+def _install_preparer(preparer: CertificatePreparer, caller: int) -> None:
     global _worker_preparer
+    _die_with(caller)
     _worker_preparer = preparer
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(caller: int) -> None:
+    """A worker must not outlive its caller: after a SIGKILL of the caller alone it would
+    wait forever and keep the issuance lock (an inherited flock) held, so the next run
+    could not start. Linux kills it with its parent (prctl PR_SET_PDEATHSIG)."""
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+    except (OSError, AttributeError, TypeError):
+        return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != caller:
+        os._exit(1)  # the caller died before the request took effect
 
 
 def _prepare_in_worker(source: DocumentSource, document_type: DocumentType | str,
@@ -250,7 +270,7 @@ class PreparationPool:
             # fork: the workers inherit the unlocked signing key instead of receiving it.
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_install_preparer, initargs=(self.preparer,))
+                initializer=_install_preparer, initargs=(self.preparer, os.getpid()))
         items = itertools.chain(first, items)
         executor = self._executor
         pending: deque[tuple[T, Future[tuple[Prepared, dict[str, float]]]]] = deque()

@@ -102,3 +102,59 @@ def test_submission_on_two_workers_records_each_document_once_in_order(
     # A second run finds every one of them.
     again = issuer.submit(sources)
     assert {r.status for r in again} == {Status.ALREADY_PENDING, Status.REJECTED}
+
+
+_CALLER = """
+import fcntl, sys, time
+from pathlib import Path
+from registry.documents.keys import create_test_signing_identity
+from registry.preparation import CertificatePreparer, DocumentSource, PreparationPool
+
+lock = open(sys.argv[1], "a")
+fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as Issuer.exclusive() does
+sources = [DocumentSource.from_path(Path(p)) for p in sys.argv[2:]]
+pool = PreparationPool(CertificatePreparer(create_test_signing_identity("K", "T", "DE")), 2)
+results = pool.prepare(enumerate(sources), "dcc", None, sign=True)
+next(results)
+print(" ".join(str(pid) for pid in pool._executor._processes), flush=True)
+time.sleep(600)
+"""
+
+
+def test_workers_die_with_a_sigkilled_caller_and_free_the_issuance_lock(
+        make_dccs: MakeDccs, tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO_ROOT
+
+    paths = make_dccs(tmp_path / "in", 40, "ORPHAN")
+    lock_path = tmp_path / "issuance.lock"
+    caller = subprocess.Popen([sys.executable, "-c", _CALLER, str(lock_path), *map(str, paths)],
+                              cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert caller.stdout is not None
+    workers = [int(pid) for pid in caller.stdout.readline().split()]
+    assert len(workers) == 2
+    caller.send_signal(signal.SIGKILL)  # the caller alone, not its process group
+    caller.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # A zombie until reaped by init counts as gone: it holds no files.
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in workers)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the next run can start
