@@ -391,7 +391,8 @@ class Issuer:
                     yield index, source
 
         batch: list[tuple[int, SignedCertificate]] = []
-        with PreparationPool(self.preparer, self.workers) as pool:
+        # While a store batch is written and recorded the workers prepare the next one.
+        with PreparationPool(self.preparer, self.workers, ahead=STORE_BATCH_SIZE) as pool:
             for index, prepared in pool.prepare(unknown_sources(), document_type,
                                                 issuer_metadata, sign=sign):
                 if isinstance(prepared, Rejection):

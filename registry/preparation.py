@@ -166,8 +166,8 @@ class CertificatePreparer:
 
 # ----------------------------------------------------------------------- pool
 
-# Results each worker may have queued ahead of the caller: enough to keep both cores busy
-# while the caller stores and records, little enough that memory does not grow with N.
+# Documents each worker may have queued or finished ahead of the caller when the caller
+# asks for no more (`ahead`): little enough that memory does not grow with N.
 IN_FLIGHT_PER_WORKER = 8
 
 T = TypeVar("T")
@@ -238,11 +238,14 @@ def prepare_one(preparer: CertificatePreparer, source: DocumentSource,
 class PreparationPool:
     """`prepare_one` over many documents, on `workers` processes (1: in this process)."""
 
-    def __init__(self, preparer: CertificatePreparer, workers: int) -> None:
+    def __init__(self, preparer: CertificatePreparer, workers: int, *, ahead: int = 0) -> None:
+        """`ahead`: documents the caller consumes in a burst (e.g. a store batch); the
+        workers keep preparing that many more meanwhile instead of waiting for it."""
         if workers < 1:
             raise ConfigurationError("at least one worker is needed", workers=workers)
         self.preparer = preparer
         self.workers = workers
+        self.ahead = ahead
         self._executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> PreparationPool:
@@ -274,7 +277,7 @@ class PreparationPool:
         items = itertools.chain(first, items)
         executor = self._executor
         pending: deque[tuple[T, Future[tuple[Prepared, dict[str, float]]]]] = deque()
-        limit = self.workers * IN_FLIGHT_PER_WORKER
+        limit = self.workers * IN_FLIGHT_PER_WORKER + self.ahead
         for tag, source in items:
             pending.append((tag, executor.submit(_prepare_in_worker, source, document_type,
                                                  issuer_metadata, sign)))
