@@ -1,13 +1,12 @@
 """Documents on a Kubo daemon, through its RPC API (ipfshttpclient).
 
 `ipfshttpclient.connect()` refuses daemons newer than 0.8, so the client is constructed
-directly; the calls used here (add, cat, files/stat, pin/ls, pin/add, version) are stable
-across Kubo releases.
+directly; the calls used here (add, dag/import, cat, files/stat, pin/ls, pin/add, version)
+are stable across Kubo releases.
 """
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Sequence
 
@@ -15,7 +14,8 @@ import ipfshttpclient
 import ipfshttpclient.exceptions as ipfs_errors
 from ipfshttpclient import multipart
 
-from anchor.cid import REGISTRY_IMPORT, Cid, ImportOptions, compute_cid
+from anchor.car import write_car
+from anchor.cid import REGISTRY_IMPORT, Cid, ImportOptions, compute_cid, dag_blocks
 from anchor.errors import (
     ContentIntegrityError,
     ContentNotFoundError,
@@ -103,30 +103,36 @@ class KuboStore:
         return stored
 
     def put_many(self, documents: Sequence[bytes]) -> list[Cid]:
-        """Like `put` for each document, in one /api/v0/add request: the documents travel
-        as the parts of one multipart body (named by position) and Kubo answers one line
-        per part. Every CID Kubo reports must be the one we derive."""
+        """Like `put` for each document, in one request: the UnixFS blocks of all of them,
+        built here exactly as `ipfs add` with our import options builds them, go to
+        /api/v0/dag/import as one CAR archive, which Kubo writes as one batch and whose
+        roots it pins. Kubo must report every root pinned."""
         if not documents:
             return []
-        expected = [compute_cid(data, self.import_options) for data in documents]
-        parts = [_NamedBytes(data, str(index)) for index, data in enumerate(documents)]
-        body, headers = multipart.stream_files(parts, chunk_size=self._client.chunk_size)
-        options = {**self.import_options.kubo_add_options, "pin": True}
+        cids: list[Cid] = []
+        blocks: list[tuple[Cid, bytes]] = []
+        for data in documents:
+            cid, document_blocks = dag_blocks(data, self.import_options)
+            cids.append(cid)
+            blocks += document_blocks
+        car = write_car(list(dict.fromkeys(cids)), blocks)
+        body, headers = multipart.stream_bytes(car, chunk_size=self._client.chunk_size)
         try:
-            replies = self._client._client.request("/add", decoder="json", data=body,
-                                                   headers=headers, opts=options)
+            replies = self._client._client.request("/dag/import", decoder="json", data=body,
+                                                   headers=headers,
+                                                   opts={"pin-roots": True, "stats": False})
         except (ipfs_errors.ConnectionError, ipfs_errors.TimeoutError) as exc:
-            raise self._unavailable(exc, "add") from exc
+            raise self._unavailable(exc, "dag import") from exc
         except ipfs_errors.Error as exc:
-            raise StorageError(f"Kubo rejected add: {exc}", api_addr=self.api_addr) from exc
-        stored = {reply["Name"]: reply["Hash"] for reply in replies if "Hash" in reply}
-        for index, cid in enumerate(expected):
-            found = stored.get(str(index))
-            if found is None or Cid.parse(found) != cid:
-                raise ContentIntegrityError(
-                    f"Kubo stored document {index} of the batch as {found}, expected {cid}",
-                    cid=str(cid), kubo_cid=str(found))
-        return expected
+            raise StorageError(f"Kubo rejected dag import: {exc}",
+                               api_addr=self.api_addr) from exc
+        pinned = {Cid.parse(reply["Root"]["Cid"]["/"]) for reply in replies
+                  if "Root" in reply and not reply["Root"].get("PinErrorMsg")}
+        for cid in cids:
+            if cid not in pinned:
+                raise ContentIntegrityError(f"Kubo did not import and pin {cid}",
+                                            cid=str(cid), api_addr=self.api_addr)
+        return cids
 
     def get(self, cid: Cid) -> bytes:
         try:
@@ -195,10 +201,3 @@ class KuboStore:
         except ipfs_errors.ErrorResponse as exc:
             raise StorageError(f"Kubo pin add failed: {exc}", cid=str(cid)) from exc
 
-
-class _NamedBytes(io.BytesIO):
-    """A document as a multipart part with a name of our choosing (its batch position)."""
-
-    def __init__(self, data: bytes, name: str) -> None:
-        super().__init__(data)
-        self.name = name
