@@ -291,7 +291,7 @@ class PreparationPool:
         tag, future = pending.popleft()
         prepared, seconds = future.result()
         for stage, spent in seconds.items():
-            # Summed over the workers: CPU time per stage, not wall time.
+            # Summed over the workers: time per worker, not the run's wall time.
             self.preparer.timings.seconds[stage] = (
                 self.preparer.timings.seconds.get(stage, 0.0) + spent)
         return tag, prepared

@@ -215,10 +215,11 @@ def main() -> None:
             "stage rates are documents / seconds spent in that stage within Issuer.run; "
             "batch, anchor and index work per batch, so their rate depends on batch_size",
             "validate and sign run on `workers` processes: their seconds are summed over the "
-            "workers (CPU time), so their rate is per core; end to end is wall time",
+            "workers, so their rate is per worker (per core on an idle machine); end to end "
+            "is wall time",
             "store = embedded store, one filesystem sync per 64 documents; store_kubo = the "
             "same signed documents put into a private Kubo daemon after the run, 64 per "
-            "/api/v0/add request (pinned, every CID checked); record = one SQLite transaction "
+            "/api/v0/dag/import of one CAR (roots pinned); record = one SQLite transaction "
             "per 64 documents (WAL, synchronous=NORMAL); receipt = one sync per 64 files",
             "MB/s = documents/s x the mean size of the submitted DCCs (signing adds a few KB "
             "per document), so a stage's MB/s and documents/s give the same ratio to SHA-256",

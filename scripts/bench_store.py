@@ -5,7 +5,7 @@ fresh random documents (so no put is an idempotent no-op) and then reads them al
 both directions include the CID computation/verification the stores always do. "store" puts
 one document per call; "store_batch" puts as many fresh documents with put_many, in batches
 of registry.issuance.STORE_BATCH_SIZE as `certreg issue` does (one filesystem sync per
-batch for the embedded store, one /api/v0/add request per batch for Kubo).
+batch for the embedded store, one CAR per batch through /api/v0/dag/import for Kubo).
 Usage: .venv/bin/python scripts/bench_store.py [--runs 5] [--kubo-api MULTIADDR] [--quick]
 Without --kubo-api a private Kubo daemon is started on loopback for the benchmark.
 --quick (CI) stores a quarter of the documents per run and hashes a 16 MB buffer.
