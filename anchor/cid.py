@@ -277,34 +277,57 @@ def iter_chunks(data: bytes, chunk_size: int) -> Iterator[bytes]:
         yield bytes(view[start:start + chunk_size])
 
 
-def _leaf(chunk: bytes, options: ImportOptions) -> _DagNode:
+Blocks = list[tuple[Cid, bytes]]
+
+
+def _leaf(chunk: bytes, options: ImportOptions, blocks: Blocks | None) -> _DagNode:
     if options.raw_leaves:
-        return _DagNode(raw_cid(chunk), len(chunk), len(chunk))
-    block = _dag_pb_node([], _unixfs_file(len(chunk), chunk))
-    return _DagNode(_dag_pb_cid(block, options.cid_version), len(block), len(chunk))
+        node = _DagNode(raw_cid(chunk), len(chunk), len(chunk))
+        block = chunk
+    else:
+        block = _dag_pb_node([], _unixfs_file(len(chunk), chunk))
+        node = _DagNode(_dag_pb_cid(block, options.cid_version), len(block), len(chunk))
+    if blocks is not None:
+        blocks.append((node.cid, block))
+    return node
 
 
-def _parent(children: list[_DagNode], options: ImportOptions) -> _DagNode:
+def _parent(children: list[_DagNode], options: ImportOptions,
+            blocks: Blocks | None) -> _DagNode:
     file_size = sum(child.file_size for child in children)
     unixfs = _unixfs_file(file_size, block_sizes=tuple(child.file_size for child in children))
     block = _dag_pb_node(children, unixfs)
     tree_size = len(block) + sum(child.tree_size for child in children)
-    return _DagNode(_dag_pb_cid(block, options.cid_version), tree_size, file_size)
+    node = _DagNode(_dag_pb_cid(block, options.cid_version), tree_size, file_size)
+    if blocks is not None:
+        blocks.append((node.cid, block))
+    return node
 
 
-def compute_cid(data: bytes, options: ImportOptions = REGISTRY_IMPORT) -> Cid:
-    """The root CID `ipfs add` with `options` gives for a file holding `data`."""
-    level = [_leaf(chunk, options) for chunk in iter_chunks(data, options.chunk_size)]
+def _import(data: bytes, options: ImportOptions, blocks: Blocks | None) -> Cid:
+    level = [_leaf(chunk, options, blocks) for chunk in iter_chunks(data, options.chunk_size)]
     if not level:
         # Kubo imports an empty file as a single empty leaf.
-        return _leaf(b"", options).cid
+        return _leaf(b"", options, blocks).cid
     # Kubo's balanced builder fills each node with max_links children before growing a new
     # root above it; that is the same tree as grouping each level left to right, except
     # that a single leaf is its own root rather than being wrapped.
     while len(level) > 1:
-        level = [_parent(level[start:start + options.max_links], options)
+        level = [_parent(level[start:start + options.max_links], options, blocks)
                  for start in range(0, len(level), options.max_links)]
     return level[0].cid
+
+
+def compute_cid(data: bytes, options: ImportOptions = REGISTRY_IMPORT) -> Cid:
+    """The root CID `ipfs add` with `options` gives for a file holding `data`."""
+    return _import(data, options, None)
+
+
+def dag_blocks(data: bytes, options: ImportOptions = REGISTRY_IMPORT) -> tuple[Cid, Blocks]:
+    """The root CID and every block (leaves first, root last) of the UnixFS DAG `ipfs add`
+    with `options` builds for `data`: what a CAR file of the document holds."""
+    blocks: Blocks = []
+    return _import(data, options, blocks), blocks
 
 
 def verify_content(cid: Cid, data: bytes, options: ImportOptions = REGISTRY_IMPORT) -> bool:

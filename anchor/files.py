@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def write_atomically(target: Path, data: bytes, *, tmp_dir: Path | None = None) -> None:
@@ -24,11 +28,80 @@ def write_atomically(target: Path, data: bytes, *, tmp_dir: Path | None = None) 
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(target.parent, os.O_RDONLY)
+    _fsync_directory(target.parent)
+
+
+def write_many_atomically(files: Sequence[tuple[Path, bytes]], *,
+                          tmp_dir: Path | None = None) -> None:
+    """`write_atomically` for many files at once, with one durable sync per step, not two
+    fsyncs per file.
+
+    Every temporary file is written, then the filesystem is synced (the data is on disk),
+    then all are renamed into place and the filesystem is synced again (the renames are
+    on disk). A crash leaves each target absent or complete, never partial, and when the
+    call returns all of them survive a crash. On a system without syncfs(2) each file and
+    directory is fsynced instead.
+    """
+    if not files:
+        return
+    written: list[tuple[str, Path]] = []
+    try:
+        for target, data in files:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir or target.parent, prefix=".tmp-")
+            written.append((tmp_name, target))
+            with os.fdopen(fd, "wb") as tmp:
+                tmp.write(data)
+                if _syncfs is None:
+                    tmp.flush()
+                    os.fsync(tmp.fileno())
+        _sync_filesystem_of(written[0][0])
+        for tmp_name, target in written:
+            os.replace(tmp_name, target)
+    except BaseException:
+        for tmp_name, _ in written:
+            Path(tmp_name).unlink(missing_ok=True)
+        raise
+    if _syncfs is not None:
+        _sync_filesystem_of(str(files[0][0]))
+        return
+    for directory in {target.parent for target, _ in files}:
+        _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _load_syncfs() -> Any:  # the ctypes function, or None
+    name = ctypes.util.find_library("c")
+    try:
+        syncfs = ctypes.CDLL(name, use_errno=True).syncfs
+    except (OSError, AttributeError, TypeError):
+        return None
+    syncfs.argtypes = [ctypes.c_int]
+    return syncfs
+
+
+_syncfs = _load_syncfs()
+
+
+def _sync_filesystem_of(path: str) -> None:
+    """syncfs(2): write back and wait for everything dirty on `path`'s filesystem; it
+    reports write-back errors since Linux 5.8."""
+    if _syncfs is None:
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _syncfs(fd) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"syncfs failed: {os.strerror(errno)}")
+    finally:
+        os.close(fd)
 
 
 def write_private(path: Path, data: bytes) -> None:

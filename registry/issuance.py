@@ -37,15 +37,12 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
-import hashlib
-import json
 import os
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -57,12 +54,12 @@ from anchor.chain import (
     RevocationReason,
     SignedTransaction,
 )
-from anchor.encryption import DocumentKey
+from anchor.encryption import DocumentKey, encrypt_document
 from anchor.errors import ChainError, ContractRevertError
-from anchor.files import write_atomically
+from anchor.files import write_many_atomically
 from anchor.merkle import MerkleBatch
 from anchor.receipt import Receipt
-from anchor.store import ContentStore, put_confidential
+from anchor.store import ContentStore
 from registry.db import (
     BatchState,
     ChainBatch,
@@ -82,68 +79,37 @@ from registry.documents.keys import (
     load_signing_identity_from_pkcs12,
 )
 from registry.documents.kinds import KindMetadata
-from registry.documents.metadata import DccMetadata
-from registry.documents.model import DocumentType, ValidatedDocument
+from registry.documents.model import DocumentType
 from registry.documents.parse import DEFAULT_MAX_BYTES
-from registry.documents.signing import SignatureStatus, sign_document, verify_signature
-from registry.documents.validate import load_document
 from registry.errors import (
     ConfigurationError,
     DocumentAlreadyRevokedError,
-    DocumentAlreadySignedError,
     DocumentError,
     DocumentNotAnchoredError,
     DocumentNotFoundError,
     OperatorNotAuthorisedError,
     RegistryError,
-    SignatureInvalidError,
 )
 from registry.index import BatchManifest, Indexer, IndexReport, ManifestMember
+from registry.preparation import (
+    CertificatePreparer,
+    DocumentSource,
+    PreparationPool,
+    Rejection,
+    SignedCertificate,
+    StageTimings,
+    default_workers,
+)
 from registry.settings import Settings
 
 DEFAULT_BATCH_SIZE = 256
+# Documents per durable store write and per outbox transaction during submission.
+STORE_BATCH_SIZE = 64
 RECEIPTS_DIR = "receipts"
 LOCK_FILE = "issuance.lock"
 
 
 # ------------------------------------------------------------------ stage values
-
-
-@dataclass(frozen=True)
-class DocumentSource:
-    """Bytes as submitted, with a name for reports (a file path, or what the caller says)."""
-
-    name: str
-    data: bytes = field(repr=False)
-
-    @classmethod
-    def from_path(cls, path: Path) -> DocumentSource:
-        return cls(str(path), path.read_bytes())
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-
-@dataclass(frozen=True)
-class ValidatedCertificate:
-    source: DocumentSource
-    document: ValidatedDocument
-
-
-@dataclass(frozen=True)
-class SignedCertificate:
-    """The exact bytes that get stored and anchored, and what we publish about them."""
-
-    source_name: str
-    source_sha256: str
-    data: bytes = field(repr=False)
-    sha256: str
-    document_type: DocumentType
-    unique_identifier: str | None
-    public_metadata: dict[str, Any] | None
-    signed_here: bool  # False: arrived signed (signature verified) or was anchored unsigned
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,13 +207,6 @@ class _SealedMeanwhile(Exception):
     """Rolls back a seal whose members another process assigned first."""
 
 
-def _public_metadata(document: ValidatedDocument) -> tuple[str | None, dict[str, Any]]:
-    metadata = document.metadata
-    if isinstance(metadata, DccMetadata):
-        return metadata.unique_identifier, json.loads(metadata.to_json())
-    return metadata.identifier, metadata.to_json()
-
-
 def normalise_sha256(text: str) -> str:
     value = text.strip().lower().removeprefix("0x")
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
@@ -314,80 +273,6 @@ def find_receipt(session: Session, client: RegistryClient, sha256: str, *,
     return None if row is None else build_receipt(client, row, row.ChainBatch)
 
 
-@dataclass
-class StageTimings:
-    """Seconds spent per stage (for the benchmark and the summary)."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @contextlib.contextmanager
-    def measure(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
-
-
-# ------------------------------------------------------------------ preparer
-
-
-class CertificatePreparer:
-    """Validate, sign (unless signed already), hash: no chain, store or database needed."""
-
-    def __init__(self, signing_identity: SigningIdentity | None, *,
-                 max_document_bytes: int = DEFAULT_MAX_BYTES,
-                 timings: StageTimings | None = None) -> None:
-        self.signing_identity = signing_identity
-        self.max_document_bytes = max_document_bytes
-        self.timings = timings or StageTimings()
-
-    def validate(self, source: DocumentSource, document_type: DocumentType | str,
-                 issuer_metadata: Mapping[str, object] | None = None) -> ValidatedCertificate:
-        with self.timings.measure("validate"):
-            document = load_document(source.data, document_type, issuer_metadata,
-                                     max_bytes=self.max_document_bytes)
-        return ValidatedCertificate(source, document)
-
-    def sign(self, validated: ValidatedCertificate, *, sign: bool = True) -> SignedCertificate:
-        """Sign with the institute's identity unless already signed (then it must verify)."""
-        document = validated.document
-        data, signed_here = document.raw, False
-        if document.media_type == "application/xml":
-            with self.timings.measure("sign"):
-                data, signed_here = self._sign_xml(document.raw, sign)
-        with self.timings.measure("hash"):
-            sha256 = hashlib.sha256(data).hexdigest()
-        unique_identifier, metadata = _public_metadata(document)
-        return SignedCertificate(
-            source_name=validated.source.name, source_sha256=validated.source.sha256,
-            data=data, sha256=sha256, document_type=document.document_type,
-            unique_identifier=unique_identifier, public_metadata=metadata,
-            signed_here=signed_here, warnings=tuple(w.code for w in document.warnings))
-
-    def _sign_xml(self, data: bytes, sign: bool) -> tuple[bytes, bool]:
-        if sign:
-            if self.signing_identity is None:
-                raise ConfigurationError(
-                    "no signing identity: set CERTREG_SIGNING_KEY, CERTREG_SIGNING_CERTIFICATE "
-                    "and CERTREG_SIGNING_PASSWORD (a test one: `certreg keys signing new`)")
-            try:
-                return sign_document(data, self.signing_identity).data, True
-            except DocumentAlreadySignedError:
-                pass  # verified below and kept byte for byte
-        verification = verify_signature(data)
-        if verification.status is SignatureStatus.INVALID:
-            raise SignatureInvalidError(
-                f"the document's own signature does not verify: {verification.reason}")
-        return data, False
-
-    def prepare(self, source: DocumentSource, document_type: DocumentType | str,
-                issuer_metadata: Mapping[str, object] | None = None, *,
-                sign: bool = True) -> SignedCertificate:
-        """Validate, sign, hash: everything before anything is stored (`--dry-run`)."""
-        return self.sign(self.validate(source, document_type, issuer_metadata), sign=sign)
-
-
 # -------------------------------------------------------------------- issuer
 
 
@@ -398,7 +283,9 @@ class Issuer:
                  sessions: sessionmaker[Session], issuer_id: bytes, data_dir: Path,
                  signing_identity: SigningIdentity | None, indexer: Indexer,
                  progress: ProgressListener | None = None,
-                 max_document_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_document_bytes: int = DEFAULT_MAX_BYTES,
+                 workers: int | None = None) -> None:
+        """`workers`: processes validating and signing (default: one per core)."""
         self.client = client
         self.store = store
         self.sessions = sessions
@@ -409,13 +296,14 @@ class Issuer:
         self.progress = progress or SilentProgress()
         self.timings = StageTimings()
         self._lock_depth = 0
+        self.workers = default_workers() if workers is None else workers
         self.preparer = CertificatePreparer(signing_identity,
                                             max_document_bytes=max_document_bytes,
                                             timings=self.timings)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *,
-                      progress: ProgressListener | None = None) -> Issuer:
+    def from_settings(cls, settings: Settings, *, progress: ProgressListener | None = None,
+                      workers: int | None = None) -> Issuer:
         from registry.context import content_store, operator_account, registry_client
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -434,7 +322,7 @@ class Issuer:
         return cls(client=client, store=store, sessions=sessions, issuer_id=issuer_id,
                    data_dir=settings.data_dir, signing_identity=load_signing_identity(settings),
                    indexer=indexer, progress=progress,
-                   max_document_bytes=settings.max_document_bytes)
+                   max_document_bytes=settings.max_document_bytes, workers=workers)
 
     @property
     def receipts_dir(self) -> Path:
@@ -474,6 +362,17 @@ class Issuer:
             check_codes(validated.document.metadata, DirectoryLookup(self.sessions))
         return self.preparer.sign(validated, sign=sign)
 
+    def _check_codes(self, prepared: SignedCertificate) -> Rejection | None:
+        """Cited classifier codes must exist in the directory version in force. Checked
+        here, not in the workers, because it reads the projection."""
+        if prepared.kind_metadata is None:
+            return None
+        try:
+            check_codes(prepared.kind_metadata, DirectoryLookup(self.sessions))
+        except DocumentError as error:
+            return Rejection(error.code, str(error))
+        return None
+
     # ------------------------------------------------------------------- submit
 
     def submit(self, sources: Iterable[DocumentSource | Path | bytes],
@@ -481,16 +380,71 @@ class Issuer:
                encrypt: bool = False, sign: bool = True,
                issuer_metadata: Mapping[str, object] | None = None
                ) -> list[SubmissionResult]:
-        """Validate, sign, store and record each document; report each one's outcome."""
-        # Sources are read one at a time: a run over 10,000 files holds one in memory.
+        """Validate, sign, store and record each document; report each one's outcome.
+
+        Validation and signing run on `workers` processes; storing and recording stay
+        here, in submission order, `STORE_BATCH_SIZE` documents per durable store write
+        and per outbox transaction. A crash loses at most the batch being written, which
+        the next run prepares again (nothing of it was recorded)."""
+        # Sources are read one at a time: a run over 10,000 files holds a few in memory.
         total = len(sources) if isinstance(sources, Sized) else None
         self.progress.phase("submit", total)
-        results = []
-        for index, item in enumerate(sources):
-            results.append(self._submit_one(self._as_source(item, index), document_type,
-                                             encrypt, sign, issuer_metadata))
+        results: list[SubmissionResult | None] = []
+        names: list[str] = []
+        first_seen: dict[str, int] = {}
+        repeats: list[tuple[int, int, str]] = []  # (index, index first seen, source SHA-256)
+
+        def unknown_sources() -> Iterator[tuple[int, DocumentSource]]:
+            for index, item in enumerate(sources):
+                source = self._as_source(item, index)
+                results.append(self._known(source.sha256))
+                names.append(source.name)
+                if results[index] is not None:
+                    self.progress.advance()
+                elif source.sha256 in first_seen:
+                    repeats.append((index, first_seen[source.sha256], source.sha256))
+                    self.progress.advance()
+                else:
+                    first_seen[source.sha256] = index
+                    yield index, source
+
+        batch: list[tuple[int, SignedCertificate]] = []
+        # While a store batch is written and recorded the workers prepare the next one.
+        with PreparationPool(self.preparer, self.workers, ahead=STORE_BATCH_SIZE) as pool:
+            for index, prepared in pool.prepare(unknown_sources(), document_type,
+                                                issuer_metadata, sign=sign):
+                if not isinstance(prepared, Rejection):
+                    prepared = self._check_codes(prepared) or prepared
+                if isinstance(prepared, Rejection):
+                    results[index] = SubmissionResult(names[index], SubmissionStatus.REJECTED,
+                                                      error_code=prepared.code,
+                                                      error=prepared.message)
+                    self.progress.advance()
+                    continue
+                batch.append((index, prepared))
+                if len(batch) >= STORE_BATCH_SIZE:
+                    self._store_and_record(batch, encrypt, results)
+                    batch = []
+            self._store_and_record(batch, encrypt, results)
+        for index, first, sha256 in repeats:
+            # The same bytes twice in one run: the first occurrence's outcome, as a later
+            # run would report it.
+            earlier = results[first]
+            assert earlier is not None
+            results[index] = (self._known(sha256) if earlier.status is not
+                              SubmissionStatus.REJECTED else None) or dataclasses.replace(
+                earlier, source_name=names[index], key=None)
+        assert all(result is not None for result in results)
+        return [result for result in results if result is not None]
+
+    def _store_and_record(self, batch: Sequence[tuple[int, SignedCertificate]], encrypt: bool,
+                          results: list[SubmissionResult | None]) -> None:
+        if not batch:
+            return
+        stored = self.store_documents([signed for _, signed in batch], encrypt=encrypt)
+        for (index, _), result in zip(batch, self.record_many(stored), strict=True):
+            results[index] = result
             self.progress.advance()
-        return results
 
     @staticmethod
     def _as_source(item: DocumentSource | Path | bytes, index: int) -> DocumentSource:
@@ -499,20 +453,6 @@ class Issuer:
         if isinstance(item, Path):
             return DocumentSource.from_path(item)
         return DocumentSource(f"<bytes #{index}>", bytes(item))
-
-    def _submit_one(self, source: DocumentSource, document_type: DocumentType | str,
-                    encrypt: bool, sign: bool,
-                    issuer_metadata: Mapping[str, object] | None) -> SubmissionResult:
-        known = self._known(source.sha256)
-        if known is not None:
-            return known
-        try:
-            signed = self.prepare(source, document_type, issuer_metadata, sign=sign)
-        except DocumentError as exc:
-            return SubmissionResult(source.name, SubmissionStatus.REJECTED,
-                                    error_code=exc.code, error=exc.message)
-        stored = self.store_document(signed, encrypt=encrypt)
-        return self.record(stored)
 
     def _known(self, sha256: str) -> SubmissionResult | None:
         """The outcome for bytes we issued before (as submitted, or as signed)."""
@@ -530,32 +470,55 @@ class Issuer:
             return SubmissionResult(row.source_name or "", SubmissionStatus.ALREADY_PENDING,
                                     row.sha256, row.cid, row.encrypted)
 
-    def store_document(self, signed: SignedCertificate, *, encrypt: bool) -> StoredCertificate:
+    def store_documents(self, documents: Sequence[SignedCertificate], *,
+                        encrypt: bool) -> list[StoredCertificate]:
+        """Put the documents (or their AES-256-GCM envelopes) in one durable store write."""
         with self.timings.measure("store"):
             if encrypt:
-                confidential = put_confidential(self.store, signed.data)
-                return StoredCertificate(signed, str(confidential.cid), True, confidential.key)
-            return StoredCertificate(signed, str(self.store.put(signed.data)), False)
+                envelopes = [encrypt_document(signed.data) for signed in documents]
+                cids = self.store.put_many([envelope for envelope, _ in envelopes])
+                return [StoredCertificate(signed, str(cid), True, key) for signed, cid, (_, key)
+                        in zip(documents, cids, envelopes, strict=True)]
+            cids = self.store.put_many([signed.data for signed in documents])
+            return [StoredCertificate(signed, str(cid), False)
+                    for signed, cid in zip(documents, cids, strict=True)]
+
+    def record_many(self, stored: Sequence[StoredCertificate]) -> list[SubmissionResult]:
+        """Insert the outbox rows in one transaction; if any of them was recorded meanwhile
+        (another process, same bytes), one transaction each so that one is reported."""
+        try:
+            with self.timings.measure("record"), transaction(self.sessions) as session:
+                session.add_all([self._outbox_row(item) for item in stored])
+        except IntegrityError:
+            return [self.record(item) for item in stored]
+        return [self._accepted(item) for item in stored]
 
     def record(self, stored: StoredCertificate) -> SubmissionResult:
         """Insert the outbox row (one transaction): from now on the document is pending."""
+        try:
+            with self.timings.measure("record"), transaction(self.sessions) as session:
+                session.add(self._outbox_row(stored))
+        except IntegrityError:
+            # Recorded meanwhile (another process, same bytes): report that row instead.
+            known = self._known(stored.signed.sha256)
+            if known is not None:
+                return known
+            raise
+        return self._accepted(stored)
+
+    def _outbox_row(self, stored: StoredCertificate) -> IssuedDocument:
         signed = stored.signed
-        row = IssuedDocument(
+        return IssuedDocument(
             issuer_id=self.issuer_hex, sha256=signed.sha256, source_sha256=signed.source_sha256,
             cid=stored.cid, document_type=signed.document_type.value,
             unique_identifier=None if stored.encrypted else signed.unique_identifier,
             public_metadata=None if stored.encrypted else signed.public_metadata,
             encrypted=stored.encrypted, size=len(signed.data),
             source_name=signed.source_name[-1024:], state=DocumentState.STORED.value)
-        try:
-            with self.timings.measure("record"), transaction(self.sessions) as session:
-                session.add(row)
-        except IntegrityError:
-            # Recorded meanwhile (another process, same bytes): report that row instead.
-            known = self._known(signed.sha256)
-            if known is not None:
-                return known
-            raise
+
+    @staticmethod
+    def _accepted(stored: StoredCertificate) -> SubmissionResult:
+        signed = stored.signed
         return SubmissionResult(signed.source_name, SubmissionStatus.ACCEPTED, signed.sha256,
                                 stored.cid, stored.encrypted, key=stored.key,
                                 warnings=signed.warnings)
@@ -720,11 +683,14 @@ class Issuer:
         missing = [row for row in rows if row.sha256 not in present]
         self.progress.phase("receipts", len(missing))
         with self.timings.measure("receipt"):
-            for row in missing:
-                receipt = build_receipt(self.client, row, row.ChainBatch)
-                write_atomically(self.receipts_dir / f"{row.sha256}.json",
-                                  receipt.to_json().encode())
-                self.progress.advance()
+            # Each file is complete or absent after a crash; one sync per batch of them.
+            for start in range(0, len(missing), STORE_BATCH_SIZE):
+                chunk = missing[start:start + STORE_BATCH_SIZE]
+                write_many_atomically([
+                    (self.receipts_dir / f"{row.sha256}.json",
+                     build_receipt(self.client, row, row.ChainBatch).to_json().encode())
+                    for row in chunk])
+                self.progress.advance(len(chunk))
         return len(missing)
 
     def _receipt_or_none(self, session: Session, sha256: str,

@@ -3,17 +3,18 @@
 
 Prints JSON. N real-size DCCs are derived from the shared corpus examples (all twelve,
 14-46 KB, each under a distinct uniqueIdentifier) and issued with `Issuer.run` exactly
-as `certreg issue` does: validate (XSD), sign (XAdES-BES, P-256, self-verified), hash,
-store (embedded store, fsync per document), record (SQLite outbox row), batch (Merkle
-tree + manifest + one transaction per batch), anchor (one transaction per batch,
-waited for), index (events + manifests into the projection), receipts (one fsynced
-file per document). Each run is a fresh subprocess with its own contract, database and
-store, so peak RSS (getrusage) is that run's alone. After the run the same signed
-documents are put, one by one, into a private Kubo daemon as `certreg` does with
-CERTREG_IPFS_API set (`store_kubo`; --no-kubo skips it). Reported: median, min and max
-over --runs runs of documents/s and MB/s per stage (MB/s counts the submitted DCC
-bytes); gas per document from the anchoring transactions' receipts; and, next to it,
-this machine's single-core SHA-256 rate over the same document bytes.
+as `certreg issue` does: validate (XSD) and sign (XAdES-BES, P-256, self-checked) on one
+process per core (--workers), hash, store (embedded store, one sync per 64 documents),
+record (SQLite outbox rows, one transaction per 64), batch (Merkle tree + manifest + one
+transaction per batch), anchor (one transaction per batch, waited for), index (events +
+manifests into the projection), receipts (one file per document, one sync per 64). Each
+run is a fresh subprocess with its own contract, database and store, so peak RSS
+(getrusage) is that run's alone. After the run the same signed documents are put, 64
+per request, into a private Kubo daemon as `certreg` does with CERTREG_IPFS_API set
+(`store_kubo`; --no-kubo skips it). Reported: median, min and max over --runs runs of
+documents/s and MB/s per stage (MB/s counts the submitted DCC bytes); gas per document
+from the anchoring transactions' receipts; and, next to it, this machine's single-core
+SHA-256 rate over the same document bytes.
 """
 
 from __future__ import annotations
@@ -78,20 +79,23 @@ def sha256_rate(paths: list[Path], runs: int = 5) -> dict:
 
 
 def put_into_kubo(issuer, submissions, api: str) -> float:
-    """Seconds spent putting each signed document into Kubo (read back one at a time from
-    the run's embedded store, so the worker's peak memory does not grow with N)."""
+    """Seconds spent putting the signed documents into Kubo in batches, as `certreg issue`
+    does (read back a batch at a time from the run's embedded store, so the worker's peak
+    memory does not grow with N)."""
     from anchor.cid import Cid
     from anchor.store import KuboStore
+    from registry.issuance import STORE_BATCH_SIZE
 
     kubo = KuboStore(api, timeout=60.0)
     seconds = 0.0
     try:
-        for submission in submissions:
-            data = issuer.store.get(Cid.parse(submission.cid))
+        for first in range(0, len(submissions), STORE_BATCH_SIZE):
+            batch = submissions[first:first + STORE_BATCH_SIZE]
+            documents = [issuer.store.get(Cid.parse(s.cid)) for s in batch]
             start = time.perf_counter()
-            stored = kubo.put(data)
+            stored = kubo.put_many(documents)
             seconds += time.perf_counter() - start
-            assert str(stored) == submission.cid
+            assert [str(cid) for cid in stored] == [s.cid for s in batch]
     finally:
         kubo.close()
     return seconds
@@ -104,7 +108,7 @@ def worker(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     paths = sorted(Path(args.documents).glob("*.xml"))[:args.n]
-    issuer = Issuer.from_settings(settings)
+    issuer = Issuer.from_settings(settings, workers=args.workers)
     start = time.perf_counter()
     report = issuer.run(paths, batch_size=args.batch_size)
     elapsed = time.perf_counter() - start
@@ -116,7 +120,7 @@ def worker(args: argparse.Namespace) -> None:
         stage_seconds["store_kubo"] = put_into_kubo(issuer, report.submissions, args.kubo_api)
     print(json.dumps({
         "documents": len(paths), "seconds": elapsed, "stage_seconds": stage_seconds,
-        "gas": gas, "batches": len(report.anchored),
+        "gas": gas, "batches": len(report.anchored), "workers": issuer.workers,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -125,6 +129,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="documents per run")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="validating+signing processes (default: one per core)")
     parser.add_argument("--no-kubo", action="store_true",
                         help="skip the store_kubo stage (no Kubo daemon is started)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -167,7 +173,8 @@ def main() -> None:
                 done = subprocess.run(
                     [sys.executable, __file__, "--worker", "--n", str(args.n),
                      "--batch-size", str(args.batch_size), "--documents", str(tmp / "dccs"),
-                     *kubo_args],
+                     *kubo_args, *([] if args.workers is None else
+                                   ["--workers", str(args.workers)])],
                     env=env, cwd=REPO_ROOT, capture_output=True, text=True)
                 if done.returncode != 0:
                     raise SystemExit(f"worker run {run} failed ({done.returncode}):\n"
@@ -194,6 +201,7 @@ def main() -> None:
                     "cpus": os.cpu_count()},
         "chain": "anvil (automine), one anchoring transaction per batch",
         "documents_per_run": args.n, "runs": args.runs, "batch_size": args.batch_size,
+        "workers": runs[0]["workers"],
         "document_bytes": {"mean": round(statistics.mean(sizes)), "min": min(sizes),
                            "max": max(sizes)},
         "docs_per_s": {"end_to_end": summary(end_to_end), **stage_rates},
@@ -206,9 +214,13 @@ def main() -> None:
         "notes": [
             "stage rates are documents / seconds spent in that stage within Issuer.run; "
             "batch, anchor and index work per batch, so their rate depends on batch_size",
-            "store = embedded store with fsync per document; store_kubo = the same signed "
-            "documents put one by one into a private Kubo daemon (pinned, CID checked) after "
-            "the run; record = one SQLite transaction per document (WAL, synchronous=NORMAL)",
+            "validate and sign run on `workers` processes: their seconds are summed over the "
+            "workers, so their rate is per worker (per core on an idle machine); end to end "
+            "is wall time",
+            "store = embedded store, one filesystem sync per 64 documents; store_kubo = the "
+            "same signed documents put into a private Kubo daemon after the run, 64 per "
+            "/api/v0/dag/import of one CAR (roots pinned); record = one SQLite transaction "
+            "per 64 documents (WAL, synchronous=NORMAL); receipt = one sync per 64 files",
             "MB/s = documents/s x the mean size of the submitted DCCs (signing adds a few KB "
             "per document), so a stage's MB/s and documents/s give the same ratio to SHA-256",
             "end to end includes process-local setup after start-up (DB migration check, "

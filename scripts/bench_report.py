@@ -33,9 +33,11 @@ TITLES = dict(SECTIONS)
 
 ISSUANCE_STAGES = ("end_to_end", "validate", "sign", "hash", "store", "store_kubo", "record",
                    "batch", "anchor", "index", "receipt")
+# "store_batch": put_many, 64 documents per call (as `certreg issue` stores them).
+STORE_DIRECTIONS = ("store", "store_batch", "retrieve")
 STAGE_LABELS = {
-    "end_to_end": "end to end", "validate": "parse + validate (XSD)",
-    "sign": "sign (XAdES-BES)", "hash": "hash (SHA-256)", "store": "store, embedded",
+    "end_to_end": "end to end", "validate": "parse + validate (XSD, per core)",
+    "sign": "sign (XAdES-BES, per core)", "hash": "hash (SHA-256)", "store": "store, embedded",
     "store_kubo": "store, Kubo", "record": "record (outbox row)",
     "batch": "batch (Merkle + manifest)",
     "anchor": "anchor (transaction)", "index": "index (events)", "receipt": "receipt (file)",
@@ -195,7 +197,7 @@ def store_ratios(result: dict) -> dict:
         if not isinstance(value, dict) or "documents_per_run" not in value:
             continue
         for store in ("embedded", "kubo"):
-            for direction in ("store", "retrieve"):
+            for direction in STORE_DIRECTIONS:
                 mb = dig(value, store, f"{direction}_MB_per_s")
                 if mb is not None:
                     out[f"{workload}/{store}/{direction}"] = ratio(mb, sha)
@@ -546,7 +548,7 @@ def section_store(entry: dict | None, plots: dict) -> list[str]:
         if not isinstance(value, dict) or "documents_per_run" not in value:
             continue
         for store in ("embedded", "kubo"):
-            for direction in ("store", "retrieve"):
+            for direction in STORE_DIRECTIONS:
                 key = f"{workload}/{store}/{direction}"
                 if key in ratios:
                     rows.append([workload, store, direction,

@@ -2,7 +2,10 @@
 
 Prints JSON. Every figure is the median of --runs runs, with min and max. Each run stores
 fresh random documents (so no put is an idempotent no-op) and then reads them all back;
-both directions include the CID computation/verification the stores always do.
+both directions include the CID computation/verification the stores always do. "store" puts
+one document per call; "store_batch" puts as many fresh documents with put_many, in batches
+of registry.issuance.STORE_BATCH_SIZE as `certreg issue` does (one filesystem sync per
+batch for the embedded store, one CAR per batch through /api/v0/dag/import for Kubo).
 Usage: .venv/bin/python scripts/bench_store.py [--runs 5] [--kubo-api MULTIADDR] [--quick]
 Without --kubo-api a private Kubo daemon is started on loopback for the benchmark.
 --quick (CI) stores a quarter of the documents per run and hashes a 16 MB buffer.
@@ -27,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from anchor.cid import compute_cid
 from anchor.services.kubo import KuboNode
 from anchor.store import ContentStore, EmbeddedStore, KuboStore
+from registry.issuance import STORE_BATCH_SIZE
 
 # (label, document size in bytes, documents per run)
 WORKLOADS = (("20KB", 20_000, 200), ("1MB", 1_000_000, 20))
@@ -48,6 +52,7 @@ def timed(action: Callable[[], object]) -> float:
 def bench_store(make_store: Callable[[], ContentStore], size: int, count: int,
                 runs: int) -> dict[str, object]:
     put_rates: list[float] = []
+    batch_rates: list[float] = []
     get_rates: list[float] = []
     for _ in range(runs):
         store = make_store()
@@ -55,12 +60,22 @@ def bench_store(make_store: Callable[[], ContentStore], size: int, count: int,
         cids: list = []
         put_seconds = timed(lambda: cids.extend(store.put(doc) for doc in documents))  # noqa: B023
         get_seconds = timed(lambda: [store.get(cid) for cid in cids])  # noqa: B023
+        # The same number of fresh documents, in batches as `certreg issue` puts them.
+        batch = [os.urandom(size) for _ in range(count)]
+        batch_cids: list = []
+        batch_seconds = timed(lambda: [
+            batch_cids.extend(store.put_many(batch[i:i + STORE_BATCH_SIZE]))  # noqa: B023
+            for i in range(0, count, STORE_BATCH_SIZE)])
+        assert batch_cids == [compute_cid(doc) for doc in batch]
         put_rates.append(count / put_seconds)
+        batch_rates.append(count / batch_seconds)
         get_rates.append(count / get_seconds)
     megabytes = size / 1e6
     return {
         "store_docs_per_s": summarise(put_rates),
         "store_MB_per_s": summarise([rate * megabytes for rate in put_rates]),
+        "store_batch_docs_per_s": summarise(batch_rates),
+        "store_batch_MB_per_s": summarise([rate * megabytes for rate in batch_rates]),
         "retrieve_docs_per_s": summarise(get_rates),
         "retrieve_MB_per_s": summarise([rate * megabytes for rate in get_rates]),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -37,6 +37,11 @@ class ContentStore(Protocol):
 
     def put(self, data: bytes) -> Cid:
         """Store `data` (idempotent) and return its CID."""
+        ...
+
+    def put_many(self, documents: Sequence[bytes]) -> list[Cid]:
+        """Store several documents in one durable write (one sync or one request), in
+        order; the CIDs equal those of `put`. When it returns, all of them are stored."""
         ...
 
     def get(self, cid: Cid) -> bytes:

@@ -9,7 +9,7 @@ small and evenly filled), `<root>/tmp/` for writes in progress.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from anchor.errors import (
     StorageError,
     StorageUnavailableError,
 )
-from anchor.files import write_atomically
+from anchor.files import write_atomically, write_many_atomically
 from anchor.store.base import ContentStat, PinState
 
 STORE_FORMAT = "certreg-embedded-store"
@@ -82,6 +82,22 @@ class EmbeddedStore:
             raise StorageUnavailableError(f"cannot write to embedded store {self.root}: {exc}",
                                           root=str(self.root)) from exc
         return cid
+
+    def put_many(self, documents: Sequence[bytes]) -> list[Cid]:
+        """Like `put` for each document, with one filesystem sync for the batch instead of
+        two fsyncs per document (see anchor.files.write_many_atomically)."""
+        cids = [compute_cid(data, self.import_options) for data in documents]
+        missing: dict[Path, bytes] = {}
+        for cid, data in zip(cids, documents, strict=True):
+            path = self.path_for(cid)
+            if path not in missing and not self._holds_exactly(path, data):
+                missing[path] = data
+        try:
+            write_many_atomically(list(missing.items()), tmp_dir=self._tmp)
+        except OSError as exc:
+            raise StorageUnavailableError(f"cannot write to embedded store {self.root}: {exc}",
+                                          root=str(self.root)) from exc
+        return cids
 
     @staticmethod
     def _holds_exactly(path: Path, data: bytes) -> bool:

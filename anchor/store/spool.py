@@ -10,6 +10,7 @@ the caller's back, so the moment of the (possibly slow) upload stays under their
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from anchor.cid import Cid
@@ -40,6 +41,13 @@ class SpoolingStore:
             return self.primary.put(data)
         except StorageUnavailableError:
             return self.spool.put(data)
+
+    def put_many(self, documents: Sequence[bytes]) -> list[Cid]:
+        """`put` for a batch: on the primary in one call, or all into the spool."""
+        try:
+            return self.primary.put_many(documents)
+        except StorageUnavailableError:
+            return self.spool.put_many(documents)
 
     def get(self, cid: Cid) -> bytes:
         if self.spool.has(cid):

@@ -1,8 +1,9 @@
 """`certreg issue|revoke|supersede|receipt`: what an institute's operator runs.
 
 `issue` is resumable: killed at any point, the same command finishes the work (see
-registry.issuance). Progress goes to stderr (a live bar on a terminal, one line per
-phase otherwise), the result to stdout (a table, or JSON with `--json`).
+registry.issuance). Progress goes to stderr (a live bar with documents/s and ETA on a
+terminal; otherwise a line per phase and a status line every 10 s), the result to stdout
+(a table, or JSON with `--json`).
 """
 
 from __future__ import annotations
@@ -12,14 +13,25 @@ import datetime as dt
 import glob
 import json
 import sys
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from anchor.chain import RevocationReason, issuer_name
 from anchor.errors import ReceiptError
@@ -27,7 +39,7 @@ from anchor.receipt import Receipt, Verdict, verify_receipt
 from registry.cli import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
 from registry.cli.output import emit
 from registry.documents.model import DocumentType
-from registry.errors import ConfigurationError, DocumentError, DocumentNotFoundError
+from registry.errors import ConfigurationError, DocumentNotFoundError
 from registry.issuance import (
     DEFAULT_BATCH_SIZE,
     RECEIPTS_DIR,
@@ -41,6 +53,7 @@ from registry.issuance import (
     load_signing_identity,
     normalise_sha256,
 )
+from registry.preparation import PreparationPool, Rejection, default_workers
 from registry.revocation import revoke_documents
 from registry.settings import Settings, load_settings
 
@@ -64,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="issuer metadata JSON (required for types other than dcc)")
     issue.add_argument("--dry-run", action="store_true",
                        help="validate, sign and hash only: nothing is stored or anchored")
+    issue.add_argument("--workers", type=_positive_int, default=default_workers(),
+                       help="processes validating and signing in parallel (default: one per "
+                            f"core, here {default_workers()}); 1 runs them in this process")
     issue.set_defaults(handler=_issue)
 
     revoke = subparsers.add_parser(
@@ -100,26 +116,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     receipt.set_defaults(handler=_receipt)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 # ------------------------------------------------------------------ progress
 
 
-class CliProgress:
-    """Rich progress bars on an interactive stderr; plain phase lines otherwise (logs,
-    CI, and the resume test, which watches for them)."""
+class _RateColumn(ProgressColumn):
+    """Documents per second over rich's recent window (blank until it can tell)."""
 
-    def __init__(self, interactive: bool) -> None:
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} docs/s", style="progress.data.speed")
+
+
+class CliProgress:
+    """Rich progress bars with documents/s and ETA on an interactive stderr; plain lines
+    otherwise (logs, CI, and the resume test, which watches for the phase lines): one when
+    a phase starts, one every `interval` seconds within it, one when it ends."""
+
+    def __init__(self, interactive: bool, *, interval: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.interactive = interactive
+        self.interval = interval
+        self._clock = clock
         self._progress: Progress | None = None
         self._task: Any = None
+        self._phase: tuple[str, int | None, float] | None = None  # name, total, start
+        self._done = 0
+        self._last_line = 0.0
 
     def phase(self, name: str, total: int | None = None) -> None:
         if not self.interactive:
+            self._end_plain_phase()
             print(f"certreg: phase {name}" + ("" if total is None else f" ({total})"),
                   file=sys.stderr, flush=True)
+            now = self._clock()
+            self._phase, self._done, self._last_line = (name, total, now), 0, now
             return
         if self._progress is None:
             self._progress = Progress(TextColumn("{task.description:<9}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                      MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
+                                      TextColumn("ETA"), TimeRemainingColumn(),
                                       console=Console(stderr=True), transient=False)
             self._progress.start()
         if name == "done":
@@ -130,8 +175,34 @@ class CliProgress:
     def advance(self, count: int = 1) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, count)
+            return
+        if self._phase is None:
+            return
+        self._done += count
+        now = self._clock()
+        if now - self._last_line >= self.interval:
+            self._last_line = now
+            print(f"certreg: {self._plain_status(now)}", file=sys.stderr, flush=True)
+
+    def _plain_status(self, now: float) -> str:
+        assert self._phase is not None
+        name, total, start = self._phase
+        elapsed = max(now - start, 1e-9)
+        rate = self._done / elapsed
+        text = f"{name} {self._done}" + ("" if total is None else f"/{total}")
+        text += f", {rate:,.0f} docs/s, {elapsed:,.0f} s elapsed"
+        if total is not None and rate > 0 and self._done < total:
+            text += f", ETA {(total - self._done) / rate:,.0f} s"
+        return text
+
+    def _end_plain_phase(self) -> None:
+        if self._phase is not None and self._done:
+            print(f"certreg: {self._plain_status(self._clock())} (phase done)",
+                  file=sys.stderr, flush=True)
+        self._phase = None
 
     def close(self) -> None:
+        self._end_plain_phase()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -209,7 +280,7 @@ def _issue(args: argparse.Namespace) -> int:
         return _dry_run(args, settings, paths, metadata)
     progress = _progress(args)
     try:
-        issuer = Issuer.from_settings(settings, progress=progress)
+        issuer = Issuer.from_settings(settings, progress=progress, workers=args.workers)
         report = issuer.run(_sources(paths), args.type, batch_size=args.batch_size,
                             encrypt=args.encrypt, sign=not args.no_sign,
                             issuer_metadata=metadata)
@@ -260,14 +331,15 @@ def _dry_run(args: argparse.Namespace, settings: Settings, paths: list[Path],
     identity = None if args.no_sign else load_signing_identity(settings)
     preparer = CertificatePreparer(identity, max_document_bytes=settings.max_document_bytes)
     documents = []
-    for source in _sources(paths):
-        try:
-            signed = preparer.prepare(source, args.type, metadata, sign=not args.no_sign)
-        except DocumentError as exc:
-            documents.append({"source": source.name, "status": "rejected",
-                              "error": {"code": exc.code, "message": exc.message}})
+    with PreparationPool(preparer, args.workers) as pool:
+        prepared = list(pool.prepare(((source.name, source) for source in _sources(paths)),
+                                     args.type, metadata, sign=not args.no_sign))
+    for name, signed in prepared:
+        if isinstance(signed, Rejection):
+            documents.append({"source": name, "status": "rejected",
+                              "error": {"code": signed.code, "message": signed.message}})
             continue
-        documents.append({"source": source.name, "status": SubmissionStatus.DRY_RUN.value,
+        documents.append({"source": name, "status": SubmissionStatus.DRY_RUN.value,
                           "sha256": "0x" + signed.sha256, "signed_here": signed.signed_here,
                           "size": len(signed.data),
                           "unique_identifier": signed.unique_identifier})

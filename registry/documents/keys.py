@@ -14,6 +14,7 @@ test CA); they are for `certreg keys` in development and for the test suite.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -93,8 +94,10 @@ class SigningIdentity:
             raise SigningKeyError("the private key does not belong to the signing certificate",
                                   certificate_subject=self.certificate.subject.rfc4514_string())
 
-    @property
+    @functools.cached_property
     def certificate_info(self) -> CertificateInfo:
+        # Cached: every signed document reports it (a frozen dataclass still has a
+        # __dict__, which is where cached_property keeps the value).
         return CertificateInfo.from_certificate(self.certificate)
 
     @property

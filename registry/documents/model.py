@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 if TYPE_CHECKING:
+    from lxml import etree
+
     from registry.documents.kinds import KindMetadata
     from registry.documents.metadata import DccMetadata
 
@@ -100,13 +102,28 @@ class ValidatedDocument:
     schema_version: str | None
     warnings: tuple[DocumentWarning, ...]
     media_type: str
+    # The hardened parse of `raw` (XML only) that validation judged, so that signing does
+    # not parse the same bytes again. Read it, never change it.
+    tree: etree._ElementTree | None = field(default=None, repr=False, compare=False)
+
+
+# Types returned as they are, tested by exact type first: a DCC's metadata is thousands of
+# such leaves, and issuance converts the metadata of every document.
+_JSON_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+_DATACLASS_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def to_json_value(value: Any) -> Any:
     """A JSON-compatible value for a metadata dataclass (dates as ISO strings)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: to_json_value(getattr(value, field.name))
-                for field in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _JSON_LEAF_TYPES:
+        return value
+    names = _DATACLASS_FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(kind):
+        names = _DATACLASS_FIELD_NAMES.setdefault(
+            kind, tuple(field.name for field in dataclasses.fields(kind)))
+    if names is not None:
+        return {name: to_json_value(getattr(value, name)) for name in names}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, date):

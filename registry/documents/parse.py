@@ -35,6 +35,7 @@ XINCLUDE_NAMESPACES = frozenset({
     "http://www.w3.org/2001/XInclude",
     "http://www.w3.org/2003/XInclude",  # pre-recommendation namespace libxml2 still honours
 })
+_XINCLUDE_ELEMENTS = tuple(f"{{{namespace}}}*" for namespace in sorted(XINCLUDE_NAMESPACES))
 
 _PARSER_OPTIONS = dict(
     resolve_entities=False,
@@ -149,8 +150,9 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
     for entity in tree.iter(etree.Entity):
         raise XmlForbiddenError(f"entity reference &{entity.name}; is not accepted",
                                 construct="entity", line=entity.sourceline)
-    for element in tree.iter(etree.Element):
-        if etree.QName(element).namespace in XINCLUDE_NAMESPACES:
-            raise XmlForbiddenError("XInclude is not accepted (it would read other files)",
-                                    construct="XInclude", line=element.sourceline)
+    # libxml2 filters by namespace itself; a QName per element in Python was half the cost
+    # of parsing a DCC.
+    for element in tree.iter(*_XINCLUDE_ELEMENTS):
+        raise XmlForbiddenError("XInclude is not accepted (it would read other files)",
+                                construct="XInclude", line=element.sourceline)
     return tree

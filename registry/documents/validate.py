@@ -305,11 +305,13 @@ def load_document(data: bytes, document_type: DocumentType | str,
                 f"{metadata.unique_identifier!r}", key="identifier")
         return ValidatedDocument(raw=data, sha256=digest, document_type=document_type,
                                  metadata=metadata, schema_version=validation.schema_version,
-                                 warnings=validation.warnings, media_type="application/xml")
+                                 warnings=validation.warnings, media_type="application/xml",
+                                 tree=tree)
 
     metadata_supplied = issuer_metadata_from_dict(document_type, issuer_metadata)
+    tree = None
     if _looks_like_xml(data):
-        parse_xml(data, max_bytes=max_bytes)
+        tree = parse_xml(data, max_bytes=max_bytes)
         media_type = "application/xml"
     elif data.startswith(b"%PDF-"):
         media_type = "application/pdf"
@@ -317,4 +319,4 @@ def load_document(data: bytes, document_type: DocumentType | str,
         media_type = "application/octet-stream"
     return ValidatedDocument(raw=data, sha256=digest, document_type=document_type,
                              metadata=metadata_supplied, schema_version=None, warnings=(),
-                             media_type=media_type)
+                             media_type=media_type, tree=tree)

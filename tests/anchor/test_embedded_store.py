@@ -135,3 +135,76 @@ def test_cids_lists_documents_oldest_first(store_dir: Path) -> None:
         written.append(cid)
     assert list(store.cids()) == written
     assert len(store) == 5
+
+
+def test_a_batch_put_gives_the_cids_of_single_puts_and_is_idempotent(store_dir: Path) -> None:
+    documents = [SMALL_DOC, LARGE_DOC, b"", SMALL_DOC, rng.randbytes(24_000)]
+    store = EmbeddedStore(store_dir)
+    cids = store.put_many(documents)
+    assert cids == [compute_cid(document) for document in documents]
+    assert [store.get(cid) for cid in cids] == documents
+    assert store.put_many(documents) == cids
+    assert len(store) == 4 and list((store_dir / "tmp").iterdir()) == []
+    assert store.put_many([]) == []
+
+
+def test_a_batch_put_repairs_a_damaged_copy(store_dir: Path) -> None:
+    store = EmbeddedStore(store_dir)
+    cid = store.put(SMALL_DOC)
+    store.path_for(cid).write_bytes(SMALL_DOC.upper())
+    assert store.put_many([LARGE_DOC, SMALL_DOC])[1] == cid
+    assert store.get(cid) == SMALL_DOC
+
+
+def test_a_batch_is_synced_before_and_after_its_renames(
+        store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import anchor.files
+
+    store = EmbeddedStore(store_dir)
+    events: list[str] = []
+    real_replace, real_sync = os.replace, anchor.files._sync_filesystem_of
+    monkeypatch.setattr(os, "replace", lambda *a: (events.append("rename"), real_replace(*a)))
+    monkeypatch.setattr(anchor.files, "_sync_filesystem_of",
+                        lambda path: (events.append("sync"), real_sync(path)))
+    store.put_many([SMALL_DOC, LARGE_DOC, b"third"])
+    # The data is on disk before any name points at it; the names before put_many returns.
+    assert events == ["sync", "rename", "rename", "rename", "sync"]
+
+
+def test_without_syncfs_every_file_and_directory_is_fsynced(
+        store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import anchor.files
+
+    store = EmbeddedStore(store_dir)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(anchor.files, "_syncfs", None)
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    documents = [SMALL_DOC, LARGE_DOC]
+    cids = store.put_many(documents)
+    directories = {store.path_for(cid).parent for cid in cids}
+    assert len(synced) == len(documents) + len(directories)
+    assert [store.get(cid) for cid in cids] == documents
+
+
+def test_a_failed_batch_write_leaves_no_partial_blob_nor_temporary_file(
+        store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = EmbeddedStore(store_dir)
+    renamed = []
+    real_replace = os.replace
+
+    def disk_full_on_second(*args: object) -> None:
+        if renamed:
+            raise OSError(28, "No space left on device")
+        renamed.append(args)
+        real_replace(*args)
+
+    monkeypatch.setattr(os, "replace", disk_full_on_second)
+    with pytest.raises(StorageError) as caught:
+        store.put_many([SMALL_DOC, LARGE_DOC])
+    assert caught.value.code == "storage-unavailable"
+    monkeypatch.undo()
+    # Each document is either absent or complete.
+    assert store.get(compute_cid(SMALL_DOC)) == SMALL_DOC
+    assert not store.has(compute_cid(LARGE_DOC))
+    assert list((store_dir / "tmp").iterdir()) == []

@@ -34,15 +34,17 @@ def test_kubo_outage_spools_then_pushes_without_loss(kubo_factory, tmp_path: Pat
     spool_dir = tmp_path / "spool"
     store = SpoolingStore(KuboStore(node.api_multiaddr, timeout=2.0), spool_dir)
     before = b"<dcc>issued while Kubo is up</dcc>"
-    during = [b"<dcc>issued during the outage #1</dcc>", bytes(300_000) + b"#2"]
+    during = [b"<dcc>issued during the outage #1</dcc>", bytes(300_000) + b"#2",
+              b"<dcc>issued during the outage #3</dcc>"]
 
     assert store.put(before) == compute_cid(before)
     assert store.pin_status(compute_cid(before)) is PinState.PINNED
     assert store.pending() == []
 
     node.stop()
-    # Accepted anyway, under the CID Kubo will give it, and reported pending.
-    during_cids = [store.put(document) for document in during]
+    # Accepted anyway, one by one or as a batch, under the CID Kubo will give it, and
+    # reported pending.
+    during_cids = [store.put(during[0]), *store.put_many(during[1:])]
     assert during_cids == [compute_cid(document) for document in during]
     for cid, document in zip(during_cids, during, strict=True):
         assert store.pin_status(cid) is PinState.PENDING

@@ -10,12 +10,16 @@ from pathlib import Path
 import ipfshttpclient
 import pytest
 
+from anchor.car import car_header, write_car
 from anchor.cid import (
     KUBO_DEFAULT_IMPORT,
     REGISTRY_IMPORT,
+    Cid,
     ImportOptions,
     base32_encode,
     compute_cid,
+    dag_blocks,
+    decode_varint,
 )
 from anchor.errors import ContentIntegrityError, ContentNotFoundError, StorageUnavailableError
 from anchor.services._process import free_port
@@ -73,6 +77,54 @@ def test_embedded_and_kubo_stores_give_the_same_cids(kubo_store: KuboStore,
     for size in (0, 5_000, 300_000):
         document = random_document(size, seed=11)
         assert embedded.put(document) == kubo_store.put(document)
+
+
+def test_a_batch_put_gives_every_cid_the_embedded_store_gives(kubo_store: KuboStore,
+                                                              tmp_path: Path) -> None:
+    # Sizes across the chunk boundary (one raw leaf, two leaves), an empty document and a
+    # document twice in the same batch.
+    documents = [random_document(size, seed=13) for size in
+                 (20_000, 0, 262_144, 262_145, 1_000_003, 24_000)]
+    documents.append(documents[0])
+    embedded_cids = EmbeddedStore(tmp_path / "store").put_many(documents)
+
+    assert kubo_store.put_many(documents) == embedded_cids
+    assert embedded_cids == [compute_cid(document) for document in documents]
+    for cid, document in zip(embedded_cids, documents, strict=True):
+        assert kubo_store.pin_status(cid) is PinState.PINNED
+        assert kubo_store.get(cid) == document
+    assert kubo_store.put_many([]) == []
+
+
+@pytest.mark.parametrize("options", [REGISTRY_IMPORT, KUBO_DEFAULT_IMPORT,
+                                     ImportOptions(cid_version=1, raw_leaves=True,
+                                                   chunk_size=1024, max_links=3)],
+                         ids=["registry", "kubo-default-v0", "v1-raw-deep"])
+def test_a_batch_put_gives_the_cids_of_kubos_own_add(kubo: KuboNode,
+                                                    options: ImportOptions) -> None:
+    # The CAR carries blocks we built; Kubo's own importer must arrive at the same roots.
+    documents = [random_document(size, seed=19) for size in (0, 3_000, 300_000)]
+    with KuboStore(kubo.api_multiaddr, import_options=options) as store:
+        cids = store.put_many(documents)
+        with ipfshttpclient.Client(kubo.api_multiaddr, timeout=60) as client:
+            for cid, document in zip(cids, documents, strict=True):
+                own = client.add_bytes(document, opts={**options.kubo_add_options,
+                                                       "only-hash": True})
+                assert Cid.parse(own) == cid
+                assert store.get(cid) == document
+                assert store.pin_status(cid) is PinState.PINNED
+
+
+def test_our_car_header_is_the_one_kubo_writes(kubo_store: KuboStore, kubo: KuboNode) -> None:
+    document = random_document(2_000, seed=23)
+    (cid,) = kubo_store.put_many([document])
+    with ipfshttpclient.Client(kubo.api_multiaddr, timeout=60) as client:
+        exported = client._client.request("/dag/export", (str(cid),), decoder="none")
+    exported = b"".join(exported) if isinstance(exported, list) else exported
+    length, offset = decode_varint(exported)
+    assert exported[offset:offset + length] == car_header([cid])
+    # and the rest of Kubo's archive is our one block
+    assert exported == write_car([cid], dag_blocks(document)[1])
 
 
 def test_put_pins_and_stat_reports_size(kubo_store: KuboStore) -> None:
@@ -137,6 +189,8 @@ def test_daemon_down_gives_a_clear_storage_unavailable_error() -> None:
     assert caught.value.code == "storage-unavailable"
     assert nothing_listens in caught.value.message
     assert secret_document.decode() not in str(caught.value)
+    with pytest.raises(StorageUnavailableError):
+        store.put_many([secret_document])
     with pytest.raises(StorageUnavailableError):
         store.get(compute_cid(secret_document))
     with pytest.raises(StorageUnavailableError):

@@ -10,6 +10,7 @@ import pytest
 from anchor.accounts import load_keystore
 from anchor.services.anvil import dev_private_key
 from registry.cli import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, main
+from registry.cli.issue import CliProgress
 from registry.documents.keys import load_signing_identity_from_pem
 from tests.anchor.registry_fixtures import account
 from tests.registry.conftest import MakeDccs
@@ -177,3 +178,22 @@ def test_cli_keys_signing_new_makes_a_usable_identity(cli, tmp_path: Path,
     identity = load_signing_identity_from_pem(files["private_key"], files["certificate"],
                                               password="institute passphrase")
     assert "Lab Signer" in identity.certificate_info.subject
+
+
+def test_plain_progress_prints_phase_lines_then_rate_and_eta(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    now = [100.0]
+    progress = CliProgress(interactive=False, interval=10.0, clock=lambda: now[0])
+    progress.phase("submit", 1000)
+    for _ in range(400):
+        now[0] += 0.025  # 40 documents/s
+        progress.advance()
+    progress.phase("seal", 1000)
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "certreg: phase submit (1000)"
+    # One status line per 10 s: at 400 of 1000 documents, 40 docs/s, 15 s to go.
+    assert lines[1] == "certreg: submit 400/1000, 40 docs/s, 10 s elapsed, ETA 15 s"
+    assert lines[2] == ("certreg: submit 400/1000, 40 docs/s, 10 s elapsed, ETA 15 s "
+                        "(phase done)")
+    assert lines[3:] == ["certreg: phase seal (1000)"]

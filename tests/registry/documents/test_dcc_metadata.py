@@ -165,3 +165,34 @@ def test_dcc_metadata_from_json_rejects_foreign_or_mistyped_input(
         DccMetadata.from_json(json.dumps({**stored, "used_languages": "de"}))
     with pytest.raises(TypeError):
         DccMetadata.from_json(json.dumps({**stored, "surprise": 1}))
+
+
+def _to_json_value_reference(value: Any) -> Any:
+    """The straightforward conversion that `to_json_value`'s cached fast path replaces."""
+    import dataclasses
+    from enum import Enum
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _to_json_value_reference(getattr(value, field.name))
+                for field in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_to_json_value_reference(item) for item in value]
+    return value
+
+
+def test_metadata_json_equals_the_reference_conversion(dcc_example: dict[str, Any],
+                                                       read_corpus: ReadCorpus) -> None:
+    from registry.documents.model import to_json_value
+
+    metadata = _metadata(read_corpus(dcc_example["file"]))
+    converted = to_json_value(metadata)
+    reference = _to_json_value_reference(metadata)
+    assert converted == reference
+    # Equal and of the same types throughout (an enum member would compare equal to its
+    # string value but serialise differently elsewhere).
+    assert json.dumps(converted, sort_keys=True) == json.dumps(reference, sort_keys=True)
+    assert repr(converted) == repr(reference)

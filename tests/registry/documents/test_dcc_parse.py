@@ -56,6 +56,27 @@ def test_dcc_xinclude_in_older_namespace_is_forbidden() -> None:
     assert rejected.value.code == "xml-forbidden-construct"
 
 
+@pytest.mark.parametrize("document", [
+    # default namespace, deep inside, the root itself, another prefix, a fallback element
+    b'<r><a><b><include xmlns="http://www.w3.org/2001/XInclude" href="x"/></b></a></r>',
+    b'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="/etc/passwd"/>',
+    b'<r xmlns:inc="http://www.w3.org/2001/XInclude"><x/><y><inc:fallback/></y></r>',
+    b'<r xmlns:xi="http://www.w3.org/2003/XInclude"><a/><xi:anything/></r>',
+], ids=["default-namespace-deep", "root", "other-prefix-fallback", "old-namespace-any"])
+def test_dcc_any_element_in_an_xinclude_namespace_is_forbidden(document: bytes) -> None:
+    with pytest.raises(DocumentError) as rejected:
+        parse_xml(document)
+    assert rejected.value.code == "xml-forbidden-construct"
+    assert rejected.value.details["construct"] == "XInclude"
+
+
+def test_dcc_xinclude_lookalike_namespaces_are_accepted() -> None:
+    data = (b'<r xmlns:a="http://www.w3.org/2001/XInclude/extra" '
+            b'xmlns:b="http://www.w3.org/2001/xinclude"><a:include/><b:include/>'
+            b'<include/></r>')
+    assert len(parse_xml(data).getroot()) == 3
+
+
 def test_dcc_parse_refuses_text_input() -> None:
     with pytest.raises(TypeError):
         parse_xml("<r/>")  # type: ignore[arg-type]
