@@ -219,3 +219,10 @@ class ReceiptBundleError(RegistryError):
     """A trace bundle (`certreg receipt --with-chain`) is malformed or of another format."""
 
     code = "trace-bundle-invalid"
+
+
+class DevSigningIdentityRefusedError(ConfigurationError):
+    """`certreg up`'s TEST signing identity, asked to sign on a chain that is not the
+    development chain (or its files are damaged)."""
+
+    code = "signing-identity-test-only"

@@ -84,6 +84,8 @@ def render(result: TraceabilityResult) -> str:
 def render_verification(result: CertificateVerification) -> str:
     lines = [f"{c.number:2}. {c.name:20} {c.status.value:7} {c.detail}" for c in result.checks]
     lines.append(f"verdict: {result.verdict.value}")
+    if result.signature is not None and result.signature.signer_test_only:
+        lines.append("signer: a TEST signing identity, not for real certificates")
     if result.traceability is not None:
         lines.append(f"traceability: {result.traceability.status}"
                      + (" (compromised)" if result.traceability.compromised else ""))

@@ -78,6 +78,9 @@ class SignatureEvidence:
     signer_subject: str | None
     signer_fingerprint: str | None
     signing_time: dt.datetime | None
+    # The signer's certificate is a certreg TEST identity (e.g. `certreg up`'s): a valid
+    # signature by it says nothing about who issued the certificate.
+    signer_test_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,8 @@ def _signature_evidence(result: Any) -> SignatureEvidence:
     return SignatureEvidence(status=result.status.value, reason=result.reason,
                              signer_subject=signer.subject if signer else None,
                              signer_fingerprint=signer.sha256_fingerprint if signer else None,
-                             signing_time=result.signing_time)
+                             signing_time=result.signing_time,
+                             signer_test_only=bool(signer and signer.test_only))
 
 
 def verify_certificate(sha256: str | None, document: bytes | None, *, index: IndexView,
@@ -179,7 +180,9 @@ def verify_certificate(sha256: str | None, document: bytes | None, *, index: Ind
                          "XML signature; its integrity rests on the anchored hash")
         elif signature.status == "valid":
             steps.record(STEP_SIGNATURE, CheckStatus.PASSED,
-                         f"XAdES signature by {signature.signer_subject} verifies")
+                         f"XAdES signature by {signature.signer_subject} verifies"
+                         + (" (a TEST signer: not for real certificates)"
+                            if signature.signer_test_only else ""))
         else:
             steps.record(STEP_SIGNATURE, CheckStatus.FAILED, signature.reason)
     else:

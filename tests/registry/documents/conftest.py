@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-# Same location as tests/conftest.py's SHARED_DCC; needed at collection time.
-_CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "dcc"
+from tests.conftest import SHARED_DCC
+
+# tests/conftest.py's SHARED_DCC (which CERTREG_TEST_DCC_CORPUS moves); needed at collection.
+_CORPUS = SHARED_DCC
 _PARAMETRIZED_SECTIONS = {"dcc_example": "examples", "dcc_invalid": "invalid",
                           "dcc_signed": "signed"}
 
