@@ -86,6 +86,7 @@ def render_verification(result: CertificateVerification) -> str:
     lines.append(f"verdict: {result.verdict.value}")
     if result.signature is not None and result.signature.signer_test_only:
         lines.append("signer: a TEST signing identity, not for real certificates")
+    lines.extend(f"warning [{w['code']}]: {w['message']}" for w in result.warnings)
     if result.traceability is not None:
         lines.append(f"traceability: {result.traceability.status}"
                      + (" (compromised)" if result.traceability.compromised else ""))
@@ -99,6 +100,7 @@ def _verify(args: argparse.Namespace) -> int:
     from registry.cli.audit import build_indexer
     from registry.db.queries import DatabaseIndexView
     from registry.documents.signing import verify_signature
+    from registry.documents.validate import dcc_document_warnings
     from registry.trust import RegistryTrustChecks
     from registry.verify import verify_certificate
 
@@ -119,7 +121,8 @@ def _verify(args: argparse.Namespace) -> int:
     result = verify_certificate(
         sha256, document, index=DatabaseIndexView(indexer.sessions), chain=indexer.client,
         verify_signature=verify_signature if document is not None
-        and document.lstrip()[:1] == b"<" else None, trust=trust)
+        and document.lstrip()[:1] == b"<" else None, trust=trust,
+        document_warnings=dcc_document_warnings)
     emit(args, result.to_dict(), render_verification(result))
     return EXIT_OK if result.verdict is Verdict.VALID else EXIT_FAILURE
 

@@ -117,6 +117,9 @@ class CertificateVerification:
     metadata: dict[str, Any] | None = None
     traceability: TraceabilityEvidence | None = None
     accreditation_scope: ScopeEvidence | None = None
+    # What a verifier should know of the uploaded bytes that does not decide the verdict:
+    # {"code", "message"} each (e.g. schema-version-inferred, signature-outside-schema).
+    warnings: tuple[dict[str, str], ...] = ()
 
     def check(self, name: str) -> Check:
         return next(c for c in self.checks if c.name == name)

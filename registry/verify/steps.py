@@ -20,6 +20,7 @@ A failed step decides the verdict; later steps that depend on it are skipped, an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
@@ -146,8 +147,25 @@ def _signature_evidence(result: Any) -> SignatureEvidence:
 def verify_certificate(sha256: str | None, document: bytes | None, *, index: IndexView,
                        chain: ChainView,
                        verify_signature: Callable[[bytes], Any] | None = None,
-                       trust: TrustChecks | None = None) -> CertificateVerification:
-    """Verify a certificate given by its bytes, its SHA-256 (64 hex), or both."""
+                       trust: TrustChecks | None = None,
+                       document_warnings: Callable[[bytes], Sequence[Any]] | None = None,
+                       ) -> CertificateVerification:
+    """Verify a certificate given by its bytes, its SHA-256 (64 hex), or both.
+
+    `document_warnings` reads what a verifier should know of the bytes without it
+    deciding the verdict (e.g. a DCC version taken from xsi:schemaLocation, a signature
+    its schema has no place for): objects with `code` and `message`."""
+    result = _verify_certificate(sha256, document, index=index, chain=chain,
+                                 verify_signature=verify_signature, trust=trust)
+    if document is None or document_warnings is None:
+        return result
+    notes = tuple({"code": w.code, "message": w.message} for w in document_warnings(document))
+    return dataclasses.replace(result, warnings=notes) if notes else result
+
+
+def _verify_certificate(sha256: str | None, document: bytes | None, *, index: IndexView,
+                        chain: ChainView, verify_signature: Callable[[bytes], Any] | None,
+                        trust: TrustChecks | None) -> CertificateVerification:
     steps = _Steps()
     if document is None and sha256 is None:
         raise ValueError("verify needs the document or its SHA-256")
