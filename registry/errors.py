@@ -226,3 +226,15 @@ class DevSigningIdentityRefusedError(ConfigurationError):
     development chain (or its files are damaged)."""
 
     code = "signing-identity-test-only"
+
+
+class UcumUnitError(DocumentError):
+    """A UCUM unit code that breaks the UCUM grammar or names no UCUM unit."""
+
+    code = "ucum-unit-invalid"
+
+
+class UcumNoDsiEquivalentError(DocumentError):
+    """A valid UCUM unit that D-SI cannot express (annotation, numeric factor, ...)."""
+
+    code = "ucum-no-dsi-equivalent"

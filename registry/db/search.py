@@ -3,8 +3,9 @@
 At index time the indexer copies the searchable fields out of each document's public
 metadata (`search_fields`): dates into columns of `chain_documents`, multi-valued
 identifiers (serial numbers, manufacturers, models, identifications, the certificate
-number) into `document_identifiers`, normalised (whitespace collapsed, case folded) so
-that a search is an equality on an indexed column on SQLite and PostgreSQL alike.
+number, the units of a DCC's quantities) into `document_identifiers`, normalised
+(whitespace collapsed, case folded; units keyed alike in D-SI and UCUM) so that a
+search is an equality on an indexed column on SQLite and PostgreSQL alike.
 
 Encrypted documents have no public metadata: nothing is extracted from them, whatever a
 manifest might carry, and `search` never returns them. They are found by hash or CID only.
@@ -23,6 +24,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from registry.db.models import ChainBatch, ChainDocument, ChainRevocation, DocumentIdentifier
 from registry.documents.metadata import METADATA_FORMAT as DCC_METADATA_FORMAT
+from registry.documents.ucum import unit_search_key
+from registry.errors import RequestInvalidError
 
 ISSUER_METADATA_FORMAT = "certreg.issuer-metadata/1"
 IDENTIFIER_MAX_LENGTH = 255
@@ -33,6 +36,9 @@ IDENTIFICATION = "identification"
 MANUFACTURER = "manufacturer"
 MODEL = "model"
 NUMBER = "number"  # the certificate's own number (DCC uniqueIdentifier, issuer identifier)
+# A unit the certificate's quantities use, keyed alike in D-SI and UCUM (case kept:
+# UCUM's mm and Mm differ); see registry.documents.ucum.unit_search_key.
+UNIT = "unit"
 
 # Issuer-metadata attribute keys (non-DCC documents) that name the item.
 _ATTRIBUTE_KINDS = {"serial_number": (SERIAL, IDENTIFICATION), "serial": (SERIAL, IDENTIFICATION),
@@ -106,6 +112,8 @@ def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> Search
                     found.append((SERIAL, identification.get("value")))
             found.extend((MANUFACTURER, text) for text in _texts(item.get("manufacturer")))
             found.append((MODEL, item.get("model")))
+        units = [unit for quantity in _dicts(metadata.get("quantities"))
+                 for unit in quantity.get("units") or () if isinstance(unit, str)]
     elif metadata.get("format") == ISSUER_METADATA_FORMAT:
         found.append((NUMBER, metadata.get("identifier")))
         issued = _date(metadata.get("issue_date"))
@@ -118,6 +126,10 @@ def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> Search
                             if k in attributes), None)
     identifiers = dict.fromkeys((kind, normalise(value)) for kind, value in found
                                 if isinstance(value, str | int) and normalise(value))
+    if metadata.get("format") == DCC_METADATA_FORMAT:
+        identifiers.update(dict.fromkeys(
+            (UNIT, key[:IDENTIFIER_MAX_LENGTH]) for unit in units
+            if (key := unit_search_key(unit)) is not None))
     # A period with one end given is that one day.
     return SearchFields(issued, begin or end, end or begin, tuple(identifiers))
 
@@ -153,11 +165,19 @@ class SearchCriteria:
     issued_to: dt.date | None = None
     calibrated_from: dt.date | None = None
     calibrated_to: dt.date | None = None
+    unit: str | None = None  # D-SI or UCUM
 
     def identifiers(self) -> list[tuple[str, str]]:
         given = ((SERIAL, self.serial), (IDENTIFICATION, self.identification),
                  (MANUFACTURER, self.manufacturer), (MODEL, self.model), (NUMBER, self.number))
-        return [(kind, normalise(value)) for kind, value in given if value is not None]
+        found = [(kind, normalise(value)) for kind, value in given if value is not None]
+        if self.unit is not None:
+            key = unit_search_key(self.unit)
+            if key is None:
+                raise RequestInvalidError(f"unit {self.unit[:80]!r} is neither a valid D-SI "
+                                          "nor a valid UCUM unit", unit=self.unit[:80])
+            found.append((UNIT, key[:IDENTIFIER_MAX_LENGTH]))
+        return found
 
 
 @dataclass(frozen=True)
