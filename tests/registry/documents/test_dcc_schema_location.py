@@ -36,6 +36,14 @@ def without_schema_version(data: bytes, schema_location: str | None) -> bytes:
     return data
 
 
+def refusal(shared_dcc: Path, example: str, schema_location: str | None) -> DocumentError:
+    """The error a 2.x example gets without schemaVersion, with this schemaLocation."""
+    data = without_schema_version((shared_dcc / example).read_bytes(), schema_location)
+    with pytest.raises(DocumentError) as refused:
+        load_document(data, DocumentType.DCC)
+    return refused.value
+
+
 def codes(document) -> list[str]:
     return [w.code for w in document.warnings if w.code != "dsi-unit-invalid"]
 
@@ -76,33 +84,27 @@ def test_the_attribute_wins_over_schema_location(shared_dcc: Path) -> None:
 ])
 def test_namespace_without_a_versioned_location_is_unsupported(
         shared_dcc: Path, schema_location: str | None) -> None:
-    data = without_schema_version((shared_dcc / EXAMPLE_2_3).read_bytes(), schema_location)
-    with pytest.raises(DocumentError) as refused:
-        load_document(data, DocumentType.DCC)
-    assert refused.value.code == "dcc-version-unsupported"
-    assert "no schemaVersion attribute" in refused.value.message
-    assert "xsi:schemaLocation" in refused.value.message
+    refused = refusal(shared_dcc, EXAMPLE_2_3, schema_location)
+    assert refused.code == "dcc-version-unsupported"
+    assert "no schemaVersion attribute" in refused.message
+    assert "xsi:schemaLocation" in refused.message
 
 
 def test_an_unbundled_version_keeps_its_clear_error(shared_dcc: Path) -> None:
-    data = without_schema_version((shared_dcc / EXAMPLE_2_4).read_bytes(),
-                                  "https://ptb.de/dcc https://ptb.de/dcc/v2.1.0/dcc.xsd")
-    with pytest.raises(DocumentError) as refused:
-        load_document(data, DocumentType.DCC)
-    assert refused.value.code == "dcc-version-unsupported"
-    assert refused.value.details["schema_version"] == "2.1.0"
-    assert "2.2.0" in refused.value.details["supported"]
+    refused = refusal(shared_dcc, EXAMPLE_2_4,
+                      "https://ptb.de/dcc https://ptb.de/dcc/v2.1.0/dcc.xsd")
+    assert refused.code == "dcc-version-unsupported"
+    assert refused.details["schema_version"] == "2.1.0"
+    assert "2.2.0" in refused.details["supported"]
 
 
 def test_invalid_content_is_refused_with_the_schemas_reason(shared_dcc: Path) -> None:
     # The 2.3.0 silicon sphere has dcc:identifications, which 2.2.0 does not know.
-    data = without_schema_version((shared_dcc / SILICON_SPHERE_2_3).read_bytes(),
-                                  "https://ptb.de/dcc https://ptb.de/dcc/v2.2.0/dcc.xsd")
-    with pytest.raises(DocumentError) as refused:
-        load_document(data, DocumentType.DCC)
-    assert refused.value.code == "dcc-schema-invalid"
-    assert refused.value.details["schema_version"] == "2.2.0"
-    first = refused.value.details["violations"][0]
+    refused = refusal(shared_dcc, SILICON_SPHERE_2_3,
+                      "https://ptb.de/dcc https://ptb.de/dcc/v2.2.0/dcc.xsd")
+    assert refused.code == "dcc-schema-invalid"
+    assert refused.details["schema_version"] == "2.2.0"
+    first = refused.details["violations"][0]
     assert "dcc:identifications" in first["message"] and first["line"]
     # The same document with its missing required element removed from the content.
     broken = without_schema_version((shared_dcc / EXAMPLE_2_3).read_bytes(),
