@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from registry.db.models import ChainBatch, ChainDocument, ChainRevocation, DocumentIdentifier
 from registry.documents.metadata import METADATA_FORMAT as DCC_METADATA_FORMAT
-from registry.documents.ucum import unit_search_key
+from registry.documents.ucum import metadata_units, unit_search_key
 from registry.errors import RequestInvalidError
 
 ISSUER_METADATA_FORMAT = "certreg.issuer-metadata/1"
@@ -112,8 +112,6 @@ def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> Search
                     found.append((SERIAL, identification.get("value")))
             found.extend((MANUFACTURER, text) for text in _texts(item.get("manufacturer")))
             found.append((MODEL, item.get("model")))
-        units = [unit for quantity in _dicts(metadata.get("quantities"))
-                 for unit in quantity.get("units") or () if isinstance(unit, str)]
     elif metadata.get("format") == ISSUER_METADATA_FORMAT:
         found.append((NUMBER, metadata.get("identifier")))
         issued = _date(metadata.get("issue_date"))
@@ -128,7 +126,7 @@ def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> Search
                                 if isinstance(value, str | int) and normalise(value))
     if metadata.get("format") == DCC_METADATA_FORMAT:
         identifiers.update(dict.fromkeys(
-            (UNIT, key[:IDENTIFIER_MAX_LENGTH]) for unit in units
+            (UNIT, key[:IDENTIFIER_MAX_LENGTH]) for unit in metadata_units(metadata)
             if (key := unit_search_key(unit)) is not None))
     # A period with one end given is that one day.
     return SearchFields(issued, begin or end, end or begin, tuple(identifiers))

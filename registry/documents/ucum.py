@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -234,6 +235,16 @@ def _join(components: list[tuple[str, int]]) -> str:
         below = ".".join(denominator)
         text += "/" + (f"({below})" if len(denominator) > 1 else below)
     return text
+
+
+def metadata_units(metadata: Mapping[str, Any] | None) -> list[str]:
+    """The distinct units of a stored DCC metadata document's quantities, in order
+    (nothing for other metadata: it comes from manifests, so odd shapes are skipped)."""
+    quantities = (metadata or {}).get("quantities")
+    found = [unit for quantity in quantities if isinstance(quantity, Mapping)
+             for unit in quantity.get("units") or () if isinstance(unit, str)
+             ] if isinstance(quantities, list) else []
+    return list(dict.fromkeys(found))
 
 
 # ------------------------------------------------------------------ UCUM syntax
