@@ -332,6 +332,10 @@ class StageTimings:
 
 # ------------------------------------------------------------------ preparer
 
+# The warning on every document signed here by a TEST identity (`certreg up`'s, or one
+# from `certreg keys signing new`): its signature vouches for nobody.
+TEST_SIGNER_WARNING = "signed-by-test-identity"
+
 
 class CertificatePreparer:
     """Validate, sign (unless signed already), hash: no chain, store or database needed."""
@@ -364,7 +368,13 @@ class CertificatePreparer:
             source_name=validated.source.name, source_sha256=validated.source.sha256,
             data=data, sha256=sha256, document_type=document.document_type,
             unique_identifier=unique_identifier, public_metadata=metadata,
-            signed_here=signed_here, warnings=tuple(w.code for w in document.warnings))
+            signed_here=signed_here, warnings=tuple(w.code for w in document.warnings) + (
+                (TEST_SIGNER_WARNING,) if signed_here and self._signs_as_test else ()))
+
+    @property
+    def _signs_as_test(self) -> bool:
+        return (self.signing_identity is not None
+                and self.signing_identity.certificate_info.test_only)
 
     def _sign_xml(self, data: bytes, sign: bool) -> tuple[bytes, bool]:
         if sign:

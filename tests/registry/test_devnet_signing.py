@@ -52,6 +52,7 @@ def test_first_issue_after_up_signs_with_the_test_identity_and_verifies(
         assert "TEST — not for real certificates" in report["signer"]["subject"]
         (document,) = report["documents"]
         assert document["status"] == "accepted"
+        assert "signed-by-test-identity" in document["warnings"]
         assert report["summary"]["batches_anchored"] == 1
 
         sha256 = document["sha256"]
