@@ -71,6 +71,16 @@ class ActionKind(IntEnum):
     PAUSE = 7
     UNPAUSE = 8
     SET_ACCREDITATION = 9
+    DECLARE_SIGNING_CERTIFICATE = 10
+    WITHDRAW_SIGNING_CERTIFICATE = 11
+
+
+class SigningCertificateKind(IntEnum):
+    """What a declared certificate stands for: the signer itself, or a CA it is issued by."""
+
+    NONE = 0
+    SIGNER = 1
+    AUTHORITY = 2
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,21 @@ class GovernanceAction:
         return cls(ActionKind.SET_ACCREDITATION, abi_encode(
             ["bytes32", "bytes32", "string", "uint64"],
             [issuer_id, document_hash or ZERO32, document_cid, effective_from]))
+
+    @classmethod
+    def declare_signing_certificate(cls, issuer_id: bytes, certificate_der: bytes,
+                                    kind: SigningCertificateKind, valid_from: int,
+                                    valid_until: int) -> GovernanceAction:
+        """Declare for the issuer the certificate (DER) it signs with, or its CA."""
+        return cls(ActionKind.DECLARE_SIGNING_CERTIFICATE, abi_encode(
+            ["bytes32", "bytes", "uint8", "uint64", "uint64"],
+            [issuer_id, certificate_der, int(kind), valid_from, valid_until]))
+
+    @classmethod
+    def withdraw_signing_certificate(cls, issuer_id: bytes,
+                                     certificate_hash: bytes) -> GovernanceAction:
+        return cls(ActionKind.WITHDRAW_SIGNING_CERTIFICATE,
+                   abi_encode(["bytes32", "bytes32"], [issuer_id, certificate_hash]))
 
 
 def issuer_id_from_name(name: str) -> bytes:
@@ -237,6 +262,18 @@ class AccreditationRecord:
     recorded_at: int
     recorded_block: int
     document_cid: str
+
+
+@dataclass(frozen=True)
+class SigningCertificateRecord:
+    """An issuer's declaration of a signing certificate as the contract holds it."""
+
+    issuer_id: bytes
+    certificate_hash: bytes  # SHA-256 of the certificate's DER
+    kind: SigningCertificateKind
+    valid_from: int
+    valid_until: int
+    withdrawn_at: int  # 0: in force
 
 
 @dataclass(frozen=True)
@@ -466,6 +503,44 @@ class RegistryClient:
         return AccreditationRecord(issuer_id, version,
                                    None if bytes(r[0]) == ZERO32 else bytes(r[0]),
                                    r[1], r[2], r[3], r[4])
+
+    # --------------------------------------------------- signing certificates
+
+    def declare_signing_certificate(self, issuer_id: bytes, certificate_der: bytes,
+                                    kind: SigningCertificateKind, valid_from: int,
+                                    valid_until: int) -> TransactionOutcome:
+        """As the issuer's admin: declare a certificate the issuer signs with (or its CA)."""
+        return self._transact(self.contract.functions.declareSigningCertificate(
+            issuer_id, certificate_der, int(kind), valid_from, valid_until))
+
+    def withdraw_signing_certificate(self, issuer_id: bytes,
+                                     certificate_hash: bytes) -> TransactionOutcome:
+        return self._transact(self.contract.functions.withdrawSigningCertificate(
+            issuer_id, certificate_hash))
+
+    def get_signing_certificate(self, issuer_id: bytes, certificate_hash: bytes,
+                                block: int | str = "latest") -> SigningCertificateRecord | None:
+        """The declaration of `certificate_hash` by the issuer, or None if never declared."""
+        r = self.contract.functions.getSigningCertificate(issuer_id, certificate_hash).call(
+            block_identifier=block)
+        if r[0] == SigningCertificateKind.NONE:
+            return None
+        return SigningCertificateRecord(issuer_id, bytes(certificate_hash),
+                                        SigningCertificateKind(r[0]), r[1], r[2], r[3])
+
+    def signing_certificates(self, issuer_id: bytes,
+                             block: int | str = "latest") -> list[SigningCertificateRecord]:
+        """Every declaration of the issuer, in order of first declaration (one call each)."""
+        functions = self.contract.functions
+        count = int(functions.signingCertificateCount(issuer_id).call(block_identifier=block))
+        records = []
+        for position in range(1, count + 1):
+            certificate_hash = bytes(functions.signingCertificateAt(issuer_id, position).call(
+                block_identifier=block))
+            record = self.get_signing_certificate(issuer_id, certificate_hash, block)
+            assert record is not None  # listed means declared
+            records.append(record)
+        return records
 
     # -------------------------------------------------------------- anchoring
 

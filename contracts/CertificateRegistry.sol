@@ -7,6 +7,7 @@ import {AccreditationRecords} from "./AccreditationRecords.sol";
 import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {IssuerDirectory} from "./IssuerDirectory.sol";
 import {RegistryGovernance} from "./RegistryGovernance.sol";
+import {SigningCertificates} from "./SigningCertificates.sol";
 
 /// @title Permissioned registry of metrology certificates
 /// @notice Governors (member institutes) register issuers by M-of-N approval; issuers'
@@ -18,6 +19,7 @@ contract CertificateRegistry is
     RegistryGovernance,
     IssuerDirectory,
     AccreditationRecords,
+    SigningCertificates,
     Pausable
 {
     uint256 private _batchCount;
@@ -154,6 +156,16 @@ contract CertificateRegistry is
                 abi.decode(params, (bytes32, bytes32, string, uint64));
             _requireIssuer(issuerId);
             _recordAccreditation(issuerId, documentHash, cid, effectiveFrom);
+        } else if (kind == ActionKind.DeclareSigningCertificate) {
+            (bytes32 issuerId, bytes memory certificate, uint8 certificateKind, uint64 validFrom, uint64 validUntil) =
+                abi.decode(params, (bytes32, bytes, uint8, uint64, uint64));
+            if (certificateKind > uint8(type(SigningCertificateKind).max)) revert GovernanceInvalidAction(kind);
+            _declareSigningCertificate(
+                issuerId, certificate, SigningCertificateKind(certificateKind), validFrom, validUntil
+            );
+        } else if (kind == ActionKind.WithdrawSigningCertificate) {
+            (bytes32 issuerId, bytes32 certificateHash) = abi.decode(params, (bytes32, bytes32));
+            _withdrawSigningCertificate(issuerId, certificateHash);
         } else if (kind == ActionKind.Pause) {
             _pause();
         } else if (kind == ActionKind.Unpause) {

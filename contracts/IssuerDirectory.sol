@@ -98,6 +98,10 @@ abstract contract IssuerDirectory is IIssuerDirectory {
         return _issuers[issuerId].status;
     }
 
+    function _issuerAdmin(bytes32 issuerId) internal view returns (address) {
+        return _issuers[issuerId].admin;
+    }
+
     function _requireIssuer(bytes32 issuerId) internal view {
         _existingIssuer(issuerId);
     }

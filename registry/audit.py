@@ -16,7 +16,9 @@ projection indexed, so blocks mined meanwhile are not reported as differences:
   IssuerRegistered log has its row;
 * citations (what traceability reads): exactly those of each document's metadata;
 * accreditations: every row equals `getAccreditation`, every AccreditationRecorded log
-  has its row, and (with a content store) the document is the one the chain names.
+  has its row, and (with a content store) the document is the one the chain names;
+* signing certificates: every row equals `getSigningCertificate` and its DER hashes to
+  the declared hash, and every declaration the contract lists for an issuer has its row.
 
 Nothing is written. Each difference is a `Discrepancy` with a stable `kind`.
 """
@@ -45,6 +47,7 @@ from registry.db.traceability import citation_rows
 from registry.errors import ManifestInvalidError
 from registry.index.indexer import DEFAULT_CHUNK_BLOCKS
 from registry.index.manifest import BatchManifest
+from registry.index.signing_certificates import kind_name, period_bound
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class ProjectionAuditor:
         self._check_revocations(report, events, block)
         self._check_issuers(report, events, block)
         self._check_accreditations(report, events, block)
+        self._check_signing_certificates(report, events, block)
         return report
 
     def _chain_events(self, first: int, last: int) -> list[ChainEvent]:
@@ -387,6 +391,35 @@ class ProjectionAuditor:
                     report.add("accreditation-missing-in-db", f"accreditation {key[1]} of "
                                f"{_issuer_label(key[0])}", f"recorded in block "
                                f"{event.block_number}, not in the database")
+
+    # ----------------------------------------------------- signing certificates
+
+    def _check_signing_certificates(self, report: AuditReport, events: list[ChainEvent],
+                                    block: int) -> None:
+        rows = {(row.issuer_id, row.certificate_sha256): row
+                for row in db.chain_signing_certificates(self.sessions)}
+        for (issuer_hex, certificate_hex), row in rows.items():
+            report.checked["signing_certificates"] += 1
+            subject = f"signing certificate {certificate_hex} of {_issuer_label(issuer_hex)}"
+            record = self.client.get_signing_certificate(
+                bytes.fromhex(issuer_hex), bytes.fromhex(certificate_hex), block)
+            if record is None:
+                report.add("signing-certificate-missing-on-chain", subject,
+                           "in the database, the contract holds no such declaration")
+                continue
+            _compare(report, "signing-certificate-mismatch", subject, [
+                ("kind", row.kind, kind_name(record.kind)),
+                ("valid_from", row.valid_from, period_bound(record.valid_from)),
+                ("valid_until", row.valid_until, period_bound(record.valid_until)),
+                ("withdrawn_at", None if row.withdrawn_at is None else _seconds(row.withdrawn_at),
+                 record.withdrawn_at or None),
+                ("certificate", hashlib.sha256(row.certificate).hexdigest(), certificate_hex)])
+        declared = {(bytes(e.args["issuerId"]).hex(), bytes(e.args["certificateHash"]).hex())
+                    for e in events if e.name == "SigningCertificateDeclared"}
+        for issuer_hex, certificate_hex in sorted(declared - rows.keys()):
+            report.add("signing-certificate-missing-in-db",
+                       f"signing certificate {certificate_hex} of {_issuer_label(issuer_hex)}",
+                       "declared on chain, not in the database")
 
     def _check_accreditation_document(self, report: AuditReport, subject: str,
                                       row: ChainAccreditation) -> None:

@@ -8,12 +8,15 @@ These keys are public: `registry.context` accepts them on chain id 31337 only.
 It also gets a TEST X.509 signing identity under data_dir/dev-signing, so the first
 `certreg issue` signs at once: its subject says "TEST — not for real certificates",
 its key is encrypted with a random password kept beside it (0600), and it is refused
-on any chain but the development one.
+on any chain but the development one. When a signing identity is configured (that
+one, or the institute's CERTREG_SIGNING_*), DEV-NMI declares its certificate (as its admin),
+so documents the dev registry signs verify as the issuer's (step 8, signer-is-issuer).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
@@ -22,11 +25,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from anchor.accounts import DEV_CHAIN_IDS
 from anchor.chain import (
     GovernanceAction,
     IssuerKind,
     RegistryClient,
+    SigningCertificateKind,
     account_from_key,
     connect,
     issuer_id_from_name,
@@ -91,6 +98,24 @@ def ensure_dev_registry(settings: Settings) -> dict:
     write_deployment(settings.deployment_path, record)
     settings.__dict__.pop("deployment", None)  # drop the cached value
     return record
+
+
+def ensure_dev_signer_declared(settings: Settings, certificate: x509.Certificate) -> bool:
+    """Declare `certificate` as DEV-NMI's signing certificate for its validity, unless it
+    is declared already (or was withdrawn, which is final). True when it declared now.
+    Call it whenever the dev registry gets a (new) signing identity."""
+    deployment = settings.require_deployment()
+    admin = RegistryClient(connect(settings.effective_rpc_url), deployment["address"],
+                           account=_dev_account(DEV_ISSUER_ADMIN_INDEX))
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    issuer_id = issuer_id_from_name(DEV_ISSUER_CODE)
+    if admin.get_signing_certificate(issuer_id, hashlib.sha256(der).digest()) is not None:
+        return False
+    admin.declare_signing_certificate(
+        issuer_id, der, SigningCertificateKind.SIGNER,
+        int(certificate.not_valid_before_utc.timestamp()),
+        int(certificate.not_valid_after_utc.timestamp()))
+    return True
 
 
 def write_deployment(path: Path, record: dict) -> None:

@@ -221,6 +221,79 @@ class ReceiptBundleError(RegistryError):
     code = "trace-bundle-invalid"
 
 
+# --- typed JSON documents (certreg.<kind>/1) and DRMD --------------------------------
+
+
+class JsonMalformedError(DocumentError):
+    """Bytes that are not one UTF-8 JSON value (syntax, encoding, NaN/Infinity)."""
+
+    code = "json-malformed"
+
+
+class JsonDuplicateKeyError(JsonMalformedError):
+    """An object names the same key twice: parsers disagree on which one counts."""
+
+    code = "json-duplicate-key"
+
+
+class JsonTooDeepError(DocumentError):
+    """Arrays/objects nested deeper than the limit (a stack-exhaustion attempt)."""
+
+    code = "json-too-deep"
+
+
+class DocumentKindUnsupportedError(DocumentError):
+    """A JSON document whose `type` names no kind this registry reads."""
+
+    code = "document-kind-unsupported"
+
+
+class DocumentTypeMismatchError(DocumentError):
+    """The declared document type is not the one the document says it is."""
+
+    code = "document-type-mismatch"
+
+
+class DocumentSchemaInvalidError(DocumentError):
+    """A typed document breaks its data model: `details["violations"]` lists
+    {path, keyword, message}; `details["kind"]` names the model."""
+
+    code = "document-schema-invalid"
+
+
+class DocumentDatesInvalidError(DocumentError):
+    """Dates out of order (valid_from after valid_until, issued before performed ...)."""
+
+    code = "document-dates-invalid"
+
+
+class DocumentContentInvalidError(DocumentError):
+    """Schema-valid fields that contradict each other (duplicate codes, unknown parent,
+    a range whose minimum is above its maximum, a malformed D-SI unit ...)."""
+
+    code = "document-content-invalid"
+
+
+class ClassifierCodeUnknownError(DocumentError):
+    """A cited classifier code is not in the directory version in force, or no version
+    of that directory is in force at the document's date."""
+
+    code = "classifier-code-unknown"
+
+
+class DrmdSchemaUnavailableError(DocumentError):
+    """A Digital Reference Material Document: its schema is not bundled, so it cannot be
+    validated as a typed document (register it as certreg.reference-material/1 JSON)."""
+
+    code = "drmd-schema-unavailable"
+
+
+class SigningCertificateFileError(RegistryError):
+    """A signing certificate to declare is unreadable, not X.509, or its period is wrong."""
+
+    code = "signing-certificate-invalid"
+
+
 class DevSigningIdentityRefusedError(ConfigurationError):
     """`certreg up`'s TEST signing identity, asked to sign on a chain that is not the
     development chain (or its files are damaged)."""

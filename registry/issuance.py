@@ -74,11 +74,14 @@ from registry.db import (
     open_database,
     transaction,
 )
+from registry.db.directories import DirectoryLookup
+from registry.documents.directories import check_codes
 from registry.documents.keys import (
     SigningIdentity,
     load_signing_identity_from_pem,
     load_signing_identity_from_pkcs12,
 )
+from registry.documents.kinds import KindMetadata
 from registry.documents.metadata import DccMetadata
 from registry.documents.model import DocumentType, ValidatedDocument
 from registry.documents.parse import DEFAULT_MAX_BYTES
@@ -481,7 +484,11 @@ class Issuer:
     def prepare(self, source: DocumentSource, document_type: DocumentType | str,
                 issuer_metadata: Mapping[str, object] | None = None, *,
                 sign: bool = True) -> SignedCertificate:
-        return self.preparer.prepare(source, document_type, issuer_metadata, sign=sign)
+        validated = self.preparer.validate(source, document_type, issuer_metadata)
+        if isinstance(validated.document.metadata, KindMetadata):
+            # Cited classifier codes must exist in the directory version in force.
+            check_codes(validated.document.metadata, DirectoryLookup(self.sessions))
+        return self.preparer.sign(validated, sign=sign)
 
     # ------------------------------------------------------------------- submit
 

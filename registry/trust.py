@@ -1,4 +1,4 @@
-"""The metrological checks behind verification steps 9 and 10, over the projection and
+"""The metrological checks behind verification steps 10 and 11, over the projection and
 the content store: traceability (registry.verify.traceability) and the accreditation
 scope (registry.documents.accreditation). The API, the CLI and the benchmarks use it.
 """

@@ -3,7 +3,7 @@
 
 Setup: a private PostgreSQL cluster (anchor.services.postgres) and anvil with the dev
 registry. An accredited laboratory is registered on chain (with an accreditation
-document, so verification step 10 does its full scope check) and issues `--real` DCCs
+document, so verification step 11 does its full scope check) and issues `--real` DCCs
 through the real pipeline (signed, stored, anchored, indexed); each cites a synthetic
 laboratory standard by SHA-256. The synthetic graph is bulk-inserted with COPY as the
 indexer would write it (chain_issuers, chain_batches of 256 per issuer, chain_documents
@@ -18,8 +18,8 @@ Measured (median, min and max of `--runs` runs):
   revoked, in a fresh child process, with its peak RSS (VmHWM), the Python
   allocations' peak (tracemalloc, one extra run) and the SQL statements it issues;
 * verification over HTTP (wrk on loopback, the settings of scripts/bench_api.py):
-  GET /v1/verify/{sha256}?metrology=false vs ?metrology=true (steps 9 traceability and
-  10 accreditation scope), the same after the NMI revocation (verdict
+  GET /v1/verify/{sha256}?metrology=false vs ?metrology=true (steps 10 traceability and
+  11 accreditation scope), the same after the NMI revocation (verdict
   traceability-compromised), and GET /v1/certificates/{sha256}/traceability; plus the
   two metrological steps timed in process.
 
@@ -599,7 +599,7 @@ def _get_json(url: str) -> dict:
 
 def time_steps_in_process(sessions: sessionmaker[Session], settings: Settings,
                           shas: list[str], runs: int, calls: int) -> dict[str, Any]:
-    """Steps 9 and 10 as the API runs them (RegistryTrustChecks), per call, in process."""
+    """Steps 10 and 11 as the API runs them (RegistryTrustChecks), per call, in process."""
     trust = RegistryTrustChecks(sessions, content_store(settings))
     anchorings = {sha: DatabaseIndexView(sessions).anchorings(sha)[0] for sha in shas}
     engine = sessions.kw["bind"]
@@ -651,7 +651,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--trace-calls", type=int,
-                        help="in-process step 9/10 calls per run (full 50, quick 20)")
+                        help="in-process step 10/11 calls per run (full 50, quick 20)")
     parser.add_argument("--affected-by", metavar="FILE.py",
                         help="time the affected_by of this file instead of "
                         "registry.db.traceability's (e.g. a patched copy); "
@@ -839,7 +839,7 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         "governance (scope covering the certificate's temperature results), each citing "
         "a synthetic laboratory standard by SHA-256: the traced chain is real DCC -> "
         "laboratory standard -> NMI certificate (3 certificates).",
-        "metrology=true runs steps 9 (traceability) and 10 (accreditation scope, which "
+        "metrology=true runs steps 10 (traceability) and 11 (accreditation scope, which "
         "reads the DCC from the content store and parses it); in_process_steps times the "
         "two steps separately. wrk cycles over the real DCCs; same wrk and uvicorn "
         "settings as scripts/bench_api.py.",

@@ -4,13 +4,19 @@ pragma solidity ^0.8.24;
 import {IAccreditationRecords} from "./IAccreditationRecords.sol";
 import {IIssuerDirectory} from "./IIssuerDirectory.sol";
 import {IRegistryGovernance} from "./IRegistryGovernance.sol";
+import {ISigningCertificates} from "./ISigningCertificates.sol";
 
 /// @title Registry of anchored metrology certificates
 /// @notice Issuers anchor Merkle roots of document batches (leaves are OpenZeppelin
 /// StandardMerkleTree leaves of the documents' SHA-256 digests, encoding
 /// `["bytes32"]`) and revoke their own documents by proving inclusion. Anyone with
 /// an RPC endpoint checks a receipt with `verify`.
-interface ICertificateRegistry is IRegistryGovernance, IIssuerDirectory, IAccreditationRecords {
+interface ICertificateRegistry is
+    ISigningCertificates,
+    IRegistryGovernance,
+    IIssuerDirectory,
+    IAccreditationRecords
+{
     /// @notice Why a document was revoked. `OutOfTolerance`, `Error` and
     /// `Compromised` affect measurements made from `effectiveFrom` on.
     enum RevocationReason {

@@ -17,7 +17,9 @@ interface IRegistryGovernance {
         SetThreshold, // (uint256 threshold)
         Pause, // ()
         Unpause, // ()
-        SetAccreditation // (bytes32 issuerId, bytes32 documentHash, string documentCid, uint64 effectiveFrom)
+        SetAccreditation, // (bytes32 issuerId, bytes32 documentHash, string documentCid, uint64 effectiveFrom)
+        DeclareSigningCertificate, // (bytes32 issuerId, bytes certificate, uint8 kind, uint64 validFrom, uint64 validUntil)
+        WithdrawSigningCertificate // (bytes32 issuerId, bytes32 certificateHash)
     }
 
     /// @notice A proposal and its progress.

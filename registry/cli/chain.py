@@ -1,4 +1,5 @@
-"""`certreg contract|govern|issuer`: deploy the registry, run M-of-N governance, manage operators.
+"""`certreg contract|govern|issuer`: deploy the registry, run M-of-N governance, manage
+operators and declared signing certificates.
 
 Who signs: `--keystore FILE` (password from $CERTREG_KEYSTORE_PASSWORD or
 `--password-file`), or `--dev-account N` for anvil's public development keys,
@@ -29,6 +30,7 @@ from anchor.chain import (
 )
 from anchor.compile import compile_registry, load_artifact, write_artifact
 from anchor.services.anvil import dev_private_key
+from registry.cli import signers
 from registry.cli.output import emit
 from registry.devnet import write_deployment
 from registry.documents.accreditation import ACCREDITATION_FORMAT, AccreditationDocument
@@ -107,6 +109,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="record that the issuer holds no accreditation from the date on")
     accreditation.add_argument("--effective-from", required=True, type=_date_argument,
                                help="YYYY-MM-DD (UTC) from which this record applies")
+    declare = p.add_parser("declare-signer", parents=[signer],
+                           help="declare a signing certificate (or CA) for an issuer")
+    declare.add_argument("--issuer", required=True)
+    signers.add_declare_arguments(declare)
+    withdraw = p.add_parser("withdraw-signer", parents=[signer],
+                            help="withdraw an issuer's declared signing certificate")
+    withdraw.add_argument("--issuer", required=True)
+    signers.add_withdraw_arguments(withdraw)
     p.add_parser("pause", parents=[signer], help="stop anchoring and revocation")
     p.add_parser("unpause", parents=[signer], help="resume anchoring and revocation")
     propose.set_defaults(handler=_propose)
@@ -129,6 +139,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         op.add_argument("issuer")
         op.add_argument("operator", metavar="ADDRESS")
         op.set_defaults(handler=_operator)
+    declare = i.add_parser("declare-signer", parents=[signer],
+                           help="declare a certificate (or CA, --ca) the issuer signs with "
+                                "(issuer admin)")
+    declare.add_argument("issuer")
+    signers.add_declare_arguments(declare)
+    declare.set_defaults(handler=_declare_signer)
+    withdraw = i.add_parser("withdraw-signer", parents=[signer],
+                            help="withdraw a declared signing certificate (issuer admin)")
+    withdraw.add_argument("issuer")
+    signers.add_withdraw_arguments(withdraw)
+    withdraw.set_defaults(handler=_withdraw_signer)
 
 
 # --------------------------------------------------------------------- helpers
@@ -188,6 +209,10 @@ def _action(args: argparse.Namespace) -> GovernanceAction:
         return GovernanceAction.set_threshold(args.threshold)
     if name == "set-accreditation":
         return _accreditation_action(args)
+    if name == "declare-signer":
+        return signers.declare_action(args)
+    if name == "withdraw-signer":
+        return signers.withdraw_action(args)
     return GovernanceAction.pause() if name == "pause" else GovernanceAction.unpause()
 
 
@@ -305,7 +330,11 @@ def _show_issuer(args: argparse.Namespace) -> int:
             "kind": record.kind.name.lower(), "status": record.status.name.lower(),
             "admin": record.admin, "registered_at": record.registered_at,
             "status_changed_at": record.status_changed_at, "metadata_cid": record.metadata_cid}
-    emit(args, view, "\n".join(f"{k}: {v}" for k, v in view.items()))
+    declared = [signers.record_view(r) for r in client.signing_certificates(record.issuer_id)]
+    text = "\n".join([*(f"{k}: {v}" for k, v in view.items()),
+                      f"signing certificates: {len(declared) or 'none declared'}",
+                      *map(signers.record_line, declared)])
+    emit(args, view | {"signing_certificates": declared}, text)
     return 0
 
 
@@ -319,5 +348,28 @@ def _operator(args: argparse.Namespace) -> int:
     view = {"issuer": args.issuer, "operator": args.operator, "action": args.issuer_command,
             "transaction_hash": outcome.transaction_hash}
     emit(args, view, f"{args.issuer_command} {args.operator} for {args.issuer}: "
+                     f"{outcome.transaction_hash}")
+    return 0
+
+
+def _declare_signer(args: argparse.Namespace) -> int:
+    issuer_id, der, kind, valid_from, valid_until = signers.declaration(args)
+    client = _client(args, signing=True)
+    outcome = client.declare_signing_certificate(issuer_id, der, kind, valid_from, valid_until)
+    record = client.get_signing_certificate(issuer_id, hashlib.sha256(der).digest())
+    assert record is not None  # the transaction just stored it
+    view = {"issuer": args.issuer, **signers.record_view(record),
+            "transaction_hash": outcome.transaction_hash}
+    emit(args, view, f"declared for {args.issuer}:\n{signers.record_line(view)}")
+    return 0
+
+
+def _withdraw_signer(args: argparse.Namespace) -> int:
+    issuer_id, certificate_hash = signers.withdrawal(args)
+    client = _client(args, signing=True)
+    outcome = client.withdraw_signing_certificate(issuer_id, certificate_hash)
+    view = {"issuer": args.issuer, "certificate_sha256": certificate_hash.hex(),
+            "transaction_hash": outcome.transaction_hash}
+    emit(args, view, f"withdrew {certificate_hash.hex()} for {args.issuer}: "
                      f"{outcome.transaction_hash}")
     return 0

@@ -1,10 +1,11 @@
 """`certreg verify HASH|FILE` and `certreg trace HASH | --bundle FILE`: what a customer,
 regulator or auditor runs.
 
-`verify` gives the same verdict as the API (all ten numbered steps: authenticity,
-revocation, traceability, accreditation scope); `trace` draws a certificate's
-traceability chain from the registry's projection or, offline, from a trace bundle
-(`certreg receipt --with-chain`) checked against the chain alone.
+`verify` gives the same verdict as the API (all eleven numbered steps: authenticity,
+the signer's belonging to the issuer, revocation, traceability, accreditation scope);
+`trace` draws a certificate's traceability chain from the registry's projection or,
+offline, from a trace bundle (`certreg receipt --with-chain`) checked against the chain
+alone.
 
 Exit codes: verify 0 valid, 1 any other verdict; trace 0 complete, 1 broken, incomplete
 or compromised (or an invalid receipt in the bundle); 3 bad input; 4 chain or IPFS
@@ -22,6 +23,7 @@ from registry.errors import DocumentNotFoundError, ReceiptBundleError, RequestIn
 from registry.issuance import normalise_sha256
 from registry.settings import Settings, load_settings
 from registry.verify import CertificateVerification, Verdict
+from registry.verify.model import SignerEvidence
 from registry.verify.traceability import TraceabilityResult, TraceabilityStatus
 
 _MARK = {"sound": "ok", "revoked-before-use": "BROKEN", "anchored-after-use": "BROKEN",
@@ -34,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("certificate", metavar="HASH|FILE",
                         help="the certificate's SHA-256, or the certificate file itself")
     verify.add_argument("--no-metrology", action="store_true",
-                        help="skip steps 9 and 10 (traceability, accreditation scope)")
+                        help="skip steps 10 and 11 (traceability, accreditation scope)")
     verify.set_defaults(handler=_verify)
     trace = subparsers.add_parser(
         "trace", help="a certificate's traceability chain up to national metrology institutes")
@@ -87,6 +89,8 @@ def render_verification(result: CertificateVerification) -> str:
     if result.signature is not None and result.signature.signer_test_only:
         lines.append("signer: a TEST signing identity, not for real certificates")
     lines.extend(f"warning [{w['code']}]: {w['message']}" for w in result.warnings)
+    if result.signer is not None:
+        lines.extend(_signer_lines(result.signer))
     if result.traceability is not None:
         lines.append(f"traceability: {result.traceability.status}"
                      + (" (compromised)" if result.traceability.compromised else ""))
@@ -94,6 +98,19 @@ def render_verification(result: CertificateVerification) -> str:
         lines.append(f"accreditation scope: {result.accreditation_scope.status}: "
                      f"{result.accreditation_scope.detail}")
     return "\n".join(lines)
+
+
+def _signer_lines(signer: SignerEvidence) -> list[str]:
+    when = signer.time_used.isoformat() if signer.time_used else "-"
+    lines = [f"signer: {signer.status}: {signer.signer_subject} (SHA-256 "
+             f"{signer.signer_fingerprint}), at {when} ({signer.time_source})"]
+    for declared in signer.declared:
+        withdrawn = (f", withdrawn at block {declared.withdrawn_block}"
+                     if declared.withdrawn_block is not None else "")
+        lines.append(f"  declared {declared.kind}: {declared.subject} (SHA-256 "
+                     f"{declared.certificate_sha256}), {declared.valid_from.isoformat()} to "
+                     f"{declared.valid_until.isoformat()}{withdrawn}")
+    return lines
 
 
 def _verify(args: argparse.Namespace) -> int:

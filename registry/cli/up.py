@@ -43,6 +43,8 @@ def _up(args: argparse.Namespace) -> int:
         # So that `certreg issue` signs at once; a configured identity makes it unnecessary.
         dev_signer = (ensure_dev_signing_identity(settings)
                       if chain is not None and settings.signing_key is None else None)
+        if chain is not None:
+            _declare_dev_signer(settings)
         summary = {
             "rpc_url": settings.effective_rpc_url,
             "embedded_chain": chain is not None,
@@ -71,3 +73,18 @@ def _up(args: argparse.Namespace) -> int:
         if chain is not None:
             chain.stop()
     return 0
+
+
+def _declare_dev_signer(settings) -> None:
+    """Let DEV-NMI declare the configured signing identity, so what this registry signs
+    verifies `valid`; a registry without (or with a broken) identity starts as before."""
+    from registry.devnet import ensure_dev_signer_declared
+    from registry.errors import RegistryError
+    from registry.issuance import load_signing_identity
+
+    try:
+        identity = load_signing_identity(settings, settings.chain_id)  # the embedded chain
+    except RegistryError:
+        return  # issuance reports it when it needs the identity
+    if identity is not None:
+        ensure_dev_signer_declared(settings, identity.certificate)

@@ -19,6 +19,7 @@ from registry.db.models import (
     ChainDocument,
     ChainIssuer,
     ChainRevocation,
+    ChainSigningCertificate,
     IndexerState,
 )
 
@@ -149,3 +150,10 @@ def chain_accreditations(sessions: sessionmaker[Session]) -> Sequence[ChainAccre
     with sessions() as session:
         return session.scalars(select(ChainAccreditation).order_by(
             ChainAccreditation.issuer_id, ChainAccreditation.version)).all()
+
+
+def chain_signing_certificates(sessions: sessionmaker[Session]
+                               ) -> Sequence[ChainSigningCertificate]:
+    with sessions() as session:
+        return session.scalars(select(ChainSigningCertificate).order_by(
+            ChainSigningCertificate.issuer_id, ChainSigningCertificate.id)).all()

@@ -19,6 +19,7 @@ from registry.db.models import (
     ChainDocument,
     ChainIssuer,
     ChainRevocation,
+    ChainSigningCertificate,
     IndexerState,
 )
 from registry.db.search import NUMBER, identifier_matches, normalise
@@ -119,6 +120,11 @@ class ProjectionReader:
                                          AuditEvent.name.in_(ISSUER_HISTORY_EVENTS))
                 .order_by(AuditEvent.block_number, AuditEvent.log_index)).all()
 
+    def signing_certificates(self, issuer_id: str) -> Sequence[ChainSigningCertificate]:
+        """The signing certificates and CAs the issuer declared, withdrawn ones included."""
+        with self._sessions() as session:
+            return signing_certificate_rows(session, issuer_id)
+
     # ------------------------------------------------------------- revocations
 
     def revocations(self, *, since_block: int | None, since_time: dt.datetime | None,
@@ -147,3 +153,11 @@ class ProjectionReader:
         """The last block the indexer has indexed; None before the first catch-up."""
         with self._sessions() as session:
             return session.scalar(select(IndexerState.last_block).limit(1))
+
+
+def signing_certificate_rows(session: Session, issuer_id: str) -> Sequence[ChainSigningCertificate]:
+    """The issuer's declarations, in order of (latest) declaration."""
+    return session.scalars(
+        select(ChainSigningCertificate)
+        .where(ChainSigningCertificate.issuer_id == issuer_id.lower().removeprefix("0x"))
+        .order_by(ChainSigningCertificate.declared_block, ChainSigningCertificate.id)).all()

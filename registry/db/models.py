@@ -29,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -309,6 +310,33 @@ class ChainIssuer(Base):
     updated_block: Mapped[int] = mapped_column(BigInteger)
 
 
+class ChainSigningCertificate(Base):
+    """An issuer's declaration of a signing certificate or CA, as its latest
+    SigningCertificateDeclared and its SigningCertificateWithdrawn events leave it
+    (replayed from audit_events after a reorg; the events are the history)."""
+
+    __tablename__ = "chain_signing_certificates"
+    __table_args__ = (UniqueConstraint("issuer_id", "certificate_sha256",
+                                       name="uq_chain_signing_certificates_issuer_cert"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    certificate_sha256: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # signer | authority
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)  # DER, from the event
+    # Read from the DER for display; None when the declared bytes are not a certificate.
+    subject: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    valid_until: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    declared_block: Mapped[int] = mapped_column(BigInteger)
+    declared_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    declared_by: Mapped[str] = mapped_column(String(ADDRESS))
+    declared_tx_hash: Mapped[str] = mapped_column(String(TX_HASH))
+    withdrawn_block: Mapped[int | None] = mapped_column(BigInteger)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(ADDRESS))
+
+
 class AuditEvent(Base):
     """Every contract event, as emitted: the raw trail issue 5's audit builds on."""
 
@@ -330,4 +358,5 @@ class AuditEvent(Base):
 
 
 PROJECTION_TABLES = (CertificateCitation, DocumentIdentifier, ChainDocument, ChainAccreditation,
-                     ChainBatch, ChainRevocation, ChainIssuer, AuditEvent, IndexerState)
+                     ChainBatch, ChainRevocation, ChainIssuer, ChainSigningCertificate, AuditEvent,
+                     IndexerState)

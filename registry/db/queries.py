@@ -12,7 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import IssuerStatus
-from registry.db.models import AuditEvent, ChainBatch, ChainDocument, ChainIssuer
+from registry.db.lookup import signing_certificate_rows
+from registry.db.models import (
+    AuditEvent,
+    ChainBatch,
+    ChainDocument,
+    ChainIssuer,
+    ChainSigningCertificate,
+)
+from registry.verify.signer import DeclaredSigningCertificate
 from registry.verify.steps import IndexedAnchoring, IssuerSnapshot
 
 _STATUS_EVENTS = ("IssuerRegistered", "IssuerStatusChanged")
@@ -59,9 +67,17 @@ class DatabaseIndexView:
                 status = IssuerStatus(int(event.args["newStatus"])).name.lower()
         return status
 
-    def authorised_signers(self, issuer_id: str, block_number: int) -> frozenset[str] | None:
-        # Issuer metadata documents do not declare signing certificates yet.
-        return None
+    def signing_certificates(self, issuer_id: str) -> Sequence[DeclaredSigningCertificate]:
+        with self._sessions() as session:
+            return [declared_signing_certificate(row)
+                    for row in signing_certificate_rows(session, issuer_id)]
+
+
+def declared_signing_certificate(row: ChainSigningCertificate) -> DeclaredSigningCertificate:
+    return DeclaredSigningCertificate(
+        certificate_sha256=row.certificate_sha256, kind=row.kind, certificate=row.certificate,
+        subject=row.subject, valid_from=row.valid_from, valid_until=row.valid_until,
+        withdrawn_block=row.withdrawn_block, withdrawn_at=row.withdrawn_at)
 
 
 def anchoring_of(document: ChainDocument, batch: ChainBatch) -> IndexedAnchoring:

@@ -3,7 +3,8 @@
 At index time the indexer copies the searchable fields out of each document's public
 metadata (`search_fields`): dates into columns of `chain_documents`, multi-valued
 identifiers (serial numbers, manufacturers, models, identifications, the certificate
-number, the units of a DCC's quantities) into `document_identifiers`, normalised
+number; for typed legal-metrology documents also type-approval numbers and classifier
+codes; the units of a DCC's quantities) into `document_identifiers`, normalised
 (whitespace collapsed, case folded; units keyed alike in D-SI and UCUM) so that a
 search is an equality on an indexed column on SQLite and PostgreSQL alike.
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from registry.db.models import ChainBatch, ChainDocument, ChainRevocation, DocumentIdentifier
+from registry.documents.kinds import APPROVAL_NUMBER, CLASSIFIER_CODE, KIND_METADATA_FORMAT
 from registry.documents.metadata import METADATA_FORMAT as DCC_METADATA_FORMAT
 from registry.documents.ucum import metadata_units, unit_search_key
 from registry.errors import RequestInvalidError
@@ -39,6 +41,9 @@ NUMBER = "number"  # the certificate's own number (DCC uniqueIdentifier, issuer 
 # A unit the certificate's quantities use, keyed alike in D-SI and UCUM (case kept:
 # UCUM's mm and Mm differ); see registry.documents.ucum.unit_search_key.
 UNIT = "unit"
+# Typed documents (certreg.kind-metadata/1) also name these:
+_KIND_IDENTIFIER_KINDS = frozenset({SERIAL, IDENTIFICATION, MANUFACTURER, MODEL, NUMBER,
+                                    APPROVAL_NUMBER, CLASSIFIER_CODE})
 
 # Issuer-metadata attribute keys (non-DCC documents) that name the item.
 _ATTRIBUTE_KINDS = {"serial_number": (SERIAL, IDENTIFICATION), "serial": (SERIAL, IDENTIFICATION),
@@ -122,6 +127,14 @@ def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> Search
                 found.extend((kind, attributes[key]) for kind in kinds)
         begin = end = next((_date(attributes[k]) for k in _CALIBRATION_DATE_ATTRIBUTES
                             if k in attributes), None)
+    elif metadata.get("format") == KIND_METADATA_FORMAT:
+        # A typed document lists its searchable identifiers itself; the date it was
+        # performed on (a verification's) is searched like a calibration date.
+        found.extend((str(pair[0]), pair[1]) for pair in metadata.get("identifiers") or []
+                     if isinstance(pair, list) and len(pair) == 2
+                     and pair[0] in _KIND_IDENTIFIER_KINDS)
+        issued = _date(metadata.get("issue_date"))
+        begin = end = _date(metadata.get("performed_on"))
     identifiers = dict.fromkeys((kind, normalise(value)) for kind, value in found
                                 if isinstance(value, str | int) and normalise(value))
     if metadata.get("format") == DCC_METADATA_FORMAT:
@@ -157,6 +170,8 @@ class SearchCriteria:
     manufacturer: str | None = None
     model: str | None = None
     number: str | None = None
+    approval_number: str | None = None
+    classifier_code: str | None = None
     issuer_id: str | None = None  # 64 hex
     document_type: str | None = None
     issued_from: dt.date | None = None
@@ -167,7 +182,8 @@ class SearchCriteria:
 
     def identifiers(self) -> list[tuple[str, str]]:
         given = ((SERIAL, self.serial), (IDENTIFICATION, self.identification),
-                 (MANUFACTURER, self.manufacturer), (MODEL, self.model), (NUMBER, self.number))
+                 (MANUFACTURER, self.manufacturer), (MODEL, self.model), (NUMBER, self.number),
+                 (APPROVAL_NUMBER, self.approval_number), (CLASSIFIER_CODE, self.classifier_code))
         found = [(kind, normalise(value)) for kind, value in given if value is not None]
         if self.unit is not None:
             key = unit_search_key(self.unit)

@@ -73,6 +73,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from registry.documents.json_documents import reject_constant, unique_keys
 from registry.documents.quantities import (
     SiConversion,
     UnitNotRelatableError,
@@ -367,24 +368,12 @@ class AccreditationDocument:
                    scope=scope)
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicates:
-        raise ValueError(f"duplicate keys {duplicates}")
-    return dict(pairs)
-
-
 def _load_json(text: str | bytes) -> Any:
     try:
         if isinstance(text, bytes | bytearray):
             text = bytes(text).decode("utf-8")
-        return json.loads(text, object_pairs_hook=_unique_keys,
-                          parse_constant=_reject_constant)
+        return json.loads(text, object_pairs_hook=unique_keys,
+                          parse_constant=reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise AccreditationDocumentError(f"not a JSON document: {exc}", field="") from None
 

@@ -7,6 +7,10 @@ A DCC cites other certificates through the schema's hashType, in three places:
 `referral` (free text naming the certificate), `referralID` (its identifier, the cited
 DCC's uniqueIdentifier), `procedure` (the hash algorithm) and `value` (the hash).
 
+Typed non-DCC documents (`certreg.kind-metadata/1`, see `registry.documents.kinds`) list
+their citations with a role each; a verification certificate's reference standards carry
+traceability like a DCC's measuring equipment, so the cascade reaches them too.
+
 Citations are read from a document's PUBLIC metadata as stored in its batch manifest
 (`DccMetadata.to_json()`), so they are exactly what the anchored document says and can
 be re-derived by anyone from chain + IPFS. They never raise on odd input: metadata
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from registry.documents.kinds import KIND_METADATA_FORMAT
 from registry.documents.metadata import METADATA_FORMAT as DCC_METADATA_FORMAT
 
 _HEX64 = re.compile(r"^(?:0x)?([0-9a-fA-F]{64})$")
@@ -36,10 +41,20 @@ class CitationRole(StrEnum):
     INFLUENCE_CONDITION = "influence-condition"  # an instrument for conditions: traceability
     PREVIOUS_REPORT = "previous-report"  # the item's history: shown, not traceability
     LINKED_REPORT = "linked-report"  # a report the cited one links to (same role chain)
+    # Typed non-DCC documents (registry.documents.kinds):
+    REFERENCE_STANDARD = "reference-standard"  # a standard a verification used: traceability
+    TYPE_APPROVAL = "type-approval"  # the approval an instrument or description belongs to
+    TYPE_DESCRIPTION = "type-description"  # the description a type approval approves
+    PROCEDURE = "procedure"  # the verification procedure followed
 
     @property
     def carries_traceability(self) -> bool:
-        return self is not CitationRole.PREVIOUS_REPORT
+        return self in _TRACEABILITY_ROLES
+
+
+_TRACEABILITY_ROLES = frozenset({
+    CitationRole.MEASURING_EQUIPMENT, CitationRole.INFLUENCE_CONDITION,
+    CitationRole.LINKED_REPORT, CitationRole.REFERENCE_STANDARD})
 
 
 @dataclass(frozen=True)
@@ -87,27 +102,48 @@ def _referral_text(referral: Any) -> str:
     return " / ".join(dict.fromkeys(texts))[:REFERENCE_MAX_LENGTH]
 
 
+def _append(found: list[Citation], role: CitationRole, referral: str,
+            reference: Mapping[str, Any]) -> None:
+    """Add the citation `reference` makes, if it names a number or a hash."""
+    procedure, value = _text(reference.get("procedure")), _text(reference.get("value"))
+    citation = Citation(position=len(found), role=role, referral=referral,
+                        referral_id=_text(reference.get("referral_id")),
+                        procedure=procedure, value=value,
+                        cited_sha256=cited_sha256(procedure, value))
+    if citation.referral_id or citation.value:
+        found.append(citation)
+
+
 def _walk(reference: Any, role: CitationRole, found: list[Citation]) -> None:
     depth = 0
     while isinstance(reference, Mapping) and depth < 16:  # linked reports, bounded
-        procedure, value = _text(reference.get("procedure")), _text(reference.get("value"))
-        citation = Citation(position=len(found), role=role,
-                            referral=_referral_text(reference.get("referral")),
-                            referral_id=_text(reference.get("referral_id")),
-                            procedure=procedure, value=value,
-                            cited_sha256=cited_sha256(procedure, value))
-        if citation.referral_id or citation.value:
-            found.append(citation)
+        _append(found, role, _referral_text(reference.get("referral")), reference)
         reference = reference.get("linked_report")
         role = CitationRole.LINKED_REPORT if role.carries_traceability else role
         depth += 1
 
 
+def _kind_citations(metadata: Mapping[str, Any]) -> tuple[Citation, ...]:
+    """The `citations` of `certreg.kind-metadata/1` (roles this registry does not know
+    are skipped: they would carry no meaning for traceability)."""
+    found: list[Citation] = []
+    for cited in metadata.get("citations") or []:
+        if isinstance(cited, Mapping) and cited.get("role") in _ROLE_VALUES:
+            _append(found, CitationRole(cited["role"]), _text(cited.get("referral")), cited)
+    return tuple(found)
+
+
+_ROLE_VALUES = frozenset(role.value for role in CitationRole)
+
+
 def citations_of(metadata: Mapping[str, Any] | None, encrypted: bool = False
                  ) -> tuple[Citation, ...]:
     """Every certificate a document's public metadata cites, in document order."""
-    if encrypted or not isinstance(metadata, Mapping) \
-            or metadata.get("format") != DCC_METADATA_FORMAT:
+    if encrypted or not isinstance(metadata, Mapping):
+        return ()
+    if metadata.get("format") == KIND_METADATA_FORMAT:
+        return _kind_citations(metadata)
+    if metadata.get("format") != DCC_METADATA_FORMAT:
         return ()
     found: list[Citation] = []
     _walk(metadata.get("previous_report"), CitationRole.PREVIOUS_REPORT, found)

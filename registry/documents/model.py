@@ -16,17 +16,24 @@ from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 if TYPE_CHECKING:
+    from registry.documents.kinds import KindMetadata
     from registry.documents.metadata import DccMetadata
 
 
 class DocumentType(StrEnum):
-    """COOMET document kinds the registry accepts. Only DCCs carry their own metadata."""
+    """COOMET document kinds the registry accepts.
+
+    DCCs, typed JSON documents (`certreg.<kind>/1`) and DRMDs carry their own metadata;
+    documents of the other kinds in other formats (PDF ...) need issuer metadata.
+    """
 
     DCC = "dcc"
     VERIFICATION_CERTIFICATE = "verification-certificate"
     TYPE_APPROVAL = "type-approval"
     TYPE_DESCRIPTION = "type-description"
     REFERENCE_MATERIAL_CERTIFICATE = "reference-material-certificate"
+    MI_CLASSIFIER = "mi-classifier"
+    MI_GROUP_CARD = "mi-group-card"
     OTHER = "other"
 
 
@@ -89,7 +96,7 @@ class ValidatedDocument:
     raw: bytes
     sha256: str
     document_type: DocumentType
-    metadata: DccMetadata | IssuerMetadata
+    metadata: DccMetadata | IssuerMetadata | KindMetadata
     schema_version: str | None
     warnings: tuple[DocumentWarning, ...]
     media_type: str

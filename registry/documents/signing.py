@@ -145,6 +145,10 @@ class SignatureVerification:
     # The canonical bytes the signature covers, from the verified result; read
     # the certificate's content from here, not from the submitted tree.
     signed_content: bytes | None = field(default=None, repr=False)
+    # The verified signer's certificate and every X.509 certificate of the KeyInfo (the
+    # signer's among them), for checks of who signed: whose the signer is, which CA issued it.
+    signer_certificate: x509.Certificate | None = field(default=None, repr=False)
+    key_info_certificates: tuple[x509.Certificate, ...] = field(default=(), repr=False)
 
     @property
     def is_valid(self) -> bool:
@@ -336,6 +340,8 @@ def verify_signature(
         chains_to_trusted_anchor=chains,
         trust_detail=trust_detail,
         signed_content=document_results[0].signed_data,
+        signer_certificate=signer_certificate,
+        key_info_certificates=tuple(key_info_certificates),
     )
 
 

@@ -36,6 +36,8 @@ from registry.documents.model import (
     ValidatedDocument,
 )
 from registry.documents.parse import DEFAULT_MAX_BYTES, parse_xml
+from registry.documents.reference_materials import refuse_drmd
+from registry.documents.typed_documents import load_typed_json
 from registry.documents.units import dsi_unit_problem
 from registry.errors import (
     DccRootInvalidError,
@@ -354,6 +356,8 @@ def load_document(data: bytes, document_type: DocumentType | str,
     - DCC: hardened parse, schema validation for its schemaVersion, metadata read from
       the document. If issuer metadata is supplied, its `identifier` must equal the
       DCC's uniqueIdentifier (other keys are ignored: the signed document is authoritative).
+    - Typed JSON (`"type": "certreg.<kind>/1"`, see `typed_documents`): hardened JSON
+      parse, schema and kind checks, metadata read from the document.
     - Other types: issuer metadata required. XML gets the same hardened parse (hostile
       XML is refused whatever the type); anything else (PDF, ...) is stored as given.
     """
@@ -367,9 +371,13 @@ def load_document(data: bytes, document_type: DocumentType | str,
     if not data.strip():
         raise DocumentEmptyError("document is empty")
     digest = hashlib.sha256(data).hexdigest()
+    typed = load_typed_json(data, digest, document_type, max_bytes=max_bytes)
+    if typed is not None:
+        return typed
 
     if document_type is DocumentType.DCC:
         tree = parse_xml(data, max_bytes=max_bytes)
+        refuse_drmd(tree)  # a clearer refusal than dcc-root-invalid
         validation = validate_dcc(tree)
         metadata = extract_dcc_metadata(tree)
         if metadata.schema_version != validation.schema_version:  # from xsi:schemaLocation

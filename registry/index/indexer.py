@@ -54,6 +54,7 @@ from registry.db.models import (
     ChainDocument,
     ChainIssuer,
     ChainRevocation,
+    ChainSigningCertificate,
     DocumentState,
     IndexerState,
     IssuedDocument,
@@ -63,6 +64,11 @@ from registry.db.search import record_identifiers, search_fields
 from registry.db.traceability import record_citations
 from registry.errors import DatabaseStateError, ManifestInvalidError
 from registry.index.manifest import BatchManifest
+from registry.index.signing_certificates import (
+    SIGNING_CERTIFICATE_EVENTS,
+    apply_signing_certificate_event,
+    replay_signing_certificates,
+)
 
 DEFAULT_CHUNK_BLOCKS = 2_000
 
@@ -147,7 +153,7 @@ class Indexer:
         """Drop the projection and index again from the deployment block."""
         with self.sessions() as session, session.begin():
             for model in (ChainDocument, ChainBatch, ChainRevocation, ChainIssuer,
-                          ChainAccreditation, AuditEvent, IndexerState):
+                          ChainAccreditation, ChainSigningCertificate, AuditEvent, IndexerState):
                 session.execute(delete(model))
         return self.catch_up()
 
@@ -234,6 +240,7 @@ class Indexer:
                             .where(IssuedDocument.batch_root.in_(orphaned_roots))
                             .values(state=DocumentState.BATCHED.value))
         self._replay_issuers(session)
+        replay_signing_certificates(session)
 
     def _replay_issuers(self, session: Session) -> None:
         session.execute(delete(ChainIssuer))
@@ -264,14 +271,14 @@ class Indexer:
                 block = self._block(event.block_number)
                 assert block is not None
                 block_time = dt.datetime.fromtimestamp(block.timestamp, dt.UTC)
-                session.add(AuditEvent(name=event.name, args=args,
-                                       block_number=event.block_number,
-                                       block_hash=event.block_hash,
-                                       tx_hash=event.transaction_hash,
-                                       log_index=event.log_index,
-                                       actor=self._sender(event.transaction_hash),
-                                       block_time=block_time,
-                                       issuer_id=_issuer_of(args)))
+                recorded = AuditEvent(name=event.name, args=args,
+                                      block_number=event.block_number,
+                                      block_hash=event.block_hash,
+                                      tx_hash=event.transaction_hash,
+                                      log_index=event.log_index,
+                                      actor=self._sender(event.transaction_hash),
+                                      block_time=block_time, issuer_id=_issuer_of(args))
+                session.add(recorded)
                 if event.name == "BatchAnchored":
                     self._index_batch(session, event, block_time)
                     batches += 1
@@ -282,6 +289,8 @@ class Indexer:
                     self._index_accreditation(session, event, block_time)
                 elif event.name in _ISSUER_EVENTS:
                     self._apply_issuer_event(session, event.name, args, event.block_number)
+                elif event.name in SIGNING_CERTIFICATE_EVENTS:
+                    apply_signing_certificate_event(session, recorded)
             state = session.get(IndexerState, self.client.address)
             assert state is not None
             state.last_block = last

@@ -10,9 +10,11 @@ from registry.verify.model import (
     CertificateVerification,
     Check,
     CheckStatus,
+    DeclaredSignerEvidence,
     IssuerEvidence,
     RevocationEvidence,
     SignatureEvidence,
+    SignerEvidence,
     Verdict,
 )
 from registry.verify.steps import ChainView, IndexedAnchoring, IndexView, verify_certificate
@@ -23,11 +25,13 @@ __all__ = [
     "ChainView",
     "Check",
     "CheckStatus",
+    "DeclaredSignerEvidence",
     "IndexView",
     "IndexedAnchoring",
     "IssuerEvidence",
     "RevocationEvidence",
     "SignatureEvidence",
+    "SignerEvidence",
     "Verdict",
     "verify_certificate",
 ]

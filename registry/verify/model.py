@@ -17,6 +17,9 @@ class Verdict(StrEnum):
     # Authentic and not revoked, but a reference standard it relies on was revoked for a
     # reason that affects measurements, effective on or before its calibration (the cascade).
     TRACEABILITY_COMPROMISED = "traceability-compromised"
+    # The signature verifies, but its signer is none of the certificates (or CAs) the
+    # anchoring issuer declared for the signing time.
+    SIGNER_NOT_ISSUER = "signer-not-issuer"
 
 
 class CheckStatus(StrEnum):
@@ -106,6 +109,33 @@ class ScopeEvidence:
 
 
 @dataclass(frozen=True)
+class DeclaredSignerEvidence:
+    """One signing certificate (or CA) the anchoring issuer declared on chain."""
+
+    certificate_sha256: str  # SHA-256 of the certificate's DER, 64 hex
+    kind: str  # signer | authority
+    subject: str | None
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    withdrawn_block: int | None
+    withdrawn_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class SignerEvidence:
+    """Whether the document's signer belongs to the anchoring issuer at signing time."""
+
+    status: str  # declared | not-declared | issuer-declares-none | unchecked
+    detail: str
+    signer_subject: str | None
+    signer_fingerprint: str | None
+    time_used: dt.datetime | None
+    time_source: str | None  # signing-time (XAdES, signer-claimed) | anchoring-time
+    matched: DeclaredSignerEvidence | None
+    declared: tuple[DeclaredSignerEvidence, ...]
+
+
+@dataclass(frozen=True)
 class CertificateVerification:
     verdict: Verdict
     document_sha256: str  # 0x-prefixed, like every hash the API returns
@@ -120,6 +150,7 @@ class CertificateVerification:
     # What a verifier should know of the uploaded bytes that does not decide the verdict:
     # {"code", "message"} each (e.g. schema-version-inferred, signature-outside-schema).
     warnings: tuple[dict[str, str], ...] = ()
+    signer: SignerEvidence | None = None
 
     def check(self, name: str) -> Check:
         return next(c for c in self.checks if c.name == name)

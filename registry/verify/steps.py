@@ -6,13 +6,15 @@
 4. merkle-proof: the indexed proof leads from the document's leaf to the indexed root
 5. chain-root: the contract's batch holds that root — read from the chain, not the index
 6. contract-verify: the contract's `verify` confirms the document and its issuer
-7. issuer-authorised: the issuer was active when the batch was anchored, and the
-   document's signer is one of the signing certificates the issuer declared
-8. revocation: the contract's revocation status of the document
-9. traceability: the certificates it cites lead, through sound links, to a national
+7. issuer-authorised: the issuer was active when the batch was anchored
+8. signer-is-issuer: the document's signer is a signing certificate (or was issued by
+   a CA) the anchoring issuer declared on chain for the signing time
+   (registry.verify.signer); skipped, not failed, when the issuer declares none
+9. revocation: the contract's revocation status of the document
+10. traceability: the certificates it cites lead, through sound links, to a national
    metrology institute (registry.verify.traceability); a standard compromised at use
    makes the verdict `traceability-compromised`
-10. accreditation-scope: each result lies within the issuer's accreditation scope valid
+11. accreditation-scope: each result lies within the issuer's accreditation scope valid
    on the calibration date
 
 A failed step decides the verdict; later steps that depend on it are skipped, and say so.
@@ -38,8 +40,15 @@ from registry.verify.model import (
     RevocationEvidence,
     ScopeEvidence,
     SignatureEvidence,
+    SignerEvidence,
     TraceabilityEvidence,
     Verdict,
+)
+from registry.verify.signer import (
+    STATUS_DECLARED,
+    STATUS_NOT_DECLARED,
+    DeclaredSigningCertificate,
+    check_signer,
 )
 from registry.verify.traceability import TraceabilityResult, TraceabilityStatus
 
@@ -50,6 +59,7 @@ STEP_MERKLE_PROOF = "merkle-proof"
 STEP_CHAIN_ROOT = "chain-root"
 STEP_CONTRACT_VERIFY = "contract-verify"
 STEP_ISSUER_AUTHORISED = "issuer-authorised"
+STEP_SIGNER_IS_ISSUER = "signer-is-issuer"
 STEP_REVOCATION = "revocation"
 STEP_TRACEABILITY = "traceability"
 STEP_ACCREDITATION_SCOPE = "accreditation-scope"
@@ -93,9 +103,9 @@ class IndexView(Protocol):
 
     def issuer_status_at(self, issuer_id: str, block_number: int) -> str | None: ...
 
-    def authorised_signers(self, issuer_id: str, block_number: int) -> frozenset[str] | None:
-        """SHA-256 fingerprints of the X.509 signing certificates the issuer declared in
-        its metadata document as of that block; None when it declares none."""
+    def signing_certificates(self, issuer_id: str) -> Sequence[DeclaredSigningCertificate]:
+        """The signing certificates and CAs the issuer declared on chain (withdrawn ones
+        included, with their withdrawal), in order of declaration."""
         ...
 
 
@@ -180,7 +190,7 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
                          f"the document hashes to {actual}, not to the SHA-256 given")
             steps.skip_rest([STEP_SIGNATURE, STEP_INDEX_LOOKUP, STEP_MERKLE_PROOF,
                              STEP_CHAIN_ROOT, STEP_CONTRACT_VERIFY, STEP_ISSUER_AUTHORISED,
-                             STEP_REVOCATION, *_TRUST_STEPS],
+                             STEP_SIGNER_IS_ISSUER, STEP_REVOCATION, *_TRUST_STEPS],
                             "the document is not the one asked about")
             return CertificateVerification(Verdict.UNKNOWN, "0x" + actual, tuple(steps.checks))
         digest_hex = actual
@@ -190,8 +200,9 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
                      "no document given: verifying the hash alone")
 
     # 2. signature
+    signature_result: Any = None
     if document is not None and verify_signature is not None:
-        result = verify_signature(document)
+        result = signature_result = verify_signature(document)
         signature = _signature_evidence(result)
         if signature.status == "unsigned":
             steps.record(STEP_SIGNATURE, CheckStatus.SKIPPED, "the document carries no "
@@ -213,7 +224,8 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
         steps.record(STEP_INDEX_LOOKUP, CheckStatus.FAILED,
                      "no anchoring of this document is known to this registry")
         steps.skip_rest([STEP_MERKLE_PROOF, STEP_CHAIN_ROOT, STEP_CONTRACT_VERIFY,
-                         STEP_ISSUER_AUTHORISED, STEP_REVOCATION, *_TRUST_STEPS],
+                         STEP_ISSUER_AUTHORISED, STEP_SIGNER_IS_ISSUER, STEP_REVOCATION,
+                         *_TRUST_STEPS],
                         "nothing to check against")
         verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
         return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
@@ -252,7 +264,7 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
             steps.record(name, CheckStatus.PASSED, "checked")
         steps.record(step, CheckStatus.FAILED, detail)
         steps.skip_rest([*order[order.index(step) + 1:], STEP_ISSUER_AUTHORISED,
-                         STEP_REVOCATION, *_TRUST_STEPS],
+                         STEP_SIGNER_IS_ISSUER, STEP_REVOCATION, *_TRUST_STEPS],
                         "the chain does not confirm the indexed anchoring")
         verdict = Verdict.SIGNATURE_INVALID if signature_failed else Verdict.UNKNOWN
         return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks),
@@ -289,26 +301,22 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
     if status_at_issue is not None and status_at_issue != IssuerStatus.ACTIVE.name.lower():
         problems.append(f"issuer {issuer.code} was {status_at_issue} at block "
                         f"{on_chain.anchored_block}")
-    declared = index.authorised_signers(anchoring.issuer_id, on_chain.anchored_block)
-    signer = signature.signer_fingerprint if signature and signature.status == "valid" else None
-    if declared is not None and signer is not None and signer.lower() not in declared:
-        problems.append(f"the document was signed by {signature.signer_subject}, not by a "
-                        f"signing certificate issuer {issuer.code} declared")
     authorised = not problems
     if problems:
         steps.record(STEP_ISSUER_AUTHORISED, CheckStatus.FAILED, "; ".join(problems))
-    elif status_at_issue is None and (declared is None or signer is None):
+    elif status_at_issue is None:
         steps.record(STEP_ISSUER_AUTHORISED, CheckStatus.SKIPPED,
-                     "the issuer's history and signing certificates are not indexed")
+                     "the issuer's history is not indexed")
     else:
         steps.record(STEP_ISSUER_AUTHORISED, CheckStatus.PASSED,
-                     f"issuer {issuer.code} was {status_at_issue or 'registered'} at block "
-                     f"{on_chain.anchored_block}"
-                     + (" and the signer is one of its declared certificates"
-                        if declared is not None and signer is not None else "")
-                     + f"; it is {issuer.status_now} now")
+                     f"issuer {issuer.code} was {status_at_issue} at block "
+                     f"{on_chain.anchored_block}; it is {issuer.status_now} now")
 
-    # 8. revocation
+    # 8. signer-is-issuer
+    signer = _signer_step(steps, index, issuer.code, anchoring, on_chain, signature_result)
+    signer_declared = signer is None or signer.status != STATUS_NOT_DECLARED
+
+    # 9. revocation
     revocation = None
     if on_chain.revoked:
         revocation = RevocationEvidence(
@@ -320,14 +328,14 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
     else:
         steps.record(STEP_REVOCATION, CheckStatus.PASSED, "not revoked")
 
-    # 9. traceability
+    # 10. traceability
     traceability = None
     if trust is None:
         steps.skip_rest(_TRUST_STEPS, "metrological checks not requested")
         scope = None
     else:
         traceability = _traceability_step(steps, trust.traceability(digest_hex))
-        # 10. accreditation-scope
+        # 11. accreditation-scope
         scope = trust.accreditation_scope(anchoring, document)
         _scope_step(steps, scope)
 
@@ -335,6 +343,8 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
         verdict = Verdict.SIGNATURE_INVALID
     elif not authorised:
         verdict = Verdict.ISSUER_NOT_AUTHORISED_AT_ISSUE
+    elif not signer_declared:
+        verdict = Verdict.SIGNER_NOT_ISSUER
     elif revocation is not None:
         verdict = Verdict.REVOKED
     elif traceability is not None and traceability.compromised:
@@ -344,7 +354,35 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
     return CertificateVerification(verdict, "0x" + digest_hex, tuple(steps.checks), issuer=issuer,
                                    anchoring=evidence, revocation=revocation,
                                    signature=signature, metadata=anchoring.metadata,
-                                   traceability=traceability, accreditation_scope=scope)
+                                   traceability=traceability, accreditation_scope=scope,
+                                   signer=signer)
+
+
+def _signer_step(steps: _Steps, index: IndexView, issuer_code: str,
+                 anchoring: IndexedAnchoring, on_chain: OnChainVerification,
+                 signature: Any) -> SignerEvidence | None:
+    """Step 8: match the verified signer against the anchoring issuer's declarations."""
+    certificate = getattr(signature, "signer_certificate", None)
+    if signature is None or not signature.is_valid or certificate is None:
+        why = ("no signature checked (verifying by hash, or not an XML document): there "
+               "is no signer to compare" if signature is None
+               else "the document is not signed: no signer to check"
+               if signature.status == "unsigned" else "no verified signature to take "
+               "the signer from")
+        steps.record(STEP_SIGNER_IS_ISSUER, CheckStatus.SKIPPED, why)
+        return None
+    evidence = check_signer(
+        issuer_code, certificate, signature.key_info_certificates,
+        index.signing_certificates(anchoring.issuer_id), signing_time=signature.signing_time,
+        anchored_at=_utc(on_chain.anchored_at), anchored_block=on_chain.anchored_block)
+    if evidence.status == STATUS_NOT_DECLARED:
+        status = CheckStatus.FAILED
+    elif evidence.status == STATUS_DECLARED:
+        status = CheckStatus.PASSED
+    else:  # the issuer declares none: reported, not held against the document
+        status = CheckStatus.SKIPPED
+    steps.record(STEP_SIGNER_IS_ISSUER, status, evidence.detail)
+    return evidence
 
 
 def traceability_evidence(result: TraceabilityResult) -> TraceabilityEvidence:

@@ -109,9 +109,9 @@ def test_accreditation_recorded_through_the_cli_is_checked_at_verification(
     assert outside and {r["bound"] for r in outside} == {"maximum"}
     assert any("320.004" in r["reason"] for r in outside)
     assert scope_of(client, within)["status"] == "within-scope"
-    assert main(["verify", narrow]) == 0  # authentic: the verdict stands, step 10 fails
+    assert main(["verify", narrow]) == 0  # authentic: the verdict stands, step 11 fails
     text = capsys.readouterr().out
-    assert "10. accreditation-scope" in text and "failed" in text
+    assert "11. accreditation-scope" in text and "failed" in text
     assert "accreditation scope: outside-scope" in text
 
     # A capability better than the laboratory's (U = 0.061 K stated, 0.07 K accredited).

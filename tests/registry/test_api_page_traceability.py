@@ -241,7 +241,7 @@ BRANCHING_TREE["first_problem"] = {"at": RIGHT, "detail": "no certificate BR-LOS
                                    "link": BRANCHING_TREE["links"][5]}
 BRANCHING_VERIFICATION = {
     "verdict": "valid", "document_sha256": ROOT,
-    "checks": [{"number": 9, "name": "traceability", "status": "skipped",
+    "checks": [{"number": 10, "name": "traceability", "status": "skipped",
                 "detail": "incomplete: no certificate BR-LOST"}],
     "traceability": {"status": "incomplete", "compromised": False, "certificates": 4,
                      "links": 6, "truncated": False,

@@ -108,7 +108,7 @@ def test_db_json_metadata_round_trips(url: str) -> None:
         assert session.scalar(select(IssuedDocument.public_metadata)) == metadata
 
 
-def test_db_migration_0005_backfills_unit_search_rows(url: str) -> None:
+def test_db_migration_0006_backfills_unit_search_rows(url: str) -> None:
     from alembic import command
 
     from registry.db.models import ChainBatch, ChainDocument, DocumentIdentifier
@@ -136,12 +136,12 @@ def test_db_migration_0005_backfills_unit_search_rows(url: str) -> None:
             return sorted(session.scalars(select(DocumentIdentifier.value)
                                           .where(DocumentIdentifier.kind == UNIT)))
 
-    assert units() == []  # indexed before 0005: no unit rows
+    assert units() == []  # indexed before 0006: no unit rows
     config = alembic_config(url)
-    command.downgrade(config, "0004_trace_accreditation")
+    command.downgrade(config, "0005_signing_certificates")
     command.upgrade(config, "head")
     assert units() == ["ucum:K1", "ucum:hPa1"]  # the malformed \foo is not searchable
-    command.downgrade(config, "0004_trace_accreditation")
+    command.downgrade(config, "0005_signing_certificates")
     assert units() == []
     # A unit row already there (0003's backfill extracts alike) is replaced, not doubled.
     with transaction(sessions) as session:

@@ -227,6 +227,8 @@ IssuanceGateDep = Annotated[IssuanceGate, Depends(get_issuance_gate)]
                         202: {"description": "stored and sent, anchoring not confirmed yet"}},
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/xml": {"schema": {"type": "string"}},
+                 # Typed documents: {"type": "certreg.<kind>/1", ...} (docs/data-models.md).
+                 "application/json": {"schema": {"type": "object"}},
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                  "multipart/form-data": {"schema": {
                      "type": "object", "required": ["file"], "properties": {

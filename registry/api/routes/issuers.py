@@ -1,8 +1,10 @@
 """Issuers as the chain describes them: country, kind, status now and over time, admin,
-and which operator accounts could anchor for them when (from the indexed events)."""
+which operator accounts could anchor for them when (from the indexed events), and the
+signing certificates or CAs they declared."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Annotated
 
@@ -19,7 +21,7 @@ from registry.api.routes._shared import (
     issuer_ref,
 )
 from registry.db.lookup import ProjectionReader
-from registry.db.models import AuditEvent, ChainIssuer
+from registry.db.models import AuditEvent, ChainIssuer, ChainSigningCertificate
 from registry.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["issuers"])
@@ -58,10 +60,31 @@ class Issuer(IssuerRef):
     registered_block: int
 
 
+class SigningCertificateDeclaration(BaseModel):
+    """A certificate the issuer signs with (`signer`) or a CA it signs under (`authority`).
+    Documents signed in [valid_from, valid_until] count as the issuer's; a withdrawal
+    stops that for documents anchored from its block on."""
+
+    certificate_sha256: str  # of the DER, 64 hex like the verification's signer_fingerprint
+    kind: str
+    subject: str | None
+    certificate_pem: str
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    declared_block: int
+    declared_at: dt.datetime
+    declared_by: str  # the admin, or the governor whose approval executed the action
+    declared_transaction_hash: str
+    withdrawn_block: int | None
+    withdrawn_at: dt.datetime | None
+    withdrawn_by: str | None
+
+
 class IssuerDetail(Issuer):
     status_history: list[StatusChange]
     operator_history: list[OperatorPeriod]
     admin_history: list[AdminChange]
+    signing_certificates: list[SigningCertificateDeclaration]
 
 
 class IssuerList(BaseModel):
@@ -73,6 +96,19 @@ def _issuer_fields(row: ChainIssuer) -> dict:
             "kind": row.kind, "status": row.status, "admin": row.admin,
             "metadata_cid": row.metadata_cid, "operators": list(row.operators),
             "registered_block": row.registered_block}
+
+
+def _declaration(row: ChainSigningCertificate) -> SigningCertificateDeclaration:
+    encoded = base64.b64encode(row.certificate).decode("ascii")
+    body = "".join(encoded[i:i + 64] + "\n" for i in range(0, len(encoded), 64))
+    return SigningCertificateDeclaration(
+        certificate_sha256=row.certificate_sha256, kind=row.kind, subject=row.subject,
+        certificate_pem=f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n",
+        valid_from=row.valid_from, valid_until=row.valid_until,
+        declared_block=row.declared_block, declared_at=row.declared_at,
+        declared_by=row.declared_by, declared_transaction_hash=row.declared_tx_hash,
+        withdrawn_block=row.withdrawn_block, withdrawn_at=row.withdrawn_at,
+        withdrawn_by=row.withdrawn_by)
 
 
 def _position(event: AuditEvent) -> ChainPosition:
@@ -96,7 +132,8 @@ def list_issuers(sessions: SessionFactoryDep) -> IssuerList:
 def issuer_detail(code: Annotated[str, Path(pattern=TEXT_PATTERN, min_length=1, max_length=80,
                                             description="issuer code or 0x bytes32 id")],
                   sessions: SessionFactoryDep) -> IssuerDetail:
-    """An issuer with its status history and its operators over time."""
+    """An issuer with its status history, its operators over time and its declared
+    signing certificates."""
     reader = ProjectionReader(sessions)
     issuer_id = issuer_hex(code)
     row = reader.issuer(issuer_id)
@@ -126,4 +163,6 @@ def issuer_detail(code: Annotated[str, Path(pattern=TEXT_PATTERN, min_length=1, 
         elif event.name == "OperatorRemoved" and event.args["operator"] in open_periods:
             open_periods.pop(event.args["operator"]).removed = _position(event)
     return IssuerDetail(**_issuer_fields(row), status_history=statuses,
-                        operator_history=periods, admin_history=admins)
+                        operator_history=periods, admin_history=admins,
+                        signing_certificates=[_declaration(declaration) for declaration
+                                              in reader.signing_certificates(issuer_id)])

@@ -76,9 +76,14 @@ def search_certificates(
         issuer: Annotated[str | None, Query(pattern=TEXT_PATTERN, min_length=1, max_length=80,
                                             description=ISSUER_DESCRIPTION)] = None,
         number: Annotated[Identifier, Query(description="certificate number")] = None,
+        approval_number: Annotated[Identifier, Query(
+            description="type-approval number (verification certificates, type approvals "
+                        "and descriptions)")] = None,
+        classifier_code: Annotated[Identifier, Query(
+            description="MI classifier code (verifications, types, group cards)")] = None,
         document_type: Annotated[str | None, Query(
             alias="type", pattern=TEXT_PATTERN, min_length=1, max_length=40,
-            description="document type, e.g. dcc")] = None,
+            description="document type, e.g. dcc, verification-certificate")] = None,
         issued_from: dt.date | None = None,
         issued_to: dt.date | None = None,
         calibrated_from: dt.date | None = None,
@@ -95,7 +100,8 @@ def search_certificates(
     check_range(calibrated_from, calibrated_to, "calibrated_from/calibrated_to")
     criteria = SearchCriteria(
         serial=serial, identification=identification, manufacturer=manufacturer, model=model,
-        number=number, issuer_id=None if issuer is None else issuer_hex(issuer),
+        number=number, approval_number=approval_number, classifier_code=classifier_code,
+        issuer_id=None if issuer is None else issuer_hex(issuer),
         document_type=document_type, issued_from=issued_from, issued_to=issued_to,
         calibrated_from=calibrated_from, calibrated_to=calibrated_to, unit=unit)
     found = search(sessions, criteria, page=page, page_size=page_size)

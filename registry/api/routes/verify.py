@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from registry.api.deps import ChainViewDep, IndexViewDep, TrustChecksDep
 from registry.api.metrics import count_verdict
 from registry.api.routes._shared import SHA256_PATTERN, Sha256Path
+from registry.documents.json_documents import looks_like_json
 from registry.documents.signing import (
     SignatureStatus,
     SignatureVerification,
@@ -25,7 +26,7 @@ from registry.verify import CertificateVerification, verify_certificate
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 MetrologyQuery = Annotated[bool, Query(
-    description="also check traceability and accreditation scope (steps 9 and 10)")]
+    description="also check traceability and accreditation scope (steps 10 and 11)")]
 
 
 @router.get("/verify/{sha256}", response_model=CertificateVerification)
@@ -43,6 +44,7 @@ def verify_by_hash(sha256: Sha256Path, index: IndexViewDep, chain: ChainViewDep,
     "requestBody": {"required": True, "content": {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         "application/xml": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "object"}},
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
             "file": {"type": "string", "format": "binary"}}}}}}})
 async def verify_upload(request: Request, index: IndexViewDep, chain: ChainViewDep,
@@ -65,6 +67,9 @@ def _signature_of(document: bytes) -> SignatureVerification:
     if document.startswith(PDF_MAGIC):
         # PDF certificates are accepted by hash; their signatures are not XAdES.
         return SignatureVerification(SignatureStatus.UNSIGNED, "PDF: no XML signature", ())
+    if looks_like_json(document):
+        # Typed JSON documents (certreg.<kind>/1) rest on their anchored hash alone.
+        return SignatureVerification(SignatureStatus.UNSIGNED, "JSON: no XML signature", ())
     return verify_signature(document)
 
 
@@ -85,9 +90,9 @@ async def read_document(request: Request) -> bytes:
         data = await request.body()
     if not data:
         raise RequestInvalidError("the request carries no document")
-    if not (data.startswith(PDF_MAGIC) or _looks_like_xml(data)):
+    if not (data.startswith(PDF_MAGIC) or _looks_like_xml(data) or looks_like_json(data)):
         raise DocumentTypeUnsupportedError(
-            "the upload is neither XML nor PDF; verify other files by their SHA-256")
+            "the upload is neither XML, JSON nor PDF; verify other files by their SHA-256")
     return data
 
 

@@ -5,8 +5,8 @@ No schema change. Documents indexed before this revision get their unit rows fro
 public metadata, with the extraction the indexer uses, so no reindex is needed. Any unit
 rows already there (0003's backfill uses the same extraction) are replaced, not doubled.
 
-Revision ID: 0005_unit_search
-Revises: 0004_trace_accreditation
+Revision ID: 0006_unit_search
+Revises: 0005_signing_certificates
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_unit_search"
-down_revision: str | None = "0004_trace_accreditation"
+revision: str = "0006_unit_search"
+down_revision: str | None = "0005_signing_certificates"
 branch_labels: str | None = None
 depends_on: str | None = None
 
