@@ -427,3 +427,27 @@ def unit_search_key(unit: str) -> str | None:
         return "dsi:" + parsed.text
     factors = validate_ucum(equivalent.ucum).factors
     return "ucum:" + ".".join(sorted(f"{f.prefix}{f.atom}{f.exponent}" for f in factors))
+
+
+def unit_notations_problem(unit: Mapping[str, Any]) -> tuple[str, str] | None:
+    """For a unit given as {"dsi": ..., "ucum": ...} (either or both, as the typed
+    document kinds write it): (field, why) if the D-SI is malformed, the UCUM invalid, or
+    the two name different units; None if all is well."""
+    dsi, ucum = unit.get("dsi"), unit.get("ucum")
+    if isinstance(dsi, str):
+        try:
+            parse_dsi_unit(dsi)
+        except DsiUnitError as exc:
+            return "dsi", exc.message
+    if isinstance(ucum, str):
+        try:
+            validate_ucum(ucum)
+        except UcumUnitError as exc:
+            return "ucum", exc.message
+    if isinstance(dsi, str) and isinstance(ucum, str) and (
+            unit_search_key(dsi) != unit_search_key(ucum)):
+        equivalent = dsi_to_ucum(dsi)
+        said = (f"that is {equivalent.ucum}" if equivalent.ucum is not None
+                else f"which has no UCUM equivalent: {equivalent.reason}")
+        return "ucum", f"UCUM {ucum!r} is not the unit {dsi} ({said})"
+    return None

@@ -21,6 +21,7 @@ from registry.documents.results import extract_results
 from registry.documents.ucum import (
     dsi_to_ucum,
     ucum_to_dsi,
+    unit_notations_problem,
     unit_search_key,
     unit_si_conversion,
     validate_ucum,
@@ -250,3 +251,22 @@ def test_results_show_ucum_beside_dsi(shared_dcc: Path) -> None:
     (mass, *_) = [r.to_dict() for r in extract_results(parse_xml(weight))]
     assert mass["unit"] == "/kilogram" and mass["unit_ucum"] is None
     assert "not a valid D-SI unit" in mass["unit_no_ucum_reason"]
+
+
+@pytest.mark.parametrize(("unit", "problem"), [
+    ({"dsi": "\\metre\\tothe{3}\\hour\\tothe{-1}", "ucum": "m3/h"}, None),
+    ({"dsi": "\\degreecelsius", "ucum": "Cel"}, None),
+    ({"ucum": "kg"}, None),
+    ({"dsi": "\\kilogram"}, None),
+    ({"dsi": "\\kilogram", "ucum": "g"}, ("ucum", "is not the unit \\kilogram (that is kg)")),
+    ({"dsi": "\\planckbar", "ucum": "[h]"}, ("ucum", "which has no UCUM equivalent")),
+    ({"dsi": "\\kilo\\gramm", "ucum": "kg"}, ("dsi", "not a D-SI unit")),
+    ({"dsi": "\\kilogram", "ucum": "KG"}, ("ucum", "is not a UCUM unit")),
+])
+def test_unit_notations_of_typed_documents(unit: dict[str, str],
+                                           problem: tuple[str, str] | None) -> None:
+    found = unit_notations_problem(unit)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and found[0] == problem[0] and problem[1] in found[1]
