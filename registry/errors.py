@@ -292,3 +292,22 @@ class SigningCertificateFileError(RegistryError):
     """A signing certificate to declare is unreadable, not X.509, or its period is wrong."""
 
     code = "signing-certificate-invalid"
+
+
+class DevSigningIdentityRefusedError(ConfigurationError):
+    """`certreg up`'s TEST signing identity, asked to sign on a chain that is not the
+    development chain (or its files are damaged)."""
+
+    code = "signing-identity-test-only"
+
+
+class UcumUnitError(DocumentError):
+    """A UCUM unit code that breaks the UCUM grammar or names no UCUM unit."""
+
+    code = "ucum-unit-invalid"
+
+
+class UcumNoDsiEquivalentError(DocumentError):
+    """A valid UCUM unit that D-SI cannot express (annotation, numeric factor, ...)."""
+
+    code = "ucum-no-dsi-equivalent"

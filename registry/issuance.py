@@ -215,10 +215,14 @@ def normalise_sha256(text: str) -> str:
     return value
 
 
-def load_signing_identity(settings: Settings) -> SigningIdentity | None:
-    """The institute's signing identity from CERTREG_SIGNING_*, or None if not configured."""
+def load_signing_identity(settings: Settings, chain_id: int) -> SigningIdentity | None:
+    """The institute's signing identity from CERTREG_SIGNING_*; without them, the TEST
+    identity `certreg up` made in the data directory (on the development chain only);
+    None if there is neither."""
     if settings.signing_key is None:
-        return None
+        from registry.devnet import load_dev_signing_identity
+
+        return load_dev_signing_identity(settings, chain_id)
     if settings.signing_password is None:
         raise ConfigurationError("CERTREG_SIGNING_PASSWORD is required to unlock "
                                  "CERTREG_SIGNING_KEY")
@@ -320,7 +324,8 @@ class Issuer:
         store = content_store(settings)
         indexer = Indexer(client, sessions, store, settings.confirmations)
         return cls(client=client, store=store, sessions=sessions, issuer_id=issuer_id,
-                   data_dir=settings.data_dir, signing_identity=load_signing_identity(settings),
+                   data_dir=settings.data_dir,
+                   signing_identity=load_signing_identity(settings, client.chain_id),
                    indexer=indexer, progress=progress,
                    max_document_bytes=settings.max_document_bytes, workers=workers)
 

@@ -62,6 +62,11 @@ class DocumentSource:
         return hashlib.sha256(self.data).hexdigest()
 
 
+# The warning on every document signed here by a TEST identity (`certreg up`'s, or one
+# from `certreg keys signing new`): its signature vouches for nobody.
+TEST_SIGNER_WARNING = "signed-by-test-identity"
+
+
 @dataclass(frozen=True)
 class ValidatedCertificate:
     source: DocumentSource
@@ -141,9 +146,15 @@ class CertificatePreparer:
             source_name=validated.source.name, source_sha256=validated.source.sha256,
             data=data, sha256=sha256, document_type=document.document_type,
             unique_identifier=unique_identifier, public_metadata=metadata,
-            signed_here=signed_here, warnings=tuple(w.code for w in document.warnings),
+            signed_here=signed_here, warnings=tuple(w.code for w in document.warnings) + (
+                (TEST_SIGNER_WARNING,) if signed_here and self._signs_as_test else ()),
             kind_metadata=(document.metadata if isinstance(document.metadata, KindMetadata)
                            else None))
+
+    @property
+    def _signs_as_test(self) -> bool:
+        return (self.signing_identity is not None
+                and self.signing_identity.certificate_info.test_only)
 
     def _sign_xml(self, document: ValidatedDocument, sign: bool) -> tuple[bytes, bool]:
         data = document.raw
@@ -151,7 +162,8 @@ class CertificatePreparer:
             if self.signing_identity is None:
                 raise ConfigurationError(
                     "no signing identity: set CERTREG_SIGNING_KEY, CERTREG_SIGNING_CERTIFICATE "
-                    "and CERTREG_SIGNING_PASSWORD (a test one: `certreg keys signing new`)")
+                    "and CERTREG_SIGNING_PASSWORD, or run `certreg up` on this data directory "
+                    "for a TEST one on the development chain")
             try:
                 return sign_document(data, self.signing_identity, parsed=document.tree).data, True
             except DocumentAlreadySignedError:

@@ -17,7 +17,9 @@ from anchor.errors import ServiceError
 from anchor.services.anvil import AnvilNode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DCC = (REPO_ROOT / ".." / "shared" / "dcc").resolve()
+# A git worktree elsewhere can point at the corpus with CERTREG_TEST_DCC_CORPUS.
+SHARED_DCC = Path(os.environ.get("CERTREG_TEST_DCC_CORPUS")
+                  or REPO_ROOT / ".." / "shared" / "dcc").resolve()
 IN_CI = os.environ.get("CI") == "true"
 
 pytest_plugins = ["tests.fixtures_postgres", "tests.fixtures_kubo",

@@ -299,13 +299,23 @@ def _report_issue(args: argparse.Namespace, issuer: Issuer, report: IssuanceRepo
                "receipts_written": report.receipts_written,
                "pending": report.pending_documents}
     documents = [_result_json(r, issuer.receipts_dir) for r in report.submissions]
+    identity = issuer.preparer.signing_identity
+    signer = None if identity is None else {"subject": identity.certificate_info.subject,
+                                            "test_only": identity.certificate_info.test_only}
     if args.json:
         emit(args, {"issuer_id": "0x" + issuer.issuer_hex, "contract": issuer.client.address,
-                    "chain_id": issuer.client.chain_id, "documents": documents,
-                    "summary": summary}, "")
+                    "chain_id": issuer.client.chain_id, "signer": signer,
+                    "documents": documents, "summary": summary}, "")
     else:
         console = Console()
+        if signer is not None and signer["test_only"] and counts.get(
+                SubmissionStatus.ACCEPTED.value):
+            console.print("[yellow]signed with a TEST signing identity: not for real "
+                          f"certificates[/yellow] ({signer['subject']})", highlight=False)
         for doc in documents:
+            if doc["status"] == SubmissionStatus.ACCEPTED.value and len(documents) <= 10:
+                # A handful of documents: their hashes, to verify or revoke them by.
+                console.print(f"issued {doc['sha256']} {doc['source']}", highlight=False)
             if "error" in doc:
                 console.print(f"[red]rejected[/red] {doc['source']}: "
                               f"[{doc['error']['code']}] {doc['error']['message']}",
@@ -328,7 +338,8 @@ def _report_issue(args: argparse.Namespace, issuer: Issuer, report: IssuanceRepo
 
 def _dry_run(args: argparse.Namespace, settings: Settings, paths: list[Path],
              metadata: dict[str, object] | None) -> int:
-    identity = None if args.no_sign else load_signing_identity(settings)
+    # Nothing reaches a chain: the configured chain id decides whether a TEST identity signs.
+    identity = None if args.no_sign else load_signing_identity(settings, settings.chain_id)
     preparer = CertificatePreparer(identity, max_document_bytes=settings.max_document_bytes)
     documents = []
     with PreparationPool(preparer, args.workers) as pool:

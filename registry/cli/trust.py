@@ -87,6 +87,9 @@ def render(result: TraceabilityResult) -> str:
 def render_verification(result: CertificateVerification) -> str:
     lines = [f"{c.number:2}. {c.name:20} {c.status.value:7} {c.detail}" for c in result.checks]
     lines.append(f"verdict: {result.verdict.value}")
+    if result.signature is not None and result.signature.signer_test_only:
+        lines.append("signer: a TEST signing identity, not for real certificates")
+    lines.extend(f"warning [{w['code']}]: {w['message']}" for w in result.warnings)
     if result.signer is not None:
         lines.extend(_signer_lines(result.signer))
     if result.traceability is not None:
@@ -116,6 +119,7 @@ def _verify(args: argparse.Namespace) -> int:
     from registry.context import trust_anchors
     from registry.db.queries import DatabaseIndexView
     from registry.documents.signing import verify_signature
+    from registry.documents.validate import dcc_document_warnings
     from registry.trust import RegistryTrustChecks
     from registry.verify import verify_certificate
 
@@ -137,7 +141,8 @@ def _verify(args: argparse.Namespace) -> int:
     result = verify_certificate(
         sha256, document, index=DatabaseIndexView(indexer.sessions), chain=indexer.client,
         verify_signature=partial(verify_signature, anchors=anchors) if document is not None
-        and document.lstrip()[:1] == b"<" else None, trust=trust)
+        and document.lstrip()[:1] == b"<" else None, trust=trust,
+        document_warnings=dcc_document_warnings)
     emit(args, result.to_dict(), render_verification(result))
     return EXIT_OK if result.verdict is Verdict.VALID else EXIT_FAILURE
 

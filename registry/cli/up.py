@@ -31,7 +31,7 @@ def _up(args: argparse.Namespace) -> int:
 
     from registry.api.app import create_app
     from registry.cli.audit import start_background_indexer
-    from registry.devnet import ensure_dev_registry, start_dev_chain
+    from registry.devnet import ensure_dev_registry, ensure_dev_signing_identity, start_dev_chain
 
     settings = load_settings(data_dir=args.data_dir, api_host=args.api_host,
                              api_port=args.api_port, chain_port=args.chain_port)
@@ -40,6 +40,9 @@ def _up(args: argparse.Namespace) -> int:
     try:
         deployment = (ensure_dev_registry(settings) if chain is not None
                       else settings.require_deployment())
+        # So that `certreg issue` signs at once; a configured identity makes it unnecessary.
+        dev_signer = (ensure_dev_signing_identity(settings)
+                      if chain is not None and settings.signing_key is None else None)
         if chain is not None:
             _declare_dev_signer(settings)
         summary = {
@@ -49,6 +52,9 @@ def _up(args: argparse.Namespace) -> int:
             "content_store": settings.ipfs_api or str(settings.blob_dir),
             "database": settings.effective_database_url.split("@")[-1],  # no credentials
             "api": f"http://{settings.api_host}:{settings.api_port}",
+            "signing_identity": (f"TEST (not for real certificates, chain 31337 only): "
+                                 f"{dev_signer.certificate_pem}" if dev_signer is not None
+                                 else str(settings.signing_key or "none")),
         }
         emit(args, summary, "\n".join(f"{k}: {v}" for k, v in summary.items()))
         sys.stdout.flush()
@@ -77,7 +83,7 @@ def _declare_dev_signer(settings) -> None:
     from registry.issuance import load_signing_identity
 
     try:
-        identity = load_signing_identity(settings)
+        identity = load_signing_identity(settings, settings.chain_id)  # the embedded chain
     except RegistryError:
         return  # issuance reports it when it needs the identity
     if identity is not None:

@@ -4,8 +4,9 @@ At index time the indexer copies the searchable fields out of each document's pu
 metadata (`search_fields`): dates into columns of `chain_documents`, multi-valued
 identifiers (serial numbers, manufacturers, models, identifications, the certificate
 number; for typed legal-metrology documents also type-approval numbers and classifier
-codes) into `document_identifiers`, normalised (whitespace collapsed, case folded) so
-that a search is an equality on an indexed column on SQLite and PostgreSQL alike.
+codes; the units of a DCC's quantities) into `document_identifiers`, normalised
+(whitespace collapsed, case folded; units keyed alike in D-SI and UCUM) so that a
+search is an equality on an indexed column on SQLite and PostgreSQL alike.
 
 Encrypted documents have no public metadata: nothing is extracted from them, whatever a
 manifest might carry, and `search` never returns them. They are found by hash or CID only.
@@ -25,6 +26,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from registry.db.models import ChainBatch, ChainDocument, ChainRevocation, DocumentIdentifier
 from registry.documents.kinds import APPROVAL_NUMBER, CLASSIFIER_CODE, KIND_METADATA_FORMAT
 from registry.documents.metadata import METADATA_FORMAT as DCC_METADATA_FORMAT
+from registry.documents.ucum import metadata_units, unit_search_key
+from registry.errors import RequestInvalidError
 
 ISSUER_METADATA_FORMAT = "certreg.issuer-metadata/1"
 IDENTIFIER_MAX_LENGTH = 255
@@ -35,6 +38,9 @@ IDENTIFICATION = "identification"
 MANUFACTURER = "manufacturer"
 MODEL = "model"
 NUMBER = "number"  # the certificate's own number (DCC uniqueIdentifier, issuer identifier)
+# A unit the certificate's quantities use, keyed alike in D-SI and UCUM (case kept:
+# UCUM's mm and Mm differ); see registry.documents.ucum.unit_search_key.
+UNIT = "unit"
 # Typed documents (certreg.kind-metadata/1) also name these:
 _KIND_IDENTIFIER_KINDS = frozenset({SERIAL, IDENTIFICATION, MANUFACTURER, MODEL, NUMBER,
                                     APPROVAL_NUMBER, CLASSIFIER_CODE})
@@ -131,6 +137,10 @@ def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> Search
         begin = end = _date(metadata.get("performed_on"))
     identifiers = dict.fromkeys((kind, normalise(value)) for kind, value in found
                                 if isinstance(value, str | int) and normalise(value))
+    if metadata.get("format") == DCC_METADATA_FORMAT:
+        identifiers.update(dict.fromkeys(
+            (UNIT, key[:IDENTIFIER_MAX_LENGTH]) for unit in metadata_units(metadata)
+            if (key := unit_search_key(unit)) is not None))
     # A period with one end given is that one day.
     return SearchFields(issued, begin or end, end or begin, tuple(identifiers))
 
@@ -168,12 +178,20 @@ class SearchCriteria:
     issued_to: dt.date | None = None
     calibrated_from: dt.date | None = None
     calibrated_to: dt.date | None = None
+    unit: str | None = None  # D-SI or UCUM
 
     def identifiers(self) -> list[tuple[str, str]]:
         given = ((SERIAL, self.serial), (IDENTIFICATION, self.identification),
                  (MANUFACTURER, self.manufacturer), (MODEL, self.model), (NUMBER, self.number),
                  (APPROVAL_NUMBER, self.approval_number), (CLASSIFIER_CODE, self.classifier_code))
-        return [(kind, normalise(value)) for kind, value in given if value is not None]
+        found = [(kind, normalise(value)) for kind, value in given if value is not None]
+        if self.unit is not None:
+            key = unit_search_key(self.unit)
+            if key is None:
+                raise RequestInvalidError(f"unit {self.unit[:80]!r} is neither a valid D-SI "
+                                          "nor a valid UCUM unit", unit=self.unit[:80])
+            found.append((UNIT, key[:IDENTIFIER_MAX_LENGTH]))
+        return found
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 An `AccreditationDocument` states, for one issuer, who accredited it (body, number),
 when (valid_from..valid_until, both inclusive) and for what: scope entries, each a
-measured quantity with a D-SI unit, a range and a best measurement capability (CMC).
+measured quantity with a unit (D-SI, or UCUM: `Cel`, `kg/(m.s2)`, related to the SI
+through its D-SI equivalent), a range and a best measurement capability (CMC).
 It is stored as canonical JSON (format `certreg.accreditation/1`) whose hash goes on
 chain; history and effective dates of changes are kept there, not here.
 
@@ -88,6 +89,7 @@ from registry.documents.results import (
     MeasurementResult,
     is_tractable,
 )
+from registry.documents.ucum import unit_si_conversion
 from registry.errors import DocumentError
 
 ACCREDITATION_FORMAT = "certreg.accreditation/1"
@@ -156,7 +158,7 @@ def _text_field(value: object, where: str, *, empty_ok: bool = False) -> str:
 
 def _conversion(unit: str, where: str) -> SiConversion:
     try:
-        return si_conversion(unit)
+        return unit_si_conversion(unit)
     except UnitNotRelatableError as exc:
         raise AccreditationUnitError(f"{where}: {exc.message}", field=where,
                                      unit=unit) from exc
@@ -186,8 +188,8 @@ class ScopeEntry:
     @property
     def capability_is_relative(self) -> bool:
         """True if best_capability is a fraction of the measured value (see module doc)."""
-        return _is_relative(si_conversion(self.unit),
-                            si_conversion(self.capability_unit or self.unit))
+        return _is_relative(unit_si_conversion(self.unit),
+                            unit_si_conversion(self.capability_unit or self.unit))
 
     def to_json_value(self) -> dict[str, Any]:
         return {"quantity": self.quantity, "unit": self.unit,
@@ -457,8 +459,8 @@ class _Entry:
 
     @classmethod
     def of(cls, index: int, entry: ScopeEntry) -> _Entry:
-        unit = si_conversion(entry.unit)
-        capability_unit = si_conversion(entry.capability_unit or entry.unit)
+        unit = unit_si_conversion(entry.unit)
+        capability_unit = unit_si_conversion(entry.capability_unit or entry.unit)
         return cls(index, entry, unit, unit.to_si(entry.minimum), unit.to_si(entry.maximum),
                    capability_unit.to_si(entry.best_capability, absolute=False),
                    _is_relative(unit, capability_unit), capability_unit)
@@ -503,7 +505,7 @@ def _assess(result: MeasurementResult, entries: list[_Entry]) -> ResultAssessmen
     if result.problem is not None:
         return unchecked(result.problem)
     try:
-        conversion = si_conversion(result.unit)
+        conversion = si_conversion(result.unit)  # si:unit is D-SI, never UCUM
     except UnitNotRelatableError as exc:
         return unchecked(exc.message)
     if result.value is None:  # pragma: no cover - extract_results sets a problem then

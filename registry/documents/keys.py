@@ -45,7 +45,9 @@ MIN_RSA_KEY_BITS = 2048
 SUPPORTED_EC_CURVES = frozenset({"secp256r1"})
 
 _ENCRYPTED_PKCS8_PEM_HEADER = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
-_TEST_IDENTITY_UNIT = "certreg TEST signing identity - not trusted"
+# Every certificate certreg generates carries this organisational unit, so a verifier
+# (the evidence, `certreg verify`, the page) can say it is a test signer.
+TEST_IDENTITY_UNIT = "certreg TEST signing identity - not trusted"
 
 
 class KeyType(StrEnum):
@@ -63,6 +65,8 @@ class CertificateInfo:
     sha256_fingerprint: str
     not_valid_before: dt.datetime
     not_valid_after: dt.datetime
+    # A TEST identity made by certreg (`certreg keys signing new`, `certreg up`).
+    test_only: bool = False
 
     @classmethod
     def from_certificate(cls, certificate: x509.Certificate) -> CertificateInfo:
@@ -73,7 +77,15 @@ class CertificateInfo:
             sha256_fingerprint=certificate.fingerprint(hashes.SHA256()).hex(),
             not_valid_before=certificate.not_valid_before_utc,
             not_valid_after=certificate.not_valid_after_utc,
+            test_only=is_test_certificate(certificate),
         )
+
+
+def is_test_certificate(certificate: x509.Certificate) -> bool:
+    """True for a certificate certreg generated as a TEST identity (a label, not trust:
+    anyone can write it into a certificate, and only trust anchors decide trust)."""
+    units = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    return any(unit.value == TEST_IDENTITY_UNIT for unit in units)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -405,7 +417,7 @@ def _test_name(common_name: str, organization: str, country: str) -> x509.Name:
     return x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, country),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _TEST_IDENTITY_UNIT),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, TEST_IDENTITY_UNIT),
         x509.NameAttribute(NameOID.COMMON_NAME, common_name),
     ])
 

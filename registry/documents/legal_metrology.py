@@ -29,7 +29,7 @@ from registry.documents.kinds import (
     require_order,
 )
 from registry.documents.model import DocumentType
-from registry.documents.units import dsi_unit_problem
+from registry.documents.ucum import unit_notations_problem
 from registry.errors import DocumentContentInvalidError
 
 VERIFICATION_KIND = "certreg.verification/1"
@@ -39,7 +39,8 @@ TYPE_DESCRIPTION_KIND = "certreg.type-description/1"
 
 def check_characteristics(characteristics: Sequence[Mapping[str, Any]], where: str,
                           kind: str) -> None:
-    """minimum <= maximum, and a D-SI unit (when given) that parses."""
+    """minimum <= maximum, and a unit whose D-SI and UCUM (when given) are valid and
+    name the same unit."""
     for index, characteristic in enumerate(characteristics):
         place = f"{where}/{index}"
         minimum, maximum = characteristic.get("minimum"), characteristic.get("maximum")
@@ -47,11 +48,13 @@ def check_characteristics(characteristics: Sequence[Mapping[str, Any]], where: s
             raise DocumentContentInvalidError(
                 f"{kind}: {place}: minimum {minimum} is above maximum {maximum}",
                 kind=kind, field=f"{place}/minimum")
-        dsi = characteristic["unit"].get("dsi")
-        problem = None if dsi is None else dsi_unit_problem(dsi)
-        if problem:
-            raise DocumentContentInvalidError(f"{kind}: {place}/unit/dsi: {problem}",
-                                              kind=kind, field=f"{place}/unit/dsi", unit=dsi)
+        unit = characteristic["unit"]
+        found = unit_notations_problem(unit)
+        if found:
+            field, problem = found
+            raise DocumentContentInvalidError(f"{kind}: {place}/unit/{field}: {problem}",
+                                              kind=kind, field=f"{place}/unit/{field}",
+                                              unit=unit.get(field))
 
 
 def _accuracy_classes(characteristics: Sequence[Mapping[str, Any]]) -> list[tuple[str, object]]:

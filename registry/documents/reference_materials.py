@@ -31,7 +31,7 @@ from registry.documents.kinds import (
     require_order,
 )
 from registry.documents.model import DocumentType
-from registry.documents.units import dsi_unit_problem
+from registry.documents.ucum import unit_notations_problem
 from registry.errors import DocumentContentInvalidError, DrmdSchemaUnavailableError
 
 REFERENCE_MATERIAL_KIND = "certreg.reference-material/1"
@@ -39,12 +39,12 @@ DRMD_ROOT = "digitalReferenceMaterialDocument"
 
 
 def _check_unit(unit: Mapping[str, str], where: str) -> None:
-    dsi = unit.get("dsi")
-    problem = None if dsi is None else dsi_unit_problem(dsi)
-    if problem:
-        raise DocumentContentInvalidError(f"{REFERENCE_MATERIAL_KIND}: {where}/dsi: {problem}",
-                                          kind=REFERENCE_MATERIAL_KIND, field=f"{where}/dsi",
-                                          unit=dsi)
+    found = unit_notations_problem(unit)
+    if found:
+        field, problem = found
+        raise DocumentContentInvalidError(
+            f"{REFERENCE_MATERIAL_KIND}: {where}/{field}: {problem}",
+            kind=REFERENCE_MATERIAL_KIND, field=f"{where}/{field}", unit=unit.get(field))
 
 
 def _check_properties(properties: Sequence[Mapping[str, Any]]) -> None:

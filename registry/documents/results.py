@@ -39,6 +39,7 @@ from typing import Any
 from lxml import etree
 
 from registry.documents.metadata import DCC_NS, SI_NS
+from registry.documents.ucum import dsi_to_ucum
 
 _NS = {"dcc": DCC_NS, "si": SI_NS}
 _PREFIXES = {DCC_NS: "dcc", SI_NS: "si"}
@@ -88,6 +89,9 @@ class MeasurementResult:
         return {
             "quantity": self.quantity, "ref_types": list(self.ref_types),
             "value": _text(self.value), "unit": self.unit,
+            # The same unit in UCUM, or null and why (never a guess).
+            **{f"unit_{k}": v for k, v in dsi_to_ucum(self.unit).to_dict().items()
+               if k != "dsi"},
             "uncertainty": _text(self.uncertainty),
             "coverage_factor": _text(self.coverage_factor),
             "uncertainty_form": self.uncertainty_form, "path": self.path,

@@ -19,7 +19,8 @@ that machine interpretation of those values will fail.
 
 UCUM: neither the DCC schemas (2.2.0 to 3.3.0) nor D-SI (1.3.0 to 2.2.0) define an
 element for UCUM codes (only `dcc:nonSIUnit`, a free-text string in 3.3.0), so
-nothing here parses UCUM; `dcc:nonSIUnit` values are kept as given.
+`dcc:nonSIUnit` values are kept as given; `registry.documents.ucum` converts D-SI units
+to UCUM and back, and validates UCUM where other document kinds use it.
 """
 
 from __future__ import annotations

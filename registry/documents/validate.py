@@ -3,7 +3,8 @@
 Schemas are the bundled copies in `schemas/` (see its README for origin and
 licence). A resolver maps every schema URL or path to those files and refuses
 anything else, and the parsers run with `no_network`, so validation never opens
-a connection. The DCC schema is chosen by the root's `schemaVersion`.
+a connection. The DCC schema is chosen by the root's `schemaVersion`, or, in DCCs
+older than that attribute, by the DCC location in `xsi:schemaLocation`.
 
 Compiled schemas are cached per thread: an lxml XMLSchema keeps its error log on
 the object, so one instance validating in two threads at once would mix up the
@@ -13,6 +14,8 @@ errors it reports. Compiling costs ~4 ms once per version and thread.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import hashlib
 import re
 import threading
@@ -41,6 +44,7 @@ from registry.errors import (
     DccSchemaInvalidError,
     DccVersionUnsupportedError,
     DocumentEmptyError,
+    DocumentError,
     DocumentMetadataError,
     DocumentTooLargeError,
     SchemaResolutionError,
@@ -49,6 +53,7 @@ from registry.errors import (
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 DCC_ROOT_TAG = f"{{{DCC_NS}}}digitalCalibrationCertificate"
 XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 SUPPORTED_DCC_VERSIONS: tuple[str, ...] = tuple(sorted(
     (path.parent.name.removeprefix("v") for path in SCHEMA_DIR.glob("dcc/v*/dcc.xsd")),
@@ -125,19 +130,53 @@ def dcc_schema(version: str) -> etree.XMLSchema:
     return schema
 
 
-def dcc_schema_version(tree: etree._ElementTree) -> str:
-    """The schemaVersion of a DCC tree; refuses trees that are not DCCs."""
-    root = tree.getroot()
+def dcc_schema_version(root: etree._Element) -> tuple[str, list[DocumentWarning]]:
+    """The schemaVersion of a DCC root and any warning about it; refuses non-DCC roots.
+
+    DCCs before 2.3 had no schemaVersion attribute (2.2.0's schema declares none), and
+    such documents are still issued: then the version is the one in the location that
+    xsi:schemaLocation gives for the DCC namespace, with a warning. Without either, the
+    version is unknown, and guessing one would validate against the wrong schema.
+    """
     if root.tag != DCC_ROOT_TAG:
         raise DccRootInvalidError(
             f"root element is {root.tag!r}, not dcc:digitalCalibrationCertificate "
             f"in namespace {DCC_NS}", root=root.tag)
     version = root.get("schemaVersion")
-    if not version:
-        raise DccVersionUnsupportedError("the root has no schemaVersion attribute",
-                                         schema_version=None,
-                                         supported=list(SUPPORTED_DCC_VERSIONS))
-    return version
+    if version:
+        return version, []
+    location = _dcc_schema_location(root.get(f"{{{XSI_NS}}}schemaLocation") or "")
+    if location is None:
+        raise DccVersionUnsupportedError(
+            "the root has no schemaVersion attribute, and its xsi:schemaLocation names no "
+            f"DCC schema version for namespace {DCC_NS}: the DCC version is unknown",
+            schema_version=None, supported=list(SUPPORTED_DCC_VERSIONS))
+    version, url = location
+    return version, [DocumentWarning(
+        code="schema-version-inferred",
+        message=f"the root has no schemaVersion attribute; DCC {version} taken from "
+                f"xsi:schemaLocation {url}", line=root.sourceline)]
+
+
+# A DCC schema's location names its version: https://ptb.de/dcc/v2.1.0/dcc.xsd (PTB's
+# published URL, with or without www, http or https), .../raw/2.4.0/dcc.xsd (PTB's
+# GitLab), or a local copy such as dcc_v2.4.0.xsd.
+_DCC_SCHEMA_LOCATION_VERSION = re.compile(
+    r"(?:/v?(?P<dir>\d+\.\d+\.\d+)/dcc\.xsd|(?:^|/)dcc[_-]v?(?P<file>\d+\.\d+\.\d+)\.xsd)$",
+    re.IGNORECASE)
+
+
+def _dcc_schema_location(schema_location: str) -> tuple[str, str] | None:
+    """(version, location) of the DCC schema in an xsi:schemaLocation value: the location
+    paired with the DCC namespace, else (a list that forgot the namespaces) any DCC one."""
+    tokens = schema_location.split()
+    paired = [location for namespace, location in zip(tokens[::2], tokens[1::2], strict=False)
+              if namespace.rstrip("/") == DCC_NS]
+    for location in paired or tokens:
+        named = _DCC_SCHEMA_LOCATION_VERSION.search(location)
+        if named:
+            return named["dir"] or named["file"], location
+    return None
 
 
 def _readable(text: str) -> str:
@@ -151,24 +190,65 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def _set_aside_enveloped_signature(
-        root: etree._Element, version: str) -> tuple[etree._Element, list[DocumentWarning]]:
+def _misplaced_signature(root: etree._Element, version: str) -> DocumentWarning | None:
     """Before DCC 3.2.0 the schema has no place for ds:Signature, yet signed DCCs put one
-    as the root's last child. Validate the certificate without it instead of rejecting it;
-    the signature itself is checked by the signature module, on the original bytes."""
+    as the root's last child: say so (the schema is then checked without it)."""
     element_children = [child for child in root if isinstance(child.tag, str)]
     if (not element_children or element_children[-1].tag != f"{{{XMLDSIG_NS}}}Signature"
             or _version_tuple(version) >= _FIRST_VERSION_ALLOWING_SIGNATURE):
-        return root, []
-    without_signature = copy.deepcopy(root)
-    signature = [child for child in without_signature if isinstance(child.tag, str)][-1]
-    without_signature.remove(signature)
-    warning = DocumentWarning(
+        return None
+    return DocumentWarning(
         code="signature-outside-schema",
         message=f"DCC {version} does not allow ds:Signature in the root; the enveloped "
                 "signature was set aside for schema validation",
         line=element_children[-1].sourceline)
+
+
+def _set_aside_enveloped_signature(
+        root: etree._Element, version: str) -> tuple[etree._Element, list[DocumentWarning]]:
+    """Validate the certificate without a misplaced signature instead of rejecting it;
+    the signature itself is checked by the signature module, on the original bytes."""
+    warning = _misplaced_signature(root, version)
+    if warning is None:
+        return root, []
+    without_signature = copy.deepcopy(root)
+    signature = [child for child in without_signature if isinstance(child.tag, str)][-1]
+    without_signature.remove(signature)
     return without_signature, [warning]
+
+
+def dcc_document_warnings(data: bytes) -> tuple[DocumentWarning, ...]:
+    """For verification: what the schema check would warn of a DCC's structure (version
+    from xsi:schemaLocation, a signature set aside), without validating it; nothing for
+    documents that are not DCCs or not readable (the verification steps judge those)."""
+    try:
+        root = parse_xml(data, max_bytes=max(len(data), 1)).getroot()
+        version, warnings = dcc_schema_version(root)
+    except DocumentError:
+        return ()
+    signature = _misplaced_signature(root, version)
+    return (*warnings, *([signature] if signature else []))
+
+
+@functools.cache
+def _schema_declares_version_attribute(version: str) -> bool:
+    """Whether the bundled schema of `version` has a schemaVersion attribute (2.3.0 on
+    require it; 2.2.0 has none)."""
+    text = (SCHEMA_DIR / "dcc" / f"v{version}" / "dcc.xsd").read_text(encoding="utf-8")
+    return 'name="schemaVersion"' in text
+
+
+def _with_inferred_version(root: etree._Element, version: str,
+                           original: etree._Element) -> etree._Element:
+    """A root without schemaVersion whose version came from xsi:schemaLocation, under a
+    schema that requires the attribute: validate the content as if it were written, which
+    is what the warning says; the signed bytes are never changed."""
+    if original.get("schemaVersion") or not _schema_declares_version_attribute(version):
+        return root
+    if root is original:
+        root = copy.deepcopy(original)
+    root.set("schemaVersion", version)
+    return root
 
 
 def unit_warnings(tree: etree._ElementTree) -> tuple[DocumentWarning, ...]:
@@ -203,9 +283,11 @@ def validate_dcc(tree: etree._ElementTree) -> DccValidation:
     Raises DccRootInvalidError, DccVersionUnsupportedError, or DccSchemaInvalidError
     whose `details["violations"]` lists {line, path, message} dicts.
     """
-    version = dcc_schema_version(tree)
+    version, warnings = dcc_schema_version(tree.getroot())
     schema = dcc_schema(version)
-    root, warnings = _set_aside_enveloped_signature(tree.getroot(), version)
+    root, set_aside = _set_aside_enveloped_signature(tree.getroot(), version)
+    warnings.extend(set_aside)
+    root = _with_inferred_version(root, version, tree.getroot())
     if not schema.validate(root):
         violations = [
             SchemaViolation(line=entry.line or None, path=_readable(entry.path or "") or None,
@@ -298,6 +380,8 @@ def load_document(data: bytes, document_type: DocumentType | str,
         refuse_drmd(tree)  # a clearer refusal than dcc-root-invalid
         validation = validate_dcc(tree)
         metadata = extract_dcc_metadata(tree)
+        if metadata.schema_version != validation.schema_version:  # from xsi:schemaLocation
+            metadata = dataclasses.replace(metadata, schema_version=validation.schema_version)
         claimed = (issuer_metadata or {}).get("identifier")
         if claimed is not None and str(claimed) != metadata.unique_identifier:
             raise DocumentMetadataError(

@@ -91,6 +91,9 @@ class SignatureEvidence:
     # Chain (subjects, SHA-256 fingerprints), anchor and revocation status of the signer at
     # the signing time; status `unchecked` when no trust anchors are configured.
     signer_trust: SignerTrust | None = None
+    # The signer's certificate is a certreg TEST identity (e.g. `certreg up`'s): a valid
+    # signature by it says nothing about who issued the certificate.
+    signer_test_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,9 @@ class CertificateVerification:
     metadata: dict[str, Any] | None = None
     traceability: TraceabilityEvidence | None = None
     accreditation_scope: ScopeEvidence | None = None
+    # What a verifier should know of the uploaded bytes that does not decide the verdict:
+    # {"code", "message"} each (e.g. schema-version-inferred, signature-outside-schema).
+    warnings: tuple[dict[str, str], ...] = ()
     signer: SignerEvidence | None = None
 
     def check(self, name: str) -> Check:

@@ -159,7 +159,8 @@ def _signature_evidence(result: Any) -> SignatureEvidence:
                              signer_subject=signer.subject if signer else None,
                              signer_fingerprint=signer.sha256_fingerprint if signer else None,
                              signing_time=result.signing_time,
-                             signer_trust=getattr(result, "signer_trust", None))
+                             signer_trust=getattr(result, "signer_trust", None),
+                             signer_test_only=bool(signer and signer.test_only))
 
 
 def _signature_step(steps: _Steps, signature: SignatureEvidence, *,
@@ -184,6 +185,8 @@ def _signature_step(steps: _Steps, signature: SignatureEvidence, *,
     else:
         record(STEP_SIGNATURE, CheckStatus.PASSED,
                f"XAdES signature by {signature.signer_subject} verifies"
+               + (" (a TEST signer: not for real certificates)"
+                  if signature.signer_test_only else "")
                + (f"; {trust.detail}" if trust is not None else ""))
     return None
 
@@ -191,8 +194,25 @@ def _signature_step(steps: _Steps, signature: SignatureEvidence, *,
 def verify_certificate(sha256: str | None, document: bytes | None, *, index: IndexView,
                        chain: ChainView,
                        verify_signature: Callable[[bytes], Any] | None = None,
-                       trust: TrustChecks | None = None) -> CertificateVerification:
-    """Verify a certificate given by its bytes, its SHA-256 (64 hex), or both."""
+                       trust: TrustChecks | None = None,
+                       document_warnings: Callable[[bytes], Sequence[Any]] | None = None,
+                       ) -> CertificateVerification:
+    """Verify a certificate given by its bytes, its SHA-256 (64 hex), or both.
+
+    `document_warnings` reads what a verifier should know of the bytes without it
+    deciding the verdict (e.g. a DCC version taken from xsi:schemaLocation, a signature
+    its schema has no place for): objects with `code` and `message`."""
+    result = _verify_certificate(sha256, document, index=index, chain=chain,
+                                 verify_signature=verify_signature, trust=trust)
+    if document is None or document_warnings is None:
+        return result
+    notes = tuple({"code": w.code, "message": w.message} for w in document_warnings(document))
+    return dataclasses.replace(result, warnings=notes) if notes else result
+
+
+def _verify_certificate(sha256: str | None, document: bytes | None, *, index: IndexView,
+                        chain: ChainView, verify_signature: Callable[[bytes], Any] | None,
+                        trust: TrustChecks | None) -> CertificateVerification:
     steps = _Steps()
     if document is None and sha256 is None:
         raise ValueError("verify needs the document or its SHA-256")

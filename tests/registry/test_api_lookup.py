@@ -131,3 +131,17 @@ def test_unknown_and_malformed_ids_are_4xx_with_stable_codes(read_world: ReadWor
                                      params={"issuer": "X" * 40, "number": "1"})
     assert too_long.status_code == 400
     assert too_long.json()["error"]["code"] == "request-invalid"
+
+
+def test_lookup_shows_each_unit_in_d_si_and_ucum(read_world: ReadWorld) -> None:
+    # READ-00000 is PTB's single weight: its units as written, with their UCUM codes.
+    body = read_world.client.get(f"/v1/certificates/{hex0x(read_world.public[0].sha256)}").json()
+    units = {u["dsi"]: (u["ucum"], u["no_ucum_reason"]) for u in body["units"]}
+    assert units["\\hecto\\pascal"] == ("hPa", None)
+    assert units["\\centi\\metre\\tothe{3}"] == ("cm3", None)
+    assert units["\\one"] == ("1", None)
+    for malformed in ("\\degreeCelsius", "/kilogram"):  # PTB's own typos: reported, not guessed
+        ucum, reason = units[malformed]
+        assert ucum is None and "not a valid D-SI unit" in reason
+    encrypted = read_world.client.get(f"/v1/certificates/{hex0x(read_world.encrypted.sha256)}")
+    assert encrypted.json()["units"] == []

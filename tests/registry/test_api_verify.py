@@ -83,3 +83,35 @@ def test_api_verify_mismatched_hash_query(client: TestClient, registry: IssuedRe
                        content=registry.documents["valid"]).json()
     assert body["verdict"] == "unknown"
     assert body["checks"][0]["status"] == "failed"
+
+
+def test_api_old_dcc_without_schema_version_is_issued_and_verified_with_warnings(
+        issuer: Issuer, settings: Settings, shared_dcc: Path) -> None:
+    from registry.documents.signing import sign_document
+    from tests.registry.documents.test_dcc_schema_location import (
+        EXAMPLE_2_3,
+        without_schema_version,
+    )
+
+    # A 2.2 DCC as institutes sign it: no schemaVersion, ds:Signature in the root.
+    unsigned = without_schema_version((shared_dcc / EXAMPLE_2_3).read_bytes(),
+                                      "https://ptb.de/dcc https://ptb.de/dcc/v2.2.0/dcc.xsd")
+    signed = sign_document(unsigned, issuer.preparer.signing_identity).data
+    report = issuer.run([signed], batch_size=10)
+    (submission,) = report.submissions
+    assert submission.status.value == "accepted" and submission.sha256 is not None
+    assert {"schema-version-inferred", "signature-outside-schema"} <= set(submission.warnings)
+    issuer.index()
+
+    client = TestClient(create_app(settings))
+    body = client.post("/v1/verify", content=signed,
+                       headers={"Content-Type": "application/xml"}).json()
+    assert body["verdict"] == "valid", body["checks"]
+    assert body["signature"]["status"] == "valid"
+    assert [w["code"] for w in body["warnings"]] == ["schema-version-inferred",
+                                                   "signature-outside-schema"]
+    tampered = signed.replace(b"</dcc:uniqueIdentifier>", b"X</dcc:uniqueIdentifier>", 1)
+    forged = client.post("/v1/verify", content=tampered,
+                         headers={"Content-Type": "application/xml"}).json()
+    assert forged["verdict"] == "signature-invalid"
+    assert client.get(f"/v1/verify/{submission.sha256}").json()["warnings"] == []

@@ -106,3 +106,46 @@ def test_db_json_metadata_round_trips(url: str) -> None:
         session.add(_document(public_metadata=metadata))
     with sessions() as session:
         assert session.scalar(select(IssuedDocument.public_metadata)) == metadata
+
+
+def test_db_migration_0006_backfills_unit_search_rows(url: str) -> None:
+    from alembic import command
+
+    from registry.db.models import ChainBatch, ChainDocument, DocumentIdentifier
+    from registry.db.search import UNIT
+    from registry.documents.metadata import METADATA_FORMAT
+
+    upgrade_to_head(url)
+    sessions = open_database(url)
+    metadata = {"format": METADATA_FORMAT, "quantities": [
+        {"units": ["\\hecto\\pascal", "\\kelvin"]}, {"units": ["\\kelvin", "\\foo"]}]}
+    with transaction(sessions) as session:
+        session.add(ChainBatch(
+            batch_id=1, issuer_id="aa" * 32, root="bb" * 32, count=1, manifest_cid="m",
+            manifest_status="ok", operator="0x" + "cc" * 20, block_number=1,
+            block_hash="0x" + "dd" * 32, tx_hash="0x" + "ee" * 32, log_index=0,
+            anchored_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
+        session.flush()
+        session.add(ChainDocument(sha256="11" * 32, batch_id=1, issuer_id="aa" * 32, cid="c",
+                                  document_type="dcc", unique_identifier="X",
+                                  public_metadata=metadata, encrypted=False, proof=[],
+                                  block_number=1))
+
+    def units() -> list[str]:
+        with sessions() as session:
+            return sorted(session.scalars(select(DocumentIdentifier.value)
+                                          .where(DocumentIdentifier.kind == UNIT)))
+
+    assert units() == []  # indexed before 0006: no unit rows
+    config = alembic_config(url)
+    command.downgrade(config, "0005_signing_certificates")
+    command.upgrade(config, "head")
+    assert units() == ["ucum:K1", "ucum:hPa1"]  # the malformed \foo is not searchable
+    command.downgrade(config, "0005_signing_certificates")
+    assert units() == []
+    # A unit row already there (0003's backfill extracts alike) is replaced, not doubled.
+    with transaction(sessions) as session:
+        document_id = session.scalar(select(ChainDocument.id))
+        session.add(DocumentIdentifier(document_id=document_id, kind=UNIT, value="ucum:K1"))
+    command.upgrade(config, "head")
+    assert units() == ["ucum:K1", "ucum:hPa1"]

@@ -83,3 +83,20 @@ def test_search_rejects_malformed_parameters_with_codes(read_world: ReadWorld) -
         response = read_world.client.get("/v1/search", params=params)
         assert response.status_code == status, params
         assert response.json()["error"]["code"] == "request-invalid"
+
+
+def test_search_by_unit_accepts_d_si_and_ucum_alike(read_world: ReadWorld) -> None:
+    # READ-00000/2/4 (single weight) use \hecto\pascal and \centi\metre\tothe{3};
+    # READ-00001/3/5 and -R1 (SRG) use \kilogram\tothe{-1}\metre\second\tothe{2}.
+    weights = {"READ-00000", "READ-00002", "READ-00004"}
+    srg = {"READ-00001", "READ-00003", "READ-00005", "READ-00001-R1"}
+    assert _numbers(_search(read_world, unit="\\hecto\\pascal")) == weights
+    assert _numbers(_search(read_world, unit="hPa")) == weights
+    assert _numbers(_search(read_world, unit="cm3", type="dcc")) == weights
+    assert _numbers(_search(read_world, unit="m.s2/kg")) == srg
+    assert _numbers(_search(read_world, unit="\\metre\\second\\tothe{2}\\per\\kilogram")) == srg
+    assert _search(read_world, unit="Pa")["total"] == 0  # hPa is not Pa
+    refused = read_world.client.get("/v1/search", params={"unit": "HPA"})  # UCUM is cased
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "request-invalid"
+    assert "neither a valid D-SI nor a valid UCUM unit" in refused.json()["error"]["message"]

@@ -31,6 +31,7 @@ from registry.api.routes._shared import (
 )
 from registry.db.lookup import Anchoring, CertificateRecord, ProjectionReader
 from registry.db.models import ChainRevocation
+from registry.documents.ucum import dsi_to_ucum, metadata_units
 from registry.errors import DocumentKeyRequiredError, NotFoundError
 from registry.issuance import build_receipt
 
@@ -72,6 +73,12 @@ class IssuerSummary(IssuerRef):
     status: str | None
 
 
+class UnitNotations(BaseModel):
+    dsi: str
+    ucum: str | None
+    no_ucum_reason: str | None
+
+
 class Certificate(BaseModel):
     sha256: str
     cid: str
@@ -80,6 +87,9 @@ class Certificate(BaseModel):
     unique_identifier: str | None
     # Public metadata as issued (None for encrypted documents: theirs is confidential).
     metadata: dict[str, Any] | None
+    # The distinct units of the metadata's quantities, in D-SI and in UCUM (null with
+    # the reason when UCUM has no equivalent).
+    units: list[UnitNotations] = []
     issuer: IssuerSummary
     anchoring: AnchoringInfo  # the earliest; the one receipts and verification use
     anchorings: list[AnchoringInfo]
@@ -165,6 +175,8 @@ def _certificate(reader: ProjectionReader, record: CertificateRecord) -> Certifi
         sha256="0x" + record.sha256, cid=document.cid, document_type=document.document_type,
         encrypted=document.encrypted, unique_identifier=document.unique_identifier,
         metadata=document.public_metadata,
+        units=[UnitNotations(**dsi_to_ucum(unit).to_dict())
+               for unit in metadata_units(document.public_metadata)],
         issuer=IssuerSummary(**issuer_ref(document.issuer_id).model_dump(),
                              country=issuer.country if issuer else None,
                              kind=issuer.kind if issuer else None,

@@ -88,6 +88,10 @@ def search_certificates(
         issued_to: dt.date | None = None,
         calibrated_from: dt.date | None = None,
         calibrated_to: dt.date | None = None,
+        unit: Annotated[str | None, Query(
+            pattern=TEXT_PATTERN, min_length=1, max_length=255,
+            description="a unit the certificate's quantities use, in D-SI "
+                        "(\\kilo\\pascal) or UCUM (kPa): either finds both")] = None,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> SearchResults:
@@ -99,7 +103,7 @@ def search_certificates(
         number=number, approval_number=approval_number, classifier_code=classifier_code,
         issuer_id=None if issuer is None else issuer_hex(issuer),
         document_type=document_type, issued_from=issued_from, issued_to=issued_to,
-        calibrated_from=calibrated_from, calibrated_to=calibrated_to)
+        calibrated_from=calibrated_from, calibrated_to=calibrated_to, unit=unit)
     found = search(sessions, criteria, page=page, page_size=page_size)
     return SearchResults(total=found.total, page=page, page_size=page_size,
                          items=[_result(hit) for hit in found.hits])

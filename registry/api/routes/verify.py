@@ -22,6 +22,7 @@ from registry.documents.signing import (
     SignatureVerification,
     verify_signature,
 )
+from registry.documents.validate import dcc_document_warnings
 from registry.errors import DocumentTypeUnsupportedError, RequestInvalidError
 from registry.verify import CertificateVerification, verify_certificate
 
@@ -59,7 +60,8 @@ async def verify_upload(request: Request, index: IndexViewDep, chain: ChainViewD
     result = await run_in_threadpool(verify_certificate, sha256, document, index=index,
                                      chain=chain,
                                      verify_signature=partial(_signature_of, anchors=anchors),
-                                     trust=trust if metrology else None)
+                                     trust=trust if metrology else None,
+                                     document_warnings=dcc_document_warnings)
     count_verdict(request, "upload", result.verdict.value)
     return result
 

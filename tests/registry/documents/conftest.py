@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 
 from registry.documents.signer_trust import TrustAnchors
+from tests.conftest import SHARED_DCC
 from tests.registry.documents._pki_fixtures import (
     CertificateHierarchy,
     IssuingCA,
     create_test_pki,
 )
 
-# Same location as tests/conftest.py's SHARED_DCC; needed at collection time.
-_CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "dcc"
+# tests/conftest.py's SHARED_DCC (which CERTREG_TEST_DCC_CORPUS moves); needed at collection.
+_CORPUS = SHARED_DCC
 _PARAMETRIZED_SECTIONS = {"dcc_example": "examples", "dcc_invalid": "invalid",
                           "dcc_signed": "signed"}
 

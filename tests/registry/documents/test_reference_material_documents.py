@@ -106,3 +106,16 @@ def test_hostile_drmd_is_refused_by_the_hardened_parser_first() -> None:
     with pytest.raises(DocumentError) as caught:
         load_document(bomb, DocumentType.DCC)
     assert caught.value.code == "xml-forbidden-construct"
+
+
+@pytest.mark.parametrize(("ucum", "why"), [
+    ("ug/l.", "a unit is expected"),  # not UCUM
+    ("UG/L", "'UG' is not a UCUM unit"),
+    ("mg/L", "is not the unit \\micro\\gram\\litre\\tothe{-1} (that is ug/L)"),
+])
+def test_a_ucum_unit_must_be_valid_and_the_same_as_its_dsi(ucum: str, why: str) -> None:
+    document = _water()
+    document["properties"][0]["unit"]["ucum"] = ucum
+    refused = _refused(document)
+    assert refused.code == "document-content-invalid"
+    assert refused.details["field"].endswith("/unit/ucum") and why in refused.message

@@ -176,6 +176,17 @@ def test_a_malformed_dsi_unit_is_refused() -> None:
     assert error.details["field"].endswith("/unit/dsi")
 
 
+def test_a_ucum_unit_that_is_not_its_dsi_unit_is_refused() -> None:
+    document = copy.deepcopy(_example())
+    unit = document["instrument"]["characteristics"][0]["unit"]  # \litre\minute\tothe{-1}
+    unit["ucum"] = "L/h"
+    error = _refused(document)
+    assert error.code == "document-content-invalid"
+    assert error.details["field"].endswith("/unit/ucum") and "that is L/min" in error.message
+    unit["ucum"] = "L/MIN"
+    assert "case-sensitive: min" in _refused(document).message
+
+
 def test_a_citation_hash_must_be_sha256_hex() -> None:
     document = _example()
     document["reference_standards"][0]["certificate"]["sha256"] = "0x1234"
