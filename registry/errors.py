@@ -286,3 +286,10 @@ class DrmdSchemaUnavailableError(DocumentError):
     validated as a typed document (register it as certreg.reference-material/1 JSON)."""
 
     code = "drmd-schema-unavailable"
+
+
+class InstrumentIdInvalidError(RegistryError):
+    """Not an instrument id (`mi:<manufacturer>:<model>:<serial>` or `ta:<approval>:
+    <serial>`, each part a normalised key: lowercase letters and digits only)."""
+
+    code = "instrument-id-invalid"
