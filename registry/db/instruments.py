@@ -22,11 +22,12 @@ from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from anchor.chain import issuer_name
+from anchor.chain import IssuerKind, issuer_name
 from registry.db.models import (
     CertificateCitation,
     ChainBatch,
     ChainDocument,
+    ChainIssuer,
     ChainRevocation,
     InstrumentMentionRow,
 )
@@ -50,6 +51,7 @@ from registry.verify.instrument_status import (
 from registry.verify.traceability import MEASUREMENT_AFFECTING_REASONS
 
 MAX_TRACE_DEPTH = 64  # as the cascade: a forged manifest could loop
+_APPROVING_KIND = IssuerKind.NATIONAL_METROLOGY_INSTITUTE.name.lower()
 _TRACEABILITY_ROLES = [r.value for r in CitationRole if r.carries_traceability]
 
 
@@ -250,6 +252,19 @@ def _entry(document: ChainDocument, batch: ChainBatch, revocation: RevocationFac
         conformity=facts.get("conformity"), revocation=revocation, compromised_by=compromised)
 
 
+def _authoritative(instrument_documents: list[int]) -> ColumnElement[bool]:
+    """Which type approvals count for an instrument: those of an issuer governance
+    registered as a national metrology institute, or cited by SHA-256 by one of the
+    instrument's own documents. Anyone may anchor a document numbered like an approval;
+    without this, a laboratory could "withdraw" every instrument of a type."""
+    approving = select(ChainIssuer.issuer_id).where(ChainIssuer.kind == _APPROVING_KIND)
+    cited = select(CertificateCitation.cited_sha256).where(
+        CertificateCitation.document_id.in_(instrument_documents),
+        CertificateCitation.role == CitationRole.TYPE_APPROVAL.value,
+        CertificateCitation.cited_sha256.is_not(None))
+    return or_(ChainDocument.issuer_id.in_(approving), ChainDocument.sha256.in_(cited))
+
+
 def instrument_history(sessions: sessionmaker[Session], instrument_id: str,
                        today: dt.date) -> InstrumentHistory | None:
     """Everything the projection knows of one instrument, in time order, and its status
@@ -267,9 +282,12 @@ def instrument_history(sessions: sessionmaker[Session], instrument_id: str,
         approvals = {row.approval_key for row, _, _ in mentions if row.approval_key}
         document_ids = {row.document_id for row, _, _ in mentions}
         if approvals:
-            document_ids |= set(session.scalars(select(InstrumentMentionRow.document_id).where(
-                InstrumentMentionRow.role == TYPE_OF,
-                InstrumentMentionRow.approval_key.in_(approvals))))
+            document_ids |= set(session.scalars(
+                select(InstrumentMentionRow.document_id)
+                .join(ChainDocument, ChainDocument.id == InstrumentMentionRow.document_id)
+                .where(InstrumentMentionRow.role == TYPE_OF,
+                       InstrumentMentionRow.approval_key.in_(approvals),
+                       _authoritative(list(document_ids)))))
         rows = session.execute(select(ChainDocument, ChainBatch)
                                .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
                                .where(ChainDocument.id.in_(document_ids))).all()
@@ -361,8 +379,16 @@ def instrument_alerts(sessions: sessionmaker[Session], *, after: tuple[int, int]
                 approvals = select(InstrumentMentionRow.approval_key).where(
                     InstrumentMentionRow.document_id == document.id,
                     InstrumentMentionRow.role == TYPE_OF)
+                condition = InstrumentMentionRow.approval_key.in_(approvals)
+                approving = session.scalar(select(ChainIssuer.kind).where(
+                    ChainIssuer.issuer_id == document.issuer_id)) == _APPROVING_KIND
+                if not approving:  # then only for instruments citing it by hash
+                    condition = condition & InstrumentMentionRow.document_id.in_(
+                        select(CertificateCitation.document_id).where(
+                            CertificateCitation.cited_sha256 == document.sha256,
+                            CertificateCitation.role == CitationRole.TYPE_APPROVAL.value))
                 affected = [("type-approval-withdrawn", s) for s in _instruments_of(
-                    session, InstrumentMentionRow.approval_key.in_(approvals))]
+                    session, condition)]
             else:
                 status = ("verification-revoked"
                           if document.document_type == "verification-certificate"

@@ -5,7 +5,6 @@ nothing loaded from outside the registry. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 from collections.abc import Iterator
 
@@ -23,6 +22,7 @@ from tests.registry.test_instruments_chain import (  # noqa: F401 (the fixture)
     SERIAL,
     documented,
 )
+from tests.registry.test_traceability_chain import revoke
 from tests.registry.trust_fixtures import WSL, TrustChain
 
 
@@ -88,10 +88,7 @@ def test_registry_page_keyboard_only_search_history_issuers_and_alerts(
     assert "active" in issuers
 
     # PTB revokes the reference standard: history and alerts show the consequence.
-    issuer = chain.issuer(PTB)
-    issuer.revoke(sha["standard"], RevocationReason.COMPROMISED, effective_from=int(
-        dt.datetime.combine(chain.today, dt.time(), dt.UTC).timestamp()))
-    issuer.index()
+    revoke(chain, PTB, sha["standard"], RevocationReason.COMPROMISED, chain.today)
     page.locator("#alerts-refresh").focus()
     page.keyboard.press("Enter")
     alert = page.locator('#instrument-alerts li[data-status="reference-standard-revoked"]')

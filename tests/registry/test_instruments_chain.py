@@ -24,6 +24,7 @@ from registry.settings import Settings
 from tests.anchor.registry_fixtures import LAB, PTB, RegistryWorld
 from tests.registry.api_support import api_client
 from tests.registry.test_document_kinds_chain import EXAMPLES, _classifier, _verification
+from tests.registry.test_traceability_chain import revoke
 from tests.registry.trust_fixtures import WSL, TrustChain, chain_dcc
 
 SERIAL = "QT510-2019-088213"
@@ -54,14 +55,6 @@ def _lines(client: TestClient, url: str, **params: Any) -> list[dict[str, Any]]:
     response = client.get(url, params=params)
     assert response.status_code == 200, response.text
     return [json.loads(line) for line in response.text.splitlines()]
-
-
-def _revoke(chain: TrustChain, issuer_id: bytes, sha256: str, reason: RevocationReason,
-            effective: dt.date) -> None:
-    issuer = chain.issuer(issuer_id)
-    issuer.revoke(sha256, reason, effective_from=int(dt.datetime.combine(
-        effective, dt.time(), dt.UTC).timestamp()))
-    issuer.index()
 
 
 @pytest.fixture
@@ -126,6 +119,22 @@ def test_instrument_history_status_and_consequences_across_issuers(
     assert status["state"] == "verified", status
     assert status["valid_until"] == (today + dt.timedelta(days=730)).isoformat()
     assert [c["check"] for c in status["evidence"]] == ["type-approval", "verified"]
+    # A laboratory anchors an "approval" with the same number, expired, and revokes it:
+    # it is no approving body and no document of the instrument cites it, so it counts
+    # for nothing (else anyone could withdraw every instrument of a type).
+    forged = json.loads((EXAMPLES / "type-approval" / "fuel-dispenser-mid-mi005.json")
+                        .read_text(encoding="utf-8"))
+    del forged["instrument_type"]["classifier_code"]
+    forged.update(issue_date=(today - dt.timedelta(days=400)).isoformat(),
+                  valid_from=(today - dt.timedelta(days=400)).isoformat(),
+                  valid_until=(today - dt.timedelta(days=1)).isoformat())
+    (squat,) = chain.issuer(LAB).run([DocumentSource("forged.json", json.dumps(
+        forged).encode())]).submissions
+    assert squat.status is SubmissionStatus.ACCEPTED, squat.error
+    revoke(chain, LAB, squat.sha256, RevocationReason.WITHDRAWN, today)
+    assert _get(client, f"/v1/instruments/{INSTRUMENT}") == instrument
+    assert _lines(client, "/v1/instruments/alerts") == []
+
     # The model-less id (as a DCC without a model would give) names the same instrument.
     assert len(_get(client, "/v1/instruments/mi:tokheimdispensers::qt5102019088213")[
         "history"]) == 3
@@ -133,7 +142,7 @@ def test_instrument_history_status_and_consequences_across_issuers(
     # PTB revokes the reference standard the verification used: the instrument shows it,
     # and the instrument feed says which instrument, caused by which revocation.
     certificate_alerts_before = client.get("/v1/alerts").text
-    _revoke(chain, PTB, sha["standard"], RevocationReason.COMPROMISED, today)
+    revoke(chain, PTB, sha["standard"], RevocationReason.COMPROMISED, today)
     status = _get(client, f"/v1/instruments/{INSTRUMENT}")["status"]
     assert status["state"] == "reference-standard-revoked"
     assert status["evidence"][-1]["sha256"] == "0x" + sha["verification"]
@@ -150,7 +159,7 @@ def test_instrument_history_status_and_consequences_across_issuers(
     assert all("kind" not in a for a in certificate_alerts)
 
     # PTB withdraws the type approval: every instrument of the type shows it.
-    _revoke(chain, PTB, sha["approval"], RevocationReason.WITHDRAWN, today)
+    revoke(chain, PTB, sha["approval"], RevocationReason.WITHDRAWN, today)
     status = _get(client, f"/v1/instruments/{INSTRUMENT}")["status"]
     assert status["state"] == "type-approval-withdrawn"
     assert status["evidence"][0] == {

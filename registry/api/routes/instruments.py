@@ -12,8 +12,6 @@ combined feed without changing the lines of either.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -24,6 +22,7 @@ from registry.api.routes._shared import (
     CURSOR_PATTERN,
     TEXT_PATTERN,
     error_responses,
+    ndjson_lines,
     parse_cursor,
 )
 from registry.db.instruments import (
@@ -66,11 +65,6 @@ def find_instruments(
     return {"items": [summary.to_dict() for summary in found]}
 
 
-def _ndjson(items: Iterator[dict[str, Any]]) -> Iterator[str]:
-    for item in items:
-        yield json.dumps(item, separators=(",", ":")) + "\n"
-
-
 @router.get("/alerts", response_class=StreamingResponse, responses={
     200: {"description": "one JSON object per line: an affected instrument and its cause",
           "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
@@ -89,7 +83,7 @@ def instrument_alerts_feed(
     relies on a reference standard revoked for a reason that affects measurements
     (`reference-standard-revoked`, the cascade)."""
     alerts = instrument_alerts(sessions, after=parse_cursor(cursor), revocations=revocations)
-    return StreamingResponse(_ndjson(alert.to_dict() for alert in alerts),
+    return StreamingResponse(ndjson_lines(alert.to_dict() for alert in alerts),
                              media_type="application/x-ndjson")
 
 
