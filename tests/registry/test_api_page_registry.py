@@ -5,6 +5,7 @@ nothing loaded from outside the registry. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 from collections.abc import Iterator
 
@@ -17,6 +18,7 @@ from tests.anchor.registry_fixtures import LAB, PTB
 from tests.registry.api_fixtures import ServedApp, serve
 from tests.registry.api_support import api_client
 from tests.registry.browser_fixtures import save_screenshot
+from tests.registry.test_accreditation_chain import record, scope_document
 from tests.registry.test_instruments_chain import (  # noqa: F401 (the fixture)
     INSTRUMENT,
     SERIAL,
@@ -43,6 +45,9 @@ def test_registry_page_keyboard_only_search_history_issuers_and_alerts(
         page: Page, app: ServedApp, documented: tuple[TrustChain, dict[str, str]]  # noqa: F811
 ) -> None:
     chain, sha = documented
+    # LAB's accreditation, recorded by governance (2 of 3), shows in the directory.
+    record(chain, scope_document(), chain.today - dt.timedelta(days=30))
+    chain.issuer(LAB).index()
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     page.goto(app.url + "/registry")
@@ -85,7 +90,11 @@ def test_registry_page_keyboard_only_search_history_issuers_and_alerts(
     issuers = page.locator("#issuer-table").inner_text()
     for issuer in (PTB, LAB, WSL):
         assert issuer_name(issuer) in issuers
-    assert "active" in issuers
+    lab = page.locator(f'#issuer-table tr[data-issuer="{issuer_name(LAB)}"]').inner_text()
+    assert "active" in lab and "accredited laboratory" in lab
+    assert "DAkkS · D-K-15070-01-00 · valid 2020-01-01 to 2030-12-31 · 2 scope entries" in lab
+    ptb = page.locator(f'#issuer-table tr[data-issuer="{issuer_name(PTB)}"]').inner_text()
+    assert "national metrology institute" in ptb and "none on record" in ptb
 
     # PTB revokes the reference standard: history and alerts show the consequence.
     revoke(chain, PTB, sha["standard"], RevocationReason.COMPROMISED, chain.today)
