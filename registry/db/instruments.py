@@ -29,6 +29,7 @@ from registry.db.models import (
     ChainDocument,
     ChainIssuer,
     ChainRevocation,
+    DocumentIdentifier,
     InstrumentMentionRow,
 )
 from registry.db.traceability import affected_by
@@ -41,6 +42,7 @@ from registry.documents.instruments import (
     instrument_mentions,
     manufacturer_key,
 )
+from registry.documents.kinds import NUMBER
 from registry.verify.instrument_status import (
     TYPE_APPROVAL,
     HistoryEntry,
@@ -204,32 +206,60 @@ def _revocations(session: Session, documents: Sequence[ChainDocument]
         for r in rows if issuers.get(r.document_sha256) == r.issuer_id}
 
 
+def _day(calibrated_to: dt.date | None, calibrated_from: dt.date | None,
+         issued_on: dt.date | None) -> dt.date:
+    return calibrated_to or calibrated_from or issued_on or dt.date.max
+
+
 def _compromised_upstream(session: Session, document: ChainDocument) -> tuple[str, ...]:
-    """Revoked certificates (for a reason that affects measurements, effective on or
-    before the document's calibration day) this document relies on through traceability
-    citations by hash, directly or transitively: the cascade, walked upwards."""
-    day = (document.calibrated_to or document.calibrated_from or document.issued_on)
+    """Revoked certificates (for a reason that affects measurements) this document relies
+    on through traceability citations, by hash or by number, directly or transitively:
+    the cascade (registry.db.traceability.affected_by) walked upwards, with its rule that
+    every certificate on the way must be calibrated on or after the effective date (one
+    calibrated before it stops the cascade: what was calibrated with it is sound)."""
     reasons = sorted({r.replace("-", "_") for r in MEASUREMENT_AFFECTING_REASONS})
+    columns = (ChainDocument.id, ChainDocument.sha256, ChainDocument.calibrated_to,
+               ChainDocument.calibrated_from, ChainDocument.issued_on,
+               CertificateCitation.document_id)
     found: list[str] = []
-    seen, frontier = {document.sha256}, [document.id]
+    seen = {document.sha256}
+    # document id -> the earliest calibration day on the path down to the instrument's
+    frontier = {document.id: _day(document.calibrated_to, document.calibrated_from,
+                                  document.issued_on)}
     for _ in range(MAX_TRACE_DEPTH):
         if not frontier:
             break
-        cited = session.execute(
-            select(ChainDocument.id, ChainDocument.sha256, ChainDocument.issuer_id)
-            .join(CertificateCitation, CertificateCitation.cited_sha256 == ChainDocument.sha256)
-            .where(CertificateCitation.document_id.in_(frontier),
-                   CertificateCitation.role.in_(_TRACEABILITY_ROLES))).all()
-        cited = [row for row in cited if row[1] not in seen]
-        seen.update(row[1] for row in cited)
-        if cited:
+        citing = (select(*columns).where(CertificateCitation.document_id.in_(list(frontier)),
+                                         CertificateCitation.role.in_(_TRACEABILITY_ROLES)))
+        rows = list(session.execute(citing.join(
+            ChainDocument, ChainDocument.sha256 == CertificateCitation.cited_sha256)))
+        rows += session.execute(citing.join(
+            DocumentIdentifier, and_(DocumentIdentifier.kind == NUMBER,
+                                     DocumentIdentifier.value
+                                     == CertificateCitation.referral_id_key))
+            .join(ChainDocument, ChainDocument.id == DocumentIdentifier.document_id)
+            .where(CertificateCitation.cited_sha256.is_(None),
+                   CertificateCitation.referral_id_key != "")).all()
+        reached: dict[str, tuple[int, dt.date]] = {}
+        for row in rows:
+            cited_id, sha256, citing_id = row[0], row[1], row[5]
+            if sha256 in seen:
+                continue
+            path_day = frontier[citing_id]
+            previous = reached.get(sha256)
+            if previous is None or path_day > previous[1]:
+                reached[sha256] = (cited_id, path_day)
+        if reached:
             for revocation in session.scalars(select(ChainRevocation).where(
-                    ChainRevocation.document_sha256.in_([row[1] for row in cited]),
+                    ChainRevocation.document_sha256.in_(list(reached)),
                     ChainRevocation.reason.in_(reasons))):
                 effective = dt.datetime.fromtimestamp(revocation.effective_from, dt.UTC).date()
-                if day is None or effective <= day:
+                if effective <= reached[revocation.document_sha256][1]:
                     found.append(revocation.document_sha256)
-        frontier = [row[0] for row in cited]
+        seen.update(reached)
+        days = {row[0]: _day(*row[2:5]) for row in rows}
+        frontier = {cited_id: min(path_day, days[cited_id])
+                    for cited_id, path_day in reached.values()}
     return tuple(dict.fromkeys(found))
 
 

@@ -219,3 +219,43 @@ def test_instrument_cli_and_errors(documented: tuple[TrustChain, dict[str, str]]
     assert empty.status_code == 400 and empty.json()["error"]["code"] == "request-invalid"
     assert client.get("/v1/instruments/alerts", params={"cursor": "x"}).status_code == 422
     assert sha["verification"]
+
+
+def test_instrument_status_follows_the_cascade_rules_by_hash_and_by_number(
+        world: RegistryWorld, settings: Settings, shared_dcc: Path, tmp_path: Path) -> None:
+    """NMI -> reference laboratory -> verification of an instrument, the verification
+    citing the laboratory's certificate by number only. The NMI's certificate is revoked
+    as compromised: an instrument is compromised exactly when the cascade
+    (registry.db.traceability.affected_by) reaches its verification; a reference
+    certificate calibrated before the effective date stops it."""
+    from registry.db.traceability import affected_by
+    from tests.registry.trust_fixtures import Cite
+
+    chain = TrustChain(world, settings, shared_dcc, tmp_path)
+    today = chain.today
+    (directory,) = chain.issuer(PTB).run([DocumentSource("kinds.json", _classifier(
+        "2026.1", today - dt.timedelta(days=30)))]).submissions
+    assert directory.status is SubmissionStatus.ACCEPTED, directory.error
+    client = api_client(settings)
+    outcomes = {}
+    for name, reference_day in (("before", today - dt.timedelta(days=5)), ("after", today)):
+        nmi = chain.issue(PTB, f"NMI-{name}", today - dt.timedelta(days=10))
+        chain.issue(LAB, f"REF-{name}", reference_day, Cite(f"NMI-{name}", nmi))
+        document = json.loads(_verification(f"VC-{name}", f"SN-{name}", today))
+        document["reference_standards"] = [{"name": "working standard",
+                                            "certificate": {"number": f"REF-{name}"}}]
+        (verification,) = chain.issuer(WSL).run([DocumentSource(
+            f"vc-{name}.json", json.dumps(document).encode())]).submissions
+        assert verification.status is SubmissionStatus.ACCEPTED, verification.error
+        instrument = f"mi:tokheimdispensers:quantium510h4p:sn{name}"
+        assert _get(client, f"/v1/instruments/{instrument}")["status"]["state"] == "verified"
+        revoke(chain, PTB, nmi, RevocationReason.COMPROMISED, today - dt.timedelta(days=2))
+        cascade = {a.sha256 for a in affected_by(chain.issuer(PTB).sessions, nmi,
+                                                 today - dt.timedelta(days=2))}
+        state = _get(client, f"/v1/instruments/{instrument}")["status"]["state"]
+        outcomes[name] = (state, verification.sha256 in cascade)
+    assert outcomes == {"before": ("verified", False),
+                        "after": ("reference-standard-revoked", True)}
+    alerts = _lines(client, "/v1/instruments/alerts")
+    assert [(a["status"], a["instrument"]["serial"]) for a in alerts] == [
+        ("reference-standard-revoked", "SN-after")]
