@@ -35,6 +35,13 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'certreg.db'}"
 
 
+def _batch(count: int) -> ChainBatch:
+    return ChainBatch(batch_id=1, issuer_id="aa" * 32, root="bb" * 32, count=count,
+                      manifest_cid="bafy", manifest_status="ok", operator="0x" + "0" * 40,
+                      block_number=1, block_hash="0x" + "1" * 64, tx_hash="0x" + "2" * 64,
+                      log_index=0, anchored_at=dt.datetime.now(dt.UTC))
+
+
 def test_migration_0005_backfills_instrument_mentions(url: str) -> None:
     data = EXAMPLE.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
@@ -45,11 +52,7 @@ def test_migration_0005_backfills_instrument_mentions(url: str) -> None:
     command.upgrade(config, "0004_trace_accreditation")
     sessions = open_database(url, migrate=False)
     with sessions() as session, session.begin():
-        session.add(ChainBatch(batch_id=1, issuer_id="aa" * 32, root="bb" * 32, count=2,
-                               manifest_cid="bafy", manifest_status="ok", operator="0x" + "0" * 40,
-                               block_number=1, block_hash="0x" + "1" * 64,
-                               tx_hash="0x" + "2" * 64, log_index=0,
-                               anchored_at=dt.datetime.now(dt.UTC)))
+        session.add(_batch(2))
         session.flush()
         for index, (meta, encrypted) in enumerate(((metadata, False), (metadata, True))):
             session.add(ChainDocument(sha256=f"{index:064x}", batch_id=1, issuer_id="aa" * 32,
@@ -76,11 +79,7 @@ def test_a_model_less_mention_joins_the_one_modelled_instrument(tmp_path: Path) 
     so it stays its own entry rather than being merged into either."""
     sessions = open_database(f"sqlite:///{tmp_path / 'certreg.db'}")
     with sessions() as session, session.begin():
-        session.add(ChainBatch(batch_id=1, issuer_id="aa" * 32, root="bb" * 32, count=3,
-                               manifest_cid="bafy", manifest_status="ok", operator="0x" + "0" * 40,
-                               block_number=1, block_hash="0x" + "1" * 64,
-                               tx_hash="0x" + "2" * 64, log_index=0,
-                               anchored_at=dt.datetime.now(dt.UTC)))
+        session.add(_batch(3))
         for index, model in enumerate(("", "CDG 025D", "SRG 2")):
             session.add(ChainDocument(sha256=f"{index:064x}", batch_id=1, issuer_id="aa" * 32,
                                       cid="bafk", document_type="dcc", unique_identifier=None,
