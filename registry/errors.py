@@ -311,3 +311,9 @@ class UcumNoDsiEquivalentError(DocumentError):
     """A valid UCUM unit that D-SI cannot express (annotation, numeric factor, ...)."""
 
     code = "ucum-no-dsi-equivalent"
+
+class InstrumentIdInvalidError(RegistryError):
+    """Not an instrument id (`mi:<manufacturer>:<model>:<serial>` or `ta:<approval>:
+    <serial>`, each part a normalised key: lowercase letters and digits only)."""
+
+    code = "instrument-id-invalid"

@@ -14,6 +14,7 @@ from registry.api.routes import (
     audit,
     certificates,
     health,
+    instruments,
     issuance,
     issuers,
     page,
@@ -68,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(revocations.router)
     app.include_router(audit.router)
     app.include_router(trust.router)
+    app.include_router(instruments.router)
     return app

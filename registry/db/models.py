@@ -360,3 +360,30 @@ class AuditEvent(Base):
 PROJECTION_TABLES = (CertificateCitation, DocumentIdentifier, ChainDocument, ChainAccreditation,
                      ChainBatch, ChainRevocation, ChainIssuer, ChainSigningCertificate, AuditEvent,
                      IndexerState)
+
+
+class InstrumentMentionRow(Base):
+    """An instrument (or, role "type", an instrument type by approval number) a document
+    states, as written and as normalised keys (registry.documents.instruments)."""
+
+    __tablename__ = "instrument_mentions"
+    __table_args__ = (
+        Index("ix_instrument_mentions_serial", "serial_key", "manufacturer_key"),
+        Index("ix_instrument_mentions_approval", "approval_key", "role"),
+        Index("ix_instrument_mentions_manufacturer", "manufacturer_key", "model_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("chain_documents.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    serial_key: Mapped[str] = mapped_column(String(255))
+    manufacturer_key: Mapped[str] = mapped_column(String(255))
+    model_key: Mapped[str] = mapped_column(String(255))
+    approval_key: Mapped[str] = mapped_column(String(255))
+    classifier_key: Mapped[str] = mapped_column(String(255), index=True)
+    serial: Mapped[str] = mapped_column(String(255))
+    manufacturer: Mapped[str] = mapped_column(String(255))
+    model: Mapped[str] = mapped_column(String(255))
+    approval_number: Mapped[str] = mapped_column(String(255))

@@ -44,6 +44,7 @@ from anchor.errors import (
 )
 from anchor.merkle import MerkleBatch
 from anchor.store import ContentStore
+from registry.db.instruments import record_instrument_mentions
 from registry.db.models import (
     ACCREDITATION_NONE,
     MANIFEST_INVALID,
@@ -357,6 +358,7 @@ class Indexer:
         members = [(m.sha256, m.metadata, m.encrypted) for m in manifest.documents]
         record_identifiers(session, batch.batch_id, members)
         record_citations(session, batch.batch_id, members)
+        record_instrument_mentions(session, batch.batch_id, members)
         batch.manifest_status = MANIFEST_OK
 
     def _retry_missing_manifests(self) -> int:

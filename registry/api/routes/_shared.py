@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Path
@@ -95,3 +97,9 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
     except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past year 9999 in UTC
         raise RequestInvalidError("the time is out of range") from None
+
+
+def ndjson_lines(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """One compact JSON object per line, for the NDJSON feeds."""
+    for item in items:
+        yield json.dumps(item, separators=(",", ":")) + "\n"
