@@ -1,0 +1,49 @@
+"""Streaming responses over blocking generators that hold a database connection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Generator
+from typing import Any
+
+import anyio
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
+
+
+def ndjson_chunks(batches: Generator[list[dict[str, Any]], None, None]
+                  ) -> Generator[str, None, None]:
+    """One chunk of NDJSON lines per batch (a batch being what one database fetch gave),
+    so a line goes out as soon as its row is fetched, without a write per line."""
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    try:
+        for batch in batches:
+            if batch:
+                yield "".join([dumps(item) + "\n" for item in batch])
+    finally:
+        batches.close()
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A StreamingResponse over a blocking generator, each chunk made in a worker thread,
+    the generator closed however the response ends: exhausted, failed, or the client
+    gone away. Starlette leaves an abandoned body iterator to the garbage collector, and
+    the generator holds a database connection (and a server-side cursor) until closed."""
+
+    def __init__(self, chunks: Generator[str, None, None], *, media_type: str) -> None:
+        self._chunks = chunks
+        super().__init__(self._pull(), media_type=media_type)
+
+    async def _pull(self) -> AsyncIterator[str]:
+        while (chunk := await run_in_threadpool(next, self._chunks, None)) is not None:
+            yield chunk
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A worker thread cannot be interrupted: by now no next() is running, and
+            # the close must not be cancelled with the response.
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(self._chunks.close)
