@@ -13,10 +13,15 @@ certificate_citations rows):
     1 NMI certificate  <-  `--labs` laboratory standards  <-  `--instruments` per lab
 
 Measured (median, min and max of `--runs` runs):
-* cascade: `registry.db.traceability.affected_by` after the NMI certificate is revoked
+* cascade: `registry.db.cascade.affected_by` after the NMI certificate is revoked
   (every synthetic certificate is affected) and after one laboratory standard is
-  revoked, in a fresh child process, with its peak RSS (VmHWM), the Python
-  allocations' peak (tracemalloc, one extra run) and the SQL statements it issues;
+  revoked, in a fresh child process, consumed lazily: time to the first affected
+  certificate and to the last, peak RSS growth (VmHWM), the Python allocations' peak
+  (tracemalloc, one extra run) and the SQL statements it issues; with `--baseline
+  FILE.py`, the same for another implementation (e.g. an earlier version) on the same
+  graph, with the ratios;
+* the alerts feed over HTTP after the NMI revocation (GET /v1/alerts read line by line):
+  time to the first line and to the last, and the server's peak RSS growth;
 * verification over HTTP (wrk on loopback, the settings of scripts/bench_api.py):
   GET /v1/verify/{sha256}?metrology=false vs ?metrology=true (steps 9 traceability and
   10 accreditation scope), the same after the NMI revocation (verdict
@@ -24,7 +29,9 @@ Measured (median, min and max of `--runs` runs):
   two metrological steps timed in process.
 
 Usage: scripts/bench_trace.py [--quick] [--runs 5] [--labs 1000] [--instruments 1000]
+                              [--baseline FILE.py] [--cascade-only]
 --quick: 20 labs x 50 instruments (about 1,000 certificates), 1 s wrk runs.
+--cascade-only: no wrk runs nor in-process steps 9/10 (the feed and the cascades only).
 """
 
 from __future__ import annotations
@@ -932,10 +939,17 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         "The NMI cascade's expected count includes the real DCCs (they rely on the NMI "
         "certificate through a laboratory standard); the laboratory standard revoked is "
         "the last one, effective from its own calibration date.",
-        "Cascade memory: a fresh child process runs only the cascades; peak_rss_mb is its "
-        "VmHWM (reset to the current RSS, rss_before_mb, before each cascade's first run) "
-        "after the timed runs; tracemalloc_peak_mb is the peak of the Python allocations "
-        "in one extra, slower run under tracemalloc.",
+        "Cascade memory: a fresh child process runs only the cascades, consuming each "
+        "lazily and keeping none of the certificates (as a feed client would); "
+        "peak_rss_mb is its VmHWM (reset to the current RSS, rss_before_mb, before each "
+        "cascade's first run) after the timed runs; tracemalloc_peak_mb is the peak of the "
+        "Python allocations in one extra, slower run under tracemalloc. An implementation "
+        "returning a list is timed the same way: its first item comes with the last.",
+        "fingerprint: XOR of the affected digests, to check that two implementations "
+        "find the same certificates whatever their order.",
+        "alerts_feed_after_nmi_revocation: GET /v1/alerts (every line of the NMI "
+        "cascade) read as it streams; server_peak_rss_growth_mb is the uvicorn process's "
+        "VmHWM growth during the request (reset before each run).",
         "setup.bulk_insert.insert_seconds covers generating the rows in Python (one "
         "thread) and COPY into the indexed tables, in one transaction; ANALYZE is apart.",
         "wrk, uvicorn, PostgreSQL and anvil share the machine's CPUs (other jobs may run: "

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    Index,
     Insert,
     Integer,
     MetaData,
@@ -86,7 +85,6 @@ _affected = Table(
     Column("unique_identifier", String(255)),
     Column("calibration_date", Date),
     prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
-_by_digest = Index("ix_cascade_affected_sha256", _affected.c.sha256, unique=True)
 
 
 def affected_by(sessions: sessionmaker[Session], revoked_sha256: str,
@@ -120,7 +118,8 @@ def affected_batches(sessions: sessionmaker[Session], revoked_sha256: str,
         if sqlite:
             # SQLite looks digests up by index; PostgreSQL hashes them (at a million
             # rows, maintaining a B-tree over random digests would double the inserts).
-            _by_digest.create(connection)
+            connection.exec_driver_sql(f"CREATE UNIQUE INDEX ix_{_affected.name}_sha256 "
+                                       f"ON {_affected.name} (sha256)")
         try:
             yield from _walk(connection, revoked_sha256, effective_from, issuer_id)
         finally:
