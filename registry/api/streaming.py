@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Generator
-from typing import Any
 
 import anyio
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
-
-
-def ndjson_chunks(batches: Generator[list[dict[str, Any]], None, None]
-                  ) -> Generator[str, None, None]:
-    """One chunk of NDJSON lines per batch (a batch being what one database fetch gave),
-    so a line goes out as soon as its row is fetched, without a write per line."""
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    try:
-        for batch in batches:
-            if batch:
-                yield "".join([dumps(item) + "\n" for item in batch])
-    finally:
-        batches.close()
 
 
 class ClosingStreamingResponse(StreamingResponse):

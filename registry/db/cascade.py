@@ -16,9 +16,10 @@ never on row ids or insertion order.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -225,40 +226,16 @@ def _level_rows(depth: int, issuer_id: str | None) -> Any:
 # ------------------------------------------------------------------ alerts feed
 
 
-@dataclass(frozen=True)
-class TraceabilityAlert:
-    """One certificate whose traceability a revocation compromised."""
+class AlertBatch(NamedTuple):
+    """Certificates one revocation compromised, as one fetch of its cascade gave them."""
 
     revocation: ChainRevocation
     revoked_number: str | None
-    affected: AffectedCertificate
+    affected: list[AffectedCertificate]
 
     @property
     def cursor(self) -> str:
         return f"{self.revocation.block_number}:{self.revocation.log_index}"
-
-
-def alert_dict(cursor: str, certificate: dict[str, Any],
-               cause: dict[str, Any]) -> dict[str, Any]:
-    return {"cursor": cursor, "status": "traceability-compromised",
-            "certificate": certificate, "cause": cause}
-
-
-def _certificate_dict(a: AffectedCertificate, issuer: str) -> dict[str, Any]:
-    return {"sha256": "0x" + a.sha256, "issuer_id": "0x" + a.issuer_id, "issuer": issuer,
-            "certificate_number": a.unique_identifier,
-            "calibration_date": None if a.calibration_date is None
-            else a.calibration_date.isoformat(),
-            "depth": a.depth, "via": "0x" + a.via}
-
-
-def _cause_dict(r: ChainRevocation, revoked_number: str | None) -> dict[str, Any]:
-    return {"sha256": "0x" + r.document_sha256, "issuer_id": "0x" + r.issuer_id,
-            "issuer": issuer_name(bytes.fromhex(r.issuer_id)),
-            "certificate_number": revoked_number, "reason": revocation_reason(r.reason),
-            "effective_from": dt.datetime.fromtimestamp(r.effective_from, dt.UTC).isoformat(),
-            "revoked_at": r.revoked_at.isoformat(), "block_number": r.block_number,
-            "transaction_hash": r.tx_hash}
 
 
 def cascading_revocations(sessions: sessionmaker[Session], *, since_block: int | None,
@@ -284,10 +261,10 @@ def cascading_revocations(sessions: sessionmaker[Session], *, since_block: int |
 def traceability_alerts(sessions: sessionmaker[Session], *, issuer_id: str | None,
                         since_block: int | None, since_time: dt.datetime | None,
                         after: tuple[int, int] | None, revocations: int = 100
-                        ) -> Generator[list[TraceabilityAlert], None, None]:
+                        ) -> Generator[AlertBatch, None, None]:
     """The alerts feed: for each cascading revocation after the cursor, in chain order,
     the certificates it compromised (of `issuer_id` only, when given: a laboratory's
-    recall list), in the order of `affected_by`. Lists as they are fetched, one
+    recall list), in the order of `affected_by`, in batches as they are fetched: one
     revocation's cascade streamed at a time."""
     for revocation in cascading_revocations(sessions, since_block=since_block,
                                             since_time=since_time, after=after,
@@ -299,26 +276,53 @@ def traceability_alerts(sessions: sessionmaker[Session], *, issuer_id: str | Non
                 .order_by(ChainDocument.block_number).limit(1))
         for rows in affected_batches(sessions, revocation.document_sha256, effective,
                                      issuer_id=issuer_id):
-            yield [TraceabilityAlert(revocation, number, affected) for affected in rows]
+            yield AlertBatch(revocation, number, rows)
 
 
-def alert_lines(batches: Generator[list[TraceabilityAlert], None, None]
-                ) -> Generator[list[dict[str, Any]], None, None]:
-    """The feed's JSON objects, batch by batch; what the alerts of one revocation share
-    (its cause, the issuers' names) is built once. Closing it closes `batches`."""
-    cause: tuple[str, dict[str, Any]] | None = None
+def cause_dict(r: ChainRevocation, revoked_number: str | None) -> dict[str, Any]:
+    return {"sha256": "0x" + r.document_sha256, "issuer_id": "0x" + r.issuer_id,
+            "issuer": issuer_name(bytes.fromhex(r.issuer_id)),
+            "certificate_number": revoked_number, "reason": revocation_reason(r.reason),
+            "effective_from": dt.datetime.fromtimestamp(r.effective_from, dt.UTC).isoformat(),
+            "revoked_at": r.revoked_at.isoformat(), "block_number": r.block_number,
+            "transaction_hash": r.tx_hash}
+
+
+def alert_ndjson(batches: Generator[AlertBatch, None, None]) -> Generator[str, None, None]:
+    """The feed as NDJSON, one chunk of lines per batch: each line
+
+        {"cursor":…,"status":"traceability-compromised","certificate":{…},"cause":{…}}
+
+    exactly as json.dumps(…, separators=(",", ":")) writes it, but what a revocation's
+    lines share (the cause, the issuers' names) is encoded once: at a million lines,
+    encoding whole objects is most of the feed's time. Closing it closes `batches`."""
+    quote = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    prefix = suffix = cursor = ""
     issuers: dict[str, str] = {}  # one entry per issuer: bounded by governance
     try:
         for batch in batches:
+            if batch.cursor != cursor:
+                cursor = batch.cursor
+                prefix = (f'{{"cursor":{quote(cursor)},'
+                          '"status":"traceability-compromised","certificate":')
+                cause = encode(cause_dict(batch.revocation, batch.revoked_number))
+                suffix = f',"cause":{cause}}}\n'
             lines = []
-            for alert in batch:
-                if cause is None or cause[0] != alert.cursor:
-                    cause = (alert.cursor, _cause_dict(alert.revocation, alert.revoked_number))
-                a = alert.affected
+            for a in batch.affected:
                 issuer = issuers.get(a.issuer_id)
                 if issuer is None:
-                    issuer = issuers[a.issuer_id] = issuer_name(bytes.fromhex(a.issuer_id))
-                lines.append(alert_dict(alert.cursor, _certificate_dict(a, issuer), cause[1]))
-            yield lines
+                    issuer = issuers[a.issuer_id] = quote(
+                        issuer_name(bytes.fromhex(a.issuer_id)))
+                number = "null" if a.unique_identifier is None else quote(a.unique_identifier)
+                day = ("null" if a.calibration_date is None
+                       else f'"{a.calibration_date.isoformat()}"')
+                lines.append(
+                    f'{prefix}{{"sha256":{quote("0x" + a.sha256)},'
+                    f'"issuer_id":{quote("0x" + a.issuer_id)},"issuer":{issuer},'
+                    f'"certificate_number":{number},"calibration_date":{day},'
+                    f'"depth":{a.depth},"via":{quote("0x" + a.via)}}}{suffix}')
+            if lines:
+                yield "".join(lines)
     finally:
         batches.close()

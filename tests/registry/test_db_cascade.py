@@ -34,7 +34,7 @@ from registry.db.cascade import (
     STREAM_ROWS,
     AffectedCertificate,
     affected_by,
-    alert_lines,
+    alert_ndjson,
     traceability_alerts,
 )
 from registry.db.models import CertificateCitation, ChainRevocation
@@ -211,6 +211,8 @@ def random_graph(rng: random.Random, size: int) -> tuple[Graph, str]:
         block = 100 + i if rng.random() < 0.8 else 100 + rng.randint(0, size)
         # A number shared by two certificates (a correction) now and then.
         number = f"N-{rng.randrange(size)}" if rng.random() < 0.1 else None
+        if rng.random() < 0.05:  # what JSON must escape
+            number = f'Kal "Ω" \\ {i}\t'
         issuer = rng.randrange(3)
         sha = graph.add(f"doc-{i}", block, calibrated, issuer=issuer, number=number,
                         anchored=day + dt.timedelta(days=rng.randint(-3, 3)))
@@ -294,10 +296,15 @@ def test_cascade_each_once_at_its_shortest_depth_via_the_first_anchored(
                                           issuer_id=_issuer(2))] == [leaf]
 
 
-def _feed(sessions: sessionmaker[Session]) -> list[dict[str, Any]]:
+def _feed(sessions: sessionmaker[Session], after: tuple[int, int] | None = None
+          ) -> list[dict[str, Any]]:
     batches = traceability_alerts(sessions, issuer_id=None, since_block=None,
-                                  since_time=None, after=None)
-    return [line for batch in alert_lines(batches) for line in batch]
+                                  since_time=None, after=after)
+    lines = "".join(alert_ndjson(batches)).splitlines()
+    alerts = [json.loads(line) for line in lines]
+    # Written as json.dumps writes the object, though built from pre-encoded parts.
+    assert lines == [json.dumps(a, separators=(",", ":")) for a in alerts]
+    return alerts
 
 
 def _revoke(sessions: sessionmaker[Session], sha: str, block: int) -> None:
@@ -322,17 +329,23 @@ def test_alerts_feed_is_the_same_from_a_rebuilt_projection(
     _revoke(sessions, other, 10_001)
     feed = _feed(sessions)
     assert len(feed) > 10 and {line["cause"]["sha256"] for line in feed} >= {"0x" + root}
+    assert any("Ω" in (line["certificate"]["certificate_number"] or "") for line in feed)
     # Rebuilt: other ids, rows written in another order (as `certreg reindex` would,
     # from the same chain).
     clear(sessions)
     write(sessions, graph, shuffle=random.Random(8), first_id=100_000)
     assert _feed(sessions) == feed
     # The cursor continues after the first revocation.
-    after = traceability_alerts(sessions, issuer_id=None, since_block=None, since_time=None,
-                                after=(10_000, 0))
-    assert [line for batch in alert_lines(after) for line in batch] == [
+    assert _feed(sessions, after=(10_000, 0)) == [
         line for line in feed if line["cursor"] == "10001:0"]
-    json.dumps(feed)
+    first = feed[0]
+    number = next(a.number for a in graph.anchorings if a.sha256 == root)
+    assert first["status"] == "traceability-compromised" and first["cursor"] == "10000:0"
+    assert first["cause"] | {"revoked_at": None} == {
+        "sha256": "0x" + root, "issuer_id": "0x" + _issuer(0), "issuer": first["cause"][
+            "issuer"], "certificate_number": number, "reason": "out-of-tolerance",
+        "effective_from": "2025-03-01T00:00:00+00:00", "revoked_at": None,
+        "block_number": 10_000, "transaction_hash": "0x" + _sha("rt", 10_000)}
 
 
 def _wide_graph(sessions: sessionmaker[Session], standards: int, instruments: int

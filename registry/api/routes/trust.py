@@ -25,8 +25,8 @@ from registry.api.routes._shared import (
     parse_cursor,
     sha256_hex,
 )
-from registry.api.streaming import ClosingStreamingResponse, ndjson_chunks
-from registry.db.cascade import alert_lines, traceability_alerts
+from registry.api.streaming import ClosingStreamingResponse
+from registry.db.cascade import alert_ndjson, traceability_alerts
 from registry.db.lookup import ProjectionReader
 from registry.db.traceability import accreditation_history
 from registry.errors import NotFoundError
@@ -76,7 +76,7 @@ def traceability_alerts_feed(
                                  revocations=revocations)
     # Streamed as the cascade finds them (first lines before the rest is walked), the
     # database connection closed when the response ends, the client gone or not.
-    return ClosingStreamingResponse(ndjson_chunks(alert_lines(alerts)),
+    return ClosingStreamingResponse(alert_ndjson(alerts),
                                     media_type="application/x-ndjson")
 
 
