@@ -169,11 +169,17 @@ def _level(depth: int, effective_from: dt.date, by_number: bool) -> Insert:
     (by its hash; or by its number when citations by number exist), calibrated on or
     after `effective_from`, not already reached."""
     frontier = _affected.alias("frontier")
+    seen = _affected.alias("seen")
     citation = CertificateCitation
+    # Not reached yet, by the citation's own copy of the citing digest: the planner then
+    # drops the edges into what was reached (at the last level, all of them) before it
+    # looks the citing documents up.
+    new = ~exists().where(seen.c.sha256 == citation.citing_sha256)
     edges = (select(citation.document_id, frontier.c.sha256.label("via"),
                     frontier.c.block_number.label("via_block"))
              .join(frontier, citation.cited_sha256 == frontier.c.sha256)
-             .where(frontier.c.depth == depth - 1, citation.role.in_(_TRACEABILITY_ROLES)))
+             .where(frontier.c.depth == depth - 1, citation.role.in_(_TRACEABILITY_ROLES),
+                    new))
     if by_number:
         # Two branches, each on its own index: one OR over both columns makes PostgreSQL
         # scan the citations table.
@@ -185,9 +191,8 @@ def _level(depth: int, effective_from: dt.date, by_number: bool) -> Insert:
                           .join(citation, (citation.referral_id_key == DocumentIdentifier.value)
                                 & citation.cited_sha256.is_(None))
                           .where(frontier.c.depth == depth - 1,
-                                 citation.role.in_(_TRACEABILITY_ROLES)))
+                                 citation.role.in_(_TRACEABILITY_ROLES), new))
     edge = edges.subquery("edges")
-    seen = _affected.alias("seen")
     calibrated = func.coalesce(ChainDocument.calibrated_to, ChainDocument.calibrated_from,
                                ChainDocument.issued_on)
     # One row per certificate: its first anchoring, reached via the cited certificate
@@ -204,8 +209,7 @@ def _level(depth: int, effective_from: dt.date, by_number: bool) -> Insert:
         .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
         .where(or_(calibrated >= effective_from,
                    calibrated.is_(None) & (ChainBatch.anchored_at >= dt.datetime.combine(
-                       effective_from, dt.time(), dt.UTC))),
-               ~exists().where(seen.c.sha256 == ChainDocument.sha256))
+                       effective_from, dt.time(), dt.UTC))))
         .subquery("candidates"))
     c = candidates.c
     return insert(_affected).from_select(
