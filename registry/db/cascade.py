@@ -24,11 +24,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     BigInteger,
     Column,
+    CompoundSelect,
     Connection,
     Date,
     Insert,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     exists,
@@ -57,6 +59,7 @@ from registry.verify.traceability import MEASUREMENT_AFFECTING_REASONS
 
 MAX_CASCADE_DEPTH = 64  # a forged manifest could make citations loop
 STREAM_ROWS = 2_000  # rows per fetch from the streamed cursor
+LARGE_LEVEL = 10_000  # citations into a level from which it is hashed, not looked up
 
 _TRACEABILITY_ROLES = [r.value for r in CitationRole if r.carries_traceability]
 
@@ -141,14 +144,23 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
     by_number = _citations_by_number_exist(connection)
     postgresql = connection.dialect.name == "postgresql"
     for depth in range(1, MAX_CASCADE_DEPTH + 1):
-        inserted = connection.execute(_level(depth, effective_from, by_number),
+        edges = _edges(depth, by_number)
+        # How a level is best joined depends on how many citations lead into it, which
+        # the planner cannot tell (a few standards are cited a thousand times each, most
+        # certificates never): probe for up to LARGE_LEVEL of them, as index lookups.
+        probed = connection.scalar(select(func.count()).select_from(
+            edges.limit(LARGE_LEVEL).subquery()))
+        if not probed:
+            return
+        if postgresql and probed >= LARGE_LEVEL:
+            # A large level is hashed, which needs statistics on the frontier: temporary
+            # tables get none from autovacuum (without, nested loops over a million
+            # rows). Without them a small level keeps its index lookups.
+            connection.exec_driver_sql(f"ANALYZE {_affected.name}")
+        inserted = connection.execute(_level(depth, effective_from, edges),
                                       execution_options={"preserve_rowcount": True})
         if not inserted.rowcount:
             return
-        if postgresql:
-            # Temporary tables get no statistics from autovacuum: without them the next
-            # level is planned for a one-row frontier (nested loops over a million rows).
-            connection.exec_driver_sql(f"ANALYZE {_affected.name}")
         result = connection.execute(_level_rows(depth, issuer_id),
                                     execution_options={"yield_per": STREAM_ROWS})
         try:
@@ -164,10 +176,10 @@ def _citations_by_number_exist(connection: Connection) -> bool:
         CertificateCitation.referral_id_key != "").limit(1)) is not None
 
 
-def _level(depth: int, effective_from: dt.date, by_number: bool) -> Insert:
-    """INSERT the certificates first reached at `depth`: those citing one at depth - 1
-    (by its hash; or by its number when citations by number exist), calibrated on or
-    after `effective_from`, not already reached."""
+def _edges(depth: int, by_number: bool) -> Select[Any] | CompoundSelect[Any]:
+    """(citing document id, via, via's block) for every citation of a certificate
+    reached at depth - 1 (by its hash; or by its number, when citations by number
+    exist) by one not reached yet."""
     frontier = _affected.alias("frontier")
     seen = _affected.alias("seen")
     citation = CertificateCitation
@@ -180,18 +192,25 @@ def _level(depth: int, effective_from: dt.date, by_number: bool) -> Insert:
              .join(frontier, citation.cited_sha256 == frontier.c.sha256)
              .where(frontier.c.depth == depth - 1, citation.role.in_(_TRACEABILITY_ROLES),
                     new))
-    if by_number:
-        # Two branches, each on its own index: one OR over both columns makes PostgreSQL
-        # scan the citations table.
-        edges = union_all(edges, select(citation.document_id, frontier.c.sha256,
-                                        frontier.c.block_number)
-                          .join(DocumentIdentifier,
-                                (DocumentIdentifier.document_id == frontier.c.document_id)
-                                & (DocumentIdentifier.kind == NUMBER))
-                          .join(citation, (citation.referral_id_key == DocumentIdentifier.value)
-                                & citation.cited_sha256.is_(None))
-                          .where(frontier.c.depth == depth - 1,
-                                 citation.role.in_(_TRACEABILITY_ROLES), new))
+    if not by_number:
+        return edges
+    # Two branches, each on its own index: one OR over both columns makes PostgreSQL
+    # scan the citations table.
+    return union_all(edges, select(citation.document_id, frontier.c.sha256,
+                                   frontier.c.block_number)
+                     .join(DocumentIdentifier,
+                           (DocumentIdentifier.document_id == frontier.c.document_id)
+                           & (DocumentIdentifier.kind == NUMBER))
+                     .join(citation, (citation.referral_id_key == DocumentIdentifier.value)
+                           & citation.cited_sha256.is_(None))
+                     .where(frontier.c.depth == depth - 1,
+                            citation.role.in_(_TRACEABILITY_ROLES), new))
+
+
+def _level(depth: int, effective_from: dt.date,
+           edges: Select[Any] | CompoundSelect[Any]) -> Insert:
+    """INSERT the certificates first reached at `depth`: those `edges` lead to,
+    calibrated on or after `effective_from`."""
     edge = edges.subquery("edges")
     calibrated = func.coalesce(ChainDocument.calibrated_to, ChainDocument.calibrated_from,
                                ChainDocument.issued_on)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.api.app import create_app
 from registry.db import ChainBatch, ChainDocument, DocumentIdentifier, open_database
 from registry.db.cascade import (
+    LARGE_LEVEL,
     MAX_CASCADE_DEPTH,
     STREAM_ROWS,
     AffectedCertificate,
@@ -168,17 +169,21 @@ def reference_walk(graph: Graph, revoked: str, effective: dt.date
         revoked: min(by_sha.get(revoked, []), key=key, default=None)}
     found: list[AffectedCertificate] = []
     frontier = [revoked]
+    by_hash: dict[str, list[Cites]] = {}
+    by_number: dict[str, list[Cites]] = {}
+    for c in graph.citations:
+        if c.role.carries_traceability:
+            if c.cited_sha256 is not None:
+                by_hash.setdefault(c.cited_sha256, []).append(c)
+            else:
+                by_number.setdefault(normalise(c.number), []).append(c)
     for depth in range(1, MAX_CASCADE_DEPTH + 1):
         candidates: dict[str, tuple[tuple, Anchoring, str]] = {}
         for parent in frontier:
             anchoring = chosen[parent]
-            number = None if anchoring is None else normalise(anchoring.number)
-            for c in graph.citations:
-                if not c.role.carries_traceability:
-                    continue
-                if not (c.cited_sha256 == parent or (
-                        c.cited_sha256 is None and normalise(c.number) == number)):
-                    continue
+            citing = by_hash.get(parent, []) + (
+                [] if anchoring is None else by_number.get(normalise(anchoring.number), []))
+            for c in citing:
                 if c.citing in chosen:
                     continue
                 via_block = None if anchoring is None else anchoring.block_number
@@ -349,7 +354,7 @@ def test_alerts_feed_is_the_same_from_a_rebuilt_projection(
 
 
 def _wide_graph(sessions: sessionmaker[Session], standards: int, instruments: int
-                ) -> str:
+                ) -> tuple[Graph, str]:
     graph = Graph()
     nmi = graph.add("nmi", 1, EFFECTIVE)
     for j in range(standards):
@@ -360,12 +365,14 @@ def _wide_graph(sessions: sessionmaker[Session], standards: int, instruments: in
                                    EFFECTIVE)
             graph.cite(instrument, standard)
     write(sessions, graph)
-    return nmi
+    return graph, nmi
 
 
 def test_cascade_streams_a_level_before_querying_the_next(
         sessions: sessionmaker[Session]) -> None:
-    nmi = _wide_graph(sessions, 2, STREAM_ROWS + 500)
+    # A second level past LARGE_LEVEL citations: planned to be hashed, streamed the same.
+    instruments = LARGE_LEVEL // 2 + 500
+    graph, nmi = _wide_graph(sessions, 2, instruments)
     statements: list[str] = []
     engine = sessions.kw["bind"]
 
@@ -381,22 +388,24 @@ def test_cascade_streams_a_level_before_querying_the_next(
         first = next(cascade)
         assert first.depth == 1
         assert levels_inserted() == 2  # the revoked certificate, then level 1 only
-        assert next(cascade).depth == 1
+        second = next(cascade)
+        assert second.depth == 1
         second_level = next(cascade)
         assert second_level.depth == 2 and levels_inserted() == 3
         rest = list(cascade)
-        assert len(rest) == 2 * (STREAM_ROWS + 500) - 1
-        assert levels_inserted() == 4  # level 3: nothing more
+        assert len(rest) == 2 * instruments - 1  # 2 standards, then the instruments
+        assert levels_inserted() == 3  # nothing cites the instruments: no level 3
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert engine.pool.checkedout() == 0
+    assert [first, second, second_level, *rest] == reference_walk(graph, nmi, EFFECTIVE)
 
 
 @pytest.mark.parametrize("spec_version", ["2.4", "2.3"])
 def test_alerts_feed_releases_its_connection_when_the_client_goes_away(
         sessions: sessionmaker[Session], tmp_path: Path, spec_version: str) -> None:
     """ASGI 2.4 servers raise OSError from send(); older ones send http.disconnect."""
-    nmi = _wide_graph(sessions, 1, 3 * STREAM_ROWS)
+    _, nmi = _wide_graph(sessions, 1, 3 * STREAM_ROWS)
     _revoke(sessions, nmi, 10_000)
     app = create_app(load_settings(data_dir=tmp_path / "data"))
     app.state.session_factory = sessions
