@@ -143,23 +143,30 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
         block_number=None if anchoring is None else anchoring.block_number))
     by_number = _citations_by_number_exist(connection)
     postgresql = connection.dialect.name == "postgresql"
+    frontier = 1
     for depth in range(1, MAX_CASCADE_DEPTH + 1):
         edges = _edges(depth, by_number)
-        # How a level is best joined depends on how many citations lead into it, which
-        # the planner cannot tell (a few standards are cited a thousand times each, most
-        # certificates never): probe for up to LARGE_LEVEL of them, as index lookups.
-        probed = connection.scalar(select(func.count()).select_from(
-            edges.limit(LARGE_LEVEL).subquery()))
-        if not probed:
-            return
-        if postgresql and probed >= LARGE_LEVEL:
+        large = frontier >= LARGE_LEVEL
+        if not large:
+            # How a level is best joined depends on how many citations lead into it,
+            # which the planner cannot tell (a few standards are cited a thousand times
+            # each, most certificates never): probe for up to LARGE_LEVEL of them by
+            # index. (From a large frontier, hashing the citations is the cheaper probe:
+            # the level's own query.)
+            probed = connection.scalar(select(func.count()).select_from(
+                edges.limit(LARGE_LEVEL).subquery()))
+            if not probed:
+                return
+            large = probed >= LARGE_LEVEL
+        if postgresql and large:
             # A large level is hashed, which needs statistics on the frontier: temporary
             # tables get none from autovacuum (without, nested loops over a million
             # rows). Without them a small level keeps its index lookups.
             connection.exec_driver_sql(f"ANALYZE {_affected.name}")
         inserted = connection.execute(_level(depth, effective_from, edges),
                                       execution_options={"preserve_rowcount": True})
-        if not inserted.rowcount:
+        frontier = inserted.rowcount
+        if not frontier:
             return
         result = connection.execute(_level_rows(depth, issuer_id),
                                     execution_options={"yield_per": STREAM_ROWS})
