@@ -13,10 +13,15 @@ certificate_citations rows):
     1 NMI certificate  <-  `--labs` laboratory standards  <-  `--instruments` per lab
 
 Measured (median, min and max of `--runs` runs):
-* cascade: `registry.db.traceability.affected_by` after the NMI certificate is revoked
+* cascade: `registry.db.cascade.affected_by` after the NMI certificate is revoked
   (every synthetic certificate is affected) and after one laboratory standard is
-  revoked, in a fresh child process, with its peak RSS (VmHWM), the Python
-  allocations' peak (tracemalloc, one extra run) and the SQL statements it issues;
+  revoked, in a fresh child process, consumed lazily: time to the first affected
+  certificate and to the last, peak RSS growth (VmHWM), the Python allocations' peak
+  (tracemalloc, one extra run) and the SQL statements it issues; with `--baseline
+  FILE.py`, the same for another implementation (e.g. an earlier version) on the same
+  graph, with the ratios;
+* the alerts feed over HTTP after the NMI revocation (GET /v1/alerts read line by line):
+  time to the first line and to the last, and the server's peak RSS growth;
 * verification over HTTP (wrk on loopback, the settings of scripts/bench_api.py):
   GET /v1/verify/{sha256}?metrology=false vs ?metrology=true (steps 10 traceability and
   11 accreditation scope), the same after the NMI revocation (verdict
@@ -24,7 +29,9 @@ Measured (median, min and max of `--runs` runs):
   two metrological steps timed in process.
 
 Usage: scripts/bench_trace.py [--quick] [--runs 5] [--labs 1000] [--instruments 1000]
+                              [--baseline FILE.py] [--cascade-only]
 --quick: 20 labs x 50 instruments (about 1,000 certificates), 1 s wrk runs.
+--cascade-only: no wrk runs nor in-process steps 9/10 (the feed and the cascades only).
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ import sys
 import time
 import tracemalloc
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -75,11 +82,11 @@ from anchor.services.anvil import AnvilNode, dev_private_key  # noqa: E402
 from anchor.services.postgres import PostgresCluster  # noqa: E402
 from registry.context import content_store  # noqa: E402
 from registry.db import ChainBatch, ChainDocument, ChainIssuer, open_database  # noqa: E402
+from registry.db.cascade import AffectedCertificate, affected_by  # noqa: E402
 from registry.db.engine import upgrade_to_head  # noqa: E402
 from registry.db.models import ChainRevocation  # noqa: E402
 from registry.db.queries import DatabaseIndexView  # noqa: E402
 from registry.db.search import NUMBER, normalise  # noqa: E402
-from registry.db.traceability import AffectedCertificate, affected_by  # noqa: E402
 from registry.devnet import DEV_GOVERNOR_INDEXES, ensure_dev_registry  # noqa: E402
 from registry.documents.accreditation import AccreditationDocument, ScopeEntry  # noqa: E402
 from registry.documents.citations import CitationRole  # noqa: E402
@@ -427,18 +434,18 @@ def revoke_in_projection(sessions: sessionmaker[Session], spec: GraphSpec,
 
 # ------------------------------------------------------------------ cascade
 
-def _status_mb(field: str) -> float:
-    """VmRSS (resident now) or VmHWM (its high-water mark) of this process, in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _status_mb(field: str, pid: int | str = "self") -> float:
+    """VmRSS (resident now) or VmHWM (its high-water mark) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux: "5" > /proc/self/clear_refs)."""
+def _reset_peak_rss(pid: int | str = "self") -> bool:
+    """Reset VmHWM to the current RSS (Linux: "5" > /proc/PID/clear_refs)."""
     try:
-        Path("/proc/self/clear_refs").write_text("5")
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
     except OSError:
         return False
     return True
@@ -467,12 +474,13 @@ def sql_statements(engine: Engine) -> Iterator[dict[str, float]]:
         event.remove(engine, "after_cursor_execute", after)
 
 
-AffectedBy = Callable[..., list[AffectedCertificate]]
+AffectedBy = Callable[..., Iterable[AffectedCertificate]]
 
 
 def load_affected_by(path: str | None) -> AffectedBy:
-    """registry.db.traceability.affected_by, or the function of that name in the Python
-    file `path` (a patched copy to compare with the same harness and data)."""
+    """registry.db.cascade.affected_by, or the function of that name in the Python file
+    `path` (a patched copy, or an earlier version, to compare with the same harness and
+    data; one returning a list is timed the same way, its first item coming last)."""
     if path is None:
         return affected_by
     spec = importlib.util.spec_from_file_location("bench_trace_affected_by", path)
@@ -484,48 +492,73 @@ def load_affected_by(path: str | None) -> AffectedBy:
     return module.affected_by
 
 
+class CascadeRun(NamedTuple):
+    first_seconds: float  # until the first affected certificate was in hand
+    seconds: float  # until the last
+    depths: dict[int, int]
+    digest: int  # order-independent fingerprint of the set (XOR of the digests)
+
+
+def consume_cascade(function: AffectedBy, sessions: sessionmaker[Session], revoked: str,
+                    effective_from: dt.date) -> CascadeRun:
+    """Consume the cascade as a client of the feed would, one certificate at a time,
+    keeping none of them: what stays in memory is the implementation's own."""
+    started = time.perf_counter()
+    first = 0.0
+    depths: dict[int, int] = {}
+    digest = 0
+    for affected in function(sessions, revoked, effective_from):
+        if not first:
+            first = time.perf_counter() - started
+        depths[affected.depth] = depths.get(affected.depth, 0) + 1
+        digest ^= int(affected.sha256, 16)
+    return CascadeRun(first, time.perf_counter() - started, depths, digest)
+
+
 def measure_cascade(url: str, revoked: str, effective_from: dt.date, runs: int,
                     expected: int, function: AffectedBy = affected_by) -> dict[str, Any]:
-    """`affected_by` in this process: a first run (counting its SQL statements), `runs`
-    timed runs, then one run under tracemalloc; `expected` certificates every time.
-    Peak RSS is VmHWM, reset before the first run (getrusage's ru_maxrss is not: it
-    keeps the parent's high-water mark across fork and exec)."""
+    """`affected_by` in this process, consumed lazily: a first run (counting its SQL
+    statements), `runs` timed runs (time to the first certificate and to the last), one
+    run under tracemalloc, then one that checks each certificate comes once; `expected`
+    certificates every time. Peak RSS is VmHWM, reset before the first run (getrusage's
+    ru_maxrss is not: it keeps the parent's high-water mark across fork and exec)."""
     sessions = open_database(url, migrate=False)
     engine = sessions.kw["bind"]
 
-    def once() -> tuple[float, dict[int, int]]:
-        started = time.perf_counter()
-        found = function(sessions, revoked, effective_from)
-        seconds = time.perf_counter() - started
-        assert len(found) == expected == len({a.sha256 for a in found}), (len(found), expected)
-        depths: dict[int, int] = {}
-        for affected in found:
-            depths[affected.depth] = depths.get(affected.depth, 0) + 1
-        del found
-        return seconds, depths
+    def once() -> CascadeRun:
+        run = consume_cascade(function, sessions, revoked, effective_from)
+        assert sum(run.depths.values()) == expected, (run.depths, expected)
+        return run
 
     reset = _reset_peak_rss()
     rss_before = _status_mb("VmRSS")
     with sql_statements(engine) as stats:
-        first_seconds, depths = once()
-    timed = [once()[0] for _ in range(runs)]
+        first_run = once()
+    timed = [once() for _ in range(runs)]
     peak_rss = _status_mb("VmHWM")
     tracemalloc.start()
-    traced_seconds = once()[0]
+    traced = once()
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    # After the memory figures: a set of every digest is as large as the affected set.
+    assert len({a.sha256 for a in function(sessions, revoked, effective_from)}) == expected
+    assert all(run.digest == first_run.digest for run in (*timed, traced))
     engine.dispose()
-    return {"affected": expected, "by_depth": {str(d): n for d, n in sorted(depths.items())},
-            "seconds": summary(timed, 3),
-            "affected_per_second": round(expected / statistics.median(timed)),
-            "first_run_seconds": round(first_seconds, 3),
+    seconds = [run.seconds for run in timed]
+    return {"affected": expected,
+            "by_depth": {str(d): n for d, n in sorted(first_run.depths.items())},
+            "first_item_seconds": summary([run.first_seconds for run in timed], 4),
+            "seconds": summary(seconds, 3),
+            "affected_per_second": round(expected / statistics.median(seconds)),
+            "first_run_seconds": round(first_run.seconds, 3),
             "sql_statements": int(stats["statements"]),
             "sql_execute_seconds_first_run": round(stats["seconds"], 3),
             "rss_before_mb": round(rss_before, 1), "peak_rss_mb": round(peak_rss, 1),
             "peak_rss_growth_mb": round(peak_rss - rss_before, 1),
             "peak_rss_reset": reset,
             "tracemalloc_peak_mb": round(traced_peak / 2**20, 1),
-            "tracemalloc_run_seconds": round(traced_seconds, 3)}
+            "tracemalloc_run_seconds": round(traced.seconds, 3),
+            "fingerprint": f"{first_run.digest:064x}"}
 
 
 def cascades_in_child(url: str, cascades: list[dict[str, Any]], runs: int,
@@ -549,6 +582,33 @@ def cascade_worker() -> None:
                                       dt.date.fromisoformat(c["effective_from"]),
                                       request["runs"], c["expected"], function)
                       for c in request["cascades"]]))
+
+
+def measure_feed(base: str, server_pid: int, cause: str, expected: int,
+                 runs: int) -> dict[str, Any]:
+    """GET /v1/alerts read line by line as it streams: time to the first line and to
+    the last, and the server's peak RSS growth (VmHWM reset before each run)."""
+    first, total, growth, sizes = [], [], [], []
+    for _ in range(runs):
+        reset = _reset_peak_rss(server_pid)
+        before = _status_mb("VmRSS", server_pid)
+        started = time.perf_counter()
+        lines = size = 0
+        with urllib.request.urlopen(f"{base}/v1/alerts", timeout=600) as answer:
+            for line in answer:
+                if not lines:
+                    first.append(time.perf_counter() - started)
+                    assert json.loads(line)["cause"]["sha256"] == "0x" + cause
+                lines += 1
+                size += len(line)
+        total.append(time.perf_counter() - started)
+        growth.append(_status_mb("VmHWM", server_pid) - before)
+        sizes.append(size)
+        assert lines == expected, (lines, expected)
+    return {"lines": expected, "mb": round(statistics.median(sizes) / 2**20, 1),
+            "first_line_seconds": summary(first, 4), "seconds": summary(total, 3),
+            "lines_per_second": round(expected / statistics.median(total)),
+            "server_peak_rss_growth_mb": summary(growth, 1), "peak_rss_reset": reset}
 
 
 # ------------------------------------------------------------------ real documents
@@ -654,8 +714,15 @@ def main() -> None:
                         help="in-process step 10/11 calls per run (full 50, quick 20)")
     parser.add_argument("--affected-by", metavar="FILE.py",
                         help="time the affected_by of this file instead of "
-                        "registry.db.traceability's (e.g. a patched copy); "
+                        "registry.db.cascade's (e.g. a patched copy); "
                         "its results must be the same")
+    parser.add_argument("--baseline", metavar="FILE.py",
+                        help="also time the affected_by of this file (e.g. an earlier "
+                        "version: git show REV:registry/db/traceability.py > FILE.py) "
+                        "on the same graph, and report the ratios")
+    parser.add_argument("--cascade-only", action="store_true",
+                        help="skip the wrk runs and the in-process steps 9/10: only the "
+                        "alerts feed and the cascades")
     parser.add_argument("--cascade-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cascade_worker:
@@ -782,31 +849,37 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
     http: dict[str, Any] = {
         "checked": {"verdict": on["verdict"], "traceability": on["traceability"]["status"],
                     "certificates_in_tree": on["traceability"]["certificates"],
-                    "accreditation_scope": (on.get("accreditation_scope") or {}).get("status")},
-        "verify_metrology_off": load_runs(base, script(
-            "off", [f"/v1/verify/{h}?metrology=false" for h in real]), args),
-        "verify_metrology_on": load_runs(base, script(
-            "on", [f"/v1/verify/{h}?metrology=true" for h in real]), args),
-        "traceability_tree": load_runs(base, script(
-            "tree", [f"/v1/certificates/{h}/traceability" for h in real]), args)}
+                    "accreditation_scope": (on.get("accreditation_scope") or {}).get("status")}}
     result["http"] = http
-    http["in_process_steps"] = time_steps_in_process(sessions, settings, real, args.runs,
-                                                     args.trace_calls)
+    if not args.cascade_only:
+        http |= {
+            "verify_metrology_off": load_runs(base, script(
+                "off", [f"/v1/verify/{h}?metrology=false" for h in real]), args),
+            "verify_metrology_on": load_runs(base, script(
+                "on", [f"/v1/verify/{h}?metrology=true" for h in real]), args),
+            "traceability_tree": load_runs(base, script(
+                "tree", [f"/v1/certificates/{h}/traceability" for h in real]), args)}
+        http["in_process_steps"] = time_steps_in_process(sessions, settings, real,
+                                                         args.runs, args.trace_calls)
 
     # The NMI certificate revoked (compromised, effective before every calibration).
     revoke_in_projection(sessions, spec, dt.datetime.now(dt.UTC))
     compromised = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true")
     assert compromised["verdict"] == "traceability-compromised", compromised["verdict"]
-    http["verify_metrology_on_after_nmi_revocation"] = load_runs(base, script(
-        "compromised", [f"/v1/verify/{h}?metrology=true" for h in real]), args)
-    off_rps = http["verify_metrology_off"]["rps"]["median"]
-    on_rps = http["verify_metrology_on"]["rps"]["median"]
-    http["ratios"] = {
-        "rps_off_over_on": round(off_rps / on_rps, 2),
-        "p50_on_over_off": round(http["verify_metrology_on"]["p50_ms"]["median"]
-                                 / http["verify_metrology_off"]["p50_ms"]["median"], 2),
-        "p99_on_over_off": round(http["verify_metrology_on"]["p99_ms"]["median"]
-                                 / http["verify_metrology_off"]["p99_ms"]["median"], 2)}
+    nmi_affected = spec.labs + spec.labs * spec.instruments + args.real
+    http["alerts_feed_after_nmi_revocation"] = measure_feed(
+        base, proc.pid, spec.nmi_sha, nmi_affected, args.runs)
+    if not args.cascade_only:
+        http["verify_metrology_on_after_nmi_revocation"] = load_runs(base, script(
+            "compromised", [f"/v1/verify/{h}?metrology=true" for h in real]), args)
+        off_rps = http["verify_metrology_off"]["rps"]["median"]
+        on_rps = http["verify_metrology_on"]["rps"]["median"]
+        http["ratios"] = {
+            "rps_off_over_on": round(off_rps / on_rps, 2),
+            "p50_on_over_off": round(http["verify_metrology_on"]["p50_ms"]["median"]
+                                     / http["verify_metrology_off"]["p50_ms"]["median"], 2),
+            "p99_on_over_off": round(http["verify_metrology_on"]["p99_ms"]["median"]
+                                     / http["verify_metrology_off"]["p99_ms"]["median"], 2)}
     stop_server(proc)
     servers.remove(proc)
     sessions.kw["bind"].dispose()
@@ -815,15 +888,35 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
     # The cascades, in a fresh process of their own (peak RSS), the server stopped.
     lab = spec.labs - 1
     # The small cascade first: without a VmHWM reset its peak would be the larger one's.
-    lab_cascade, nmi_cascade = cascades_in_child(database.url, [
+    cascades = [
         {"revoked": spec.lab_sha(lab), "effective_from": spec.lab_calibrated(lab),
          "expected": spec.instruments + cited.count(lab)},
         {"revoked": spec.nmi_sha, "effective_from": spec.effective_from,
-         "expected": spec.labs + spec.labs * spec.instruments + args.real}], args.runs,
-        args.affected_by)
+         "expected": nmi_affected}]
+    lab_cascade, nmi_cascade = cascades_in_child(database.url, cascades, args.runs,
+                                                 args.affected_by)
     result["cascade"] = {
-        "implementation": args.affected_by or "registry.db.traceability.affected_by",
+        "implementation": args.affected_by or "registry.db.cascade.affected_by",
         "nmi_revocation": nmi_cascade, "lab_revocation": lab_cascade}
+    if args.baseline:
+        lab_base, nmi_base = cascades_in_child(database.url, cascades, args.runs,
+                                               args.baseline)
+        # The same certificates (a different order or `via` may be the baseline's).
+        assert (nmi_base["fingerprint"], nmi_base["by_depth"]) == (
+            nmi_cascade["fingerprint"], nmi_cascade["by_depth"])
+        assert lab_base["fingerprint"] == lab_cascade["fingerprint"]
+        result["cascade"]["baseline"] = {"implementation": args.baseline,
+                                         "nmi_revocation": nmi_base,
+                                         "lab_revocation": lab_base}
+        result["cascade"]["ratios_baseline_over_this"] = {
+            name: {key: round(base[key]["median"] / this[key]["median"], 2)
+                   for key in ("first_item_seconds", "seconds")}
+            | {"peak_rss_growth_mb": round(base["peak_rss_growth_mb"]
+                                           / max(this["peak_rss_growth_mb"], 1.0), 1),
+               "tracemalloc_peak_mb": round(base["tracemalloc_peak_mb"]
+                                            / max(this["tracemalloc_peak_mb"], 0.1), 1)}
+            for name, base, this in (("nmi_revocation", nmi_base, nmi_cascade),
+                                     ("lab_revocation", lab_base, lab_cascade))}
     phase("cascades")
     result["phase_seconds"] = phases
     result["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
@@ -846,10 +939,17 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         "The NMI cascade's expected count includes the real DCCs (they rely on the NMI "
         "certificate through a laboratory standard); the laboratory standard revoked is "
         "the last one, effective from its own calibration date.",
-        "Cascade memory: a fresh child process runs only the cascades; peak_rss_mb is its "
-        "VmHWM (reset to the current RSS, rss_before_mb, before each cascade's first run) "
-        "after the timed runs; tracemalloc_peak_mb is the peak of the Python allocations "
-        "in one extra, slower run under tracemalloc.",
+        "Cascade memory: a fresh child process runs only the cascades, consuming each "
+        "lazily and keeping none of the certificates (as a feed client would); "
+        "peak_rss_mb is its VmHWM (reset to the current RSS, rss_before_mb, before each "
+        "cascade's first run) after the timed runs; tracemalloc_peak_mb is the peak of the "
+        "Python allocations in one extra, slower run under tracemalloc. An implementation "
+        "returning a list is timed the same way: its first item comes with the last.",
+        "fingerprint: XOR of the affected digests, to check that two implementations "
+        "find the same certificates whatever their order.",
+        "alerts_feed_after_nmi_revocation: GET /v1/alerts (every line of the NMI "
+        "cascade) read as it streams; server_peak_rss_growth_mb is the uvicorn process's "
+        "VmHWM growth during the request (reset before each run).",
         "setup.bulk_insert.insert_seconds covers generating the rows in Python (one "
         "thread) and COPY into the indexed tables, in one transaction; ANALYZE is apart.",
         "wrk, uvicorn, PostgreSQL and anvil share the machine's CPUs (other jobs may run: "

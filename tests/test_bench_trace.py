@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from anchor.errors import ServiceError
 from anchor.services.postgres import PostgresCluster
 from registry.db import ChainBatch, ChainDocument, ChainIssuer, DocumentIdentifier, open_database
+from registry.db.cascade import affected_by
 from registry.db.models import CertificateCitation
 from registry.db.search import NUMBER, search_fields
-from registry.db.traceability import ProjectionTraceabilityView, affected_by, citation_rows
+from registry.db.traceability import ProjectionTraceabilityView, citation_rows
 from registry.verify.traceability import trace
 from scripts import bench_trace
 from scripts.bench_trace import GraphSpec, build_graph
@@ -100,7 +101,7 @@ def test_trace_postgres_builder_writes_what_the_indexer_would(
 
 def test_trace_postgres_nmi_revocation_affects_the_whole_graph(
         sessions: sessionmaker[Session]) -> None:
-    found = affected_by(sessions, SPEC.nmi_sha, SPEC.effective_from)
+    found = list(affected_by(sessions, SPEC.nmi_sha, SPEC.effective_from))
     lab_of = {SPEC.lab_sha(j): j for j in range(LABS)}
     instruments = set().union(*(_instruments(SPEC, j) for j in range(LABS)))
     assert len(found) == 15 == len(lab_of) + len(instruments)
@@ -116,7 +117,7 @@ def test_trace_postgres_nmi_revocation_affects_the_whole_graph(
 def test_trace_postgres_lab_revocation_affects_its_instruments_only(
         sessions: sessionmaker[Session]) -> None:
     for j in range(LABS):
-        found = affected_by(sessions, SPEC.lab_sha(j), SPEC.lab_calibrated(j))
+        found = list(affected_by(sessions, SPEC.lab_sha(j), SPEC.lab_calibrated(j)))
         assert {a.sha256 for a in found} == _instruments(SPEC, j)
         assert len(found) == INSTRUMENTS and {a.depth for a in found} == {1}
 
@@ -166,14 +167,14 @@ def test_trace_postgres_cascade_measurement_in_a_child_process(graph_url: str,
     other = tmp_path / "other_affected_by.py"
     other.write_text(textwrap.dedent("""
         from dataclasses import dataclass
-        from registry.db import traceability
+        from registry.db import cascade
 
         @dataclass(frozen=True)
         class Marker:
             name: str
 
-        def affected_by(sessions, revoked, effective_from, *, limit=None):
-            return traceability.affected_by(sessions, revoked, effective_from, limit=limit)
+        def affected_by(sessions, revoked, effective_from):
+            return list(cascade.affected_by(sessions, revoked, effective_from))
         """))
     lab, measured = bench_trace.cascades_in_child(graph_url, [
         {"revoked": SPEC.lab_sha(0), "effective_from": SPEC.lab_calibrated(0), "expected": 4},
@@ -181,9 +182,16 @@ def test_trace_postgres_cascade_measurement_in_a_child_process(graph_url: str,
         runs=5, implementation=str(other))
     assert lab["affected"] == 4 and lab["by_depth"] == {"1": 4} and lab["sql_statements"] >= 1
     assert measured["affected"] == 15 and measured["by_depth"] == {"1": 3, "2": 12}
-    assert measured["seconds"]["runs"] == 5
+    assert measured["seconds"]["runs"] == measured["first_item_seconds"]["runs"] == 5
     assert measured["seconds"]["min"] <= measured["seconds"]["median"] <= measured[
         "seconds"]["max"]
+    assert 0 < measured["first_item_seconds"]["min"] <= measured["seconds"]["min"]
+    # An order-independent fingerprint of the set, to compare implementations by.
+    expected = 0
+    for sha in set().union(*(_instruments(SPEC, j) for j in range(LABS))) | {
+            SPEC.lab_sha(j) for j in range(LABS)}:
+        expected ^= int(sha, 16)
+    assert measured["fingerprint"] == f"{expected:064x}"
     # Counted through the engine's events (how many depends on the implementation).
     assert measured["sql_statements"] >= 1 and measured["sql_execute_seconds_first_run"] > 0
     assert measured["peak_rss_reset"] is True

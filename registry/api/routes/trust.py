@@ -8,8 +8,6 @@ IPFS it holds), so any registry indexing the same chain answers the same.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -27,8 +25,10 @@ from registry.api.routes._shared import (
     parse_cursor,
     sha256_hex,
 )
+from registry.api.streaming import ClosingStreamingResponse
+from registry.db.cascade import alert_ndjson, traceability_alerts
 from registry.db.lookup import ProjectionReader
-from registry.db.traceability import accreditation_history, traceability_alerts
+from registry.db.traceability import accreditation_history
 from registry.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["trust"])
@@ -45,11 +45,6 @@ def certificate_traceability(sha256: Sha256Path, trust: TrustChecksDep) -> dict[
     if result is None:
         raise NotFoundError("no anchored certificate has this SHA-256", sha256=sha256)
     return result.to_dict()
-
-
-def _ndjson(items: Iterator[dict[str, Any]]) -> Iterator[str]:
-    for item in items:
-        yield json.dumps(item, separators=(",", ":")) + "\n"
 
 
 @router.get("/alerts", response_class=StreamingResponse, responses={
@@ -79,8 +74,10 @@ def traceability_alerts_feed(
     alerts = traceability_alerts(sessions, issuer_id=issuer_id, since_block=since_block,
                                  since_time=as_utc(since_time), after=parse_cursor(cursor),
                                  revocations=revocations)
-    return StreamingResponse(_ndjson(alert.to_dict() for alert in alerts),
-                             media_type="application/x-ndjson")
+    # Streamed as the cascade finds them (first lines before the rest is walked), the
+    # database connection closed when the response ends, the client gone or not.
+    return ClosingStreamingResponse(alert_ndjson(alerts),
+                                    media_type="application/x-ndjson")
 
 
 @router.get("/issuers/{issuer}/accreditations", responses=error_responses(400, 404, 422))
