@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from anchor.chain import IssuerKind, issuer_name
+from registry.db.cascade import affected_batches
 from registry.db.models import (
     CertificateCitation,
     ChainBatch,
@@ -32,7 +33,6 @@ from registry.db.models import (
     DocumentIdentifier,
     InstrumentMentionRow,
 )
-from registry.db.traceability import affected_by
 from registry.documents.citations import CitationRole
 from registry.documents.instruments import (
     INSTRUMENT,
@@ -214,7 +214,7 @@ def _day(calibrated_to: dt.date | None, calibrated_from: dt.date | None,
 def _compromised_upstream(session: Session, document: ChainDocument) -> tuple[str, ...]:
     """Revoked certificates (for a reason that affects measurements) this document relies
     on through traceability citations, by hash or by number, directly or transitively:
-    the cascade (registry.db.traceability.affected_by) walked upwards, with its rule that
+    the cascade (registry.db.cascade.affected_by) walked upwards, with its rule that
     every certificate on the way must be calibrated on or after the effective date (one
     calibrated before it stops the cascade: what was calibrated with it is sound)."""
     reasons = sorted({r.replace("-", "_") for r in MEASUREMENT_AFFECTING_REASONS})
@@ -430,15 +430,18 @@ def instrument_alerts(sessions: sessionmaker[Session], *, after: tuple[int, int]
         if revocation.reason.replace("_", "-") not in MEASUREMENT_AFFECTING_REASONS:
             continue
         effective = dt.datetime.fromtimestamp(revocation.effective_from, dt.UTC).date()
-        downstream = affected_by(sessions, revocation.document_sha256, effective)
-        if not downstream:
-            continue
-        with sessions() as session:
-            for summary in _instruments_of(session, InstrumentMentionRow.document_id.in_(
-                    select(ChainDocument.id).where(
-                        ChainDocument.sha256.in_([a.sha256 for a in downstream])))):
-                yield InstrumentAlert("reference-standard-revoked", summary,
-                                      summary.sha256s[-1], revocation)
+        # The cascade streams: instruments are looked up one fetched batch at a time, each
+        # reported once however many of its documents the cascade reaches.
+        reported: set[str] = set()
+        for downstream in affected_batches(sessions, revocation.document_sha256, effective):
+            with sessions() as session:
+                for summary in _instruments_of(session, InstrumentMentionRow.document_id.in_(
+                        select(ChainDocument.id).where(
+                            ChainDocument.sha256.in_([a.sha256 for a in downstream])))):
+                    if summary.id not in reported:
+                        reported.add(summary.id)
+                        yield InstrumentAlert("reference-standard-revoked", summary,
+                                              summary.sha256s[-1], revocation)
 
 
 __all__ = ["InstrumentAlert", "InstrumentCriteria", "InstrumentHistory", "InstrumentSummary",

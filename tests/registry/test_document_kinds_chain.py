@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from anchor.chain import RevocationReason
 from registry.cli import EXIT_INPUT, EXIT_OK, main
-from registry.db.traceability import affected_by
+from registry.db.cascade import affected_by
 from registry.issuance import DocumentSource, SubmissionStatus
 from registry.settings import Settings
 from tests.anchor.registry_fixtures import LAB, PTB, RegistryWorld

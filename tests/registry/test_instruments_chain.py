@@ -226,9 +226,9 @@ def test_instrument_status_follows_the_cascade_rules_by_hash_and_by_number(
     """NMI -> reference laboratory -> verification of an instrument, the verification
     citing the laboratory's certificate by number only. The NMI's certificate is revoked
     as compromised: an instrument is compromised exactly when the cascade
-    (registry.db.traceability.affected_by) reaches its verification; a reference
+    (registry.db.cascade.affected_by) reaches its verification; a reference
     certificate calibrated before the effective date stops it."""
-    from registry.db.traceability import affected_by
+    from registry.db.cascade import affected_by
     from tests.registry.trust_fixtures import Cite
 
     chain = TrustChain(world, settings, shared_dcc, tmp_path)
