@@ -292,3 +292,16 @@ class SigningCertificateFileError(RegistryError):
     """A signing certificate to declare is unreadable, not X.509, or its period is wrong."""
 
     code = "signing-certificate-invalid"
+
+
+class EvidenceNotFoundError(RegistryError):
+    """No anchored document or batch to build, renew or migrate evidence for."""
+
+    code = "evidence-not-found"
+
+
+class MigrationError(RegistryError):
+    """A migration export is unreadable, or the new contract cannot take it (the signing
+    account is no issuer's operator there, nothing of its issuer to import)."""
+
+    code = "migration-invalid"
