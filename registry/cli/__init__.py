@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "registry.cli.api_keys",
     "registry.cli.bench",
     "registry.cli.trust",
+    "registry.cli.evidence",
 )
 
 
