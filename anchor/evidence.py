@@ -478,6 +478,11 @@ def _entries(record: EvidenceRecord) -> list[tuple[str, Anchoring | Receipt]]:
 def _check_anchorings(record: EvidenceRecord, connections: dict[int, Any]) -> tuple[bool, str]:
     checked, covered = [], []
     entries = _entries(record)
+    for number, renewal in enumerate(record.renewals, 1):
+        # Whoever anchors a migration keeps the revocations: only the issuer itself may.
+        if renewal.kind == KIND_MIGRATION and \
+                renewal.anchoring.issuer_id != record.receipt.issuer_id:
+            return False, f"renewal {number} migrates the record under another issuer"
     for position, (label, entry) in enumerate(entries):
         root = entry.merkle_root if isinstance(entry, Receipt) else entry.root
         w3 = connections.get(entry.chain_id)
@@ -494,6 +499,9 @@ def _check_anchorings(record: EvidenceRecord, connections: dict[int, Any]) -> tu
             return False, f"{label}: batch {entry.batch_id} belongs to another issuer"
         if batch.anchored_at != entry.anchored_at or batch.block_number != entry.block_number:
             return False, f"{label}: batch {entry.batch_id} was anchored at another time"
+        header = RegistryClient(w3, entry.contract_address).block_header(entry.block_number)
+        if header is None or header.hash != entry.block_hash:
+            return False, f"{label}: block {entry.block_number} is not the record's block"
         checked.append(label)
     detail = f"on chain: {', '.join(checked)}"
     if covered:

@@ -28,7 +28,7 @@ from anchor.receipt import Receipt, StepStatus, Verdict
 from anchor.services.anvil import AnvilNode
 from registry.errors import MigrationError
 from registry.renewal import MigrationExport, export_registry, import_export, renew_records
-from tests.anchor.registry_fixtures import CID, RegistryWorld, deploy_world
+from tests.anchor.registry_fixtures import CID, LAB, RegistryWorld, deploy_world
 
 LATER = dt.datetime(2101, 1, 1, tzinfo=dt.UTC)  # sha256 no longer trusted then
 SHA256_ENDS = TrustPolicy.parse(["sha256=2100-01-01"])
@@ -231,6 +231,15 @@ def test_migration_keeps_every_verdict_when_the_old_chain_is_gone(
                                   now=LATER).verdict is Verdict.VALID
     assert verify_evidence_record(migrated[records[1].document_sha256], docs[1], rpc
                                   ).step(STEP_REVOCATION).status is StepStatus.FAILED
+
+    # A migration anchored under another issuer would hand it the revocations: refused.
+    moved = migrated[records[3].document_sha256]
+    foreign = dataclasses.replace(moved.renewals[-1], anchoring=dataclasses.replace(
+        moved.renewals[-1].anchoring, issuer_id=LAB))
+    result = verify_evidence_record(dataclasses.replace(moved, renewals=(foreign,)), docs[3],
+                                    rpc)
+    assert result.first_failure is not None and result.first_failure.name == STEP_ANCHORINGS
+    assert "under another issuer" in result.first_failure.detail
 
     with pytest.raises(MigrationError):
         import_export(world.outsider.as_account(world.spare), export)
