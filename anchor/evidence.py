@@ -49,12 +49,15 @@ KIND_HASH_TREE = "hash-tree"
 KIND_MIGRATION = "migration"
 TREE_SORTED_PAIR = "certreg-sorted-pair/1"
 TREE_OPENZEPPELIN = "openzeppelin-standard-merkle-tree/bytes32"
-# Renewal algorithms: their digests are 32 bytes, so a root is one contract word without
-# hashing it again with an older algorithm (see docs/evidence-records.md on SHA-512).
+# Renewal algorithms. A root is anchored as contract words of 32 bytes each, never hashed
+# down with an older algorithm: a SHA-512 root takes two anchorings (docs/evidence-records.md).
 RENEWAL_ALGORITHMS: dict[str, Callable[[bytes], bytes]] = {
     "sha3-256": lambda data: hashlib.sha3_256(data).digest(),
+    "sha512": lambda data: hashlib.sha512(data).digest(),
     "sha256": lambda data: hashlib.sha256(data).digest(),
 }
+DIGEST_SIZES = {"sha3-256": 32, "sha512": 64, "sha256": 32}
+WORD = 32
 DEFAULT_ALGORITHM = "sha3-256"
 RECEIPT_ALGORITHMS = ("sha256", "keccak256")  # document digest, Merkle tree
 
@@ -80,6 +83,16 @@ def _digest(algorithm: str, data: bytes) -> bytes:
     except KeyError:
         raise EvidenceError(f"unsupported renewal algorithm {algorithm!r}",
                             supported=sorted(RENEWAL_ALGORITHMS)) from None
+
+
+def _hex_digest(value: bytes | str, size: int) -> str:
+    """Canonical 0x-prefixed lowercase hex of exactly `size` bytes."""
+    text = ("0x" + value.hex()) if isinstance(value, bytes) else str(value).lower()
+    body = text.removeprefix("0x")
+    if not text.startswith("0x") or len(body) != 2 * size or \
+            any(c not in "0123456789abcdef" for c in body):
+        raise EvidenceError(f"expected {size} bytes as 0x-prefixed hex", value=text[:140])
+    return text
 
 
 def _int(value: object, name: str) -> int:
@@ -188,7 +201,8 @@ class Renewal:
     leaf: str
     tree: str
     path: tuple[str, ...]
-    anchoring: Anchoring
+    # One anchoring per 32-byte word of the tree's root, in order (two for SHA-512).
+    anchorings: tuple[Anchoring, ...]
 
     def __post_init__(self) -> None:
         if self.kind not in (KIND_HASH_TREE, KIND_MIGRATION):
@@ -201,10 +215,28 @@ class Renewal:
             raise EvidenceError(f"a {self.kind} renewal uses the {expected} tree")
         if (self.document_digest is None) != (self.kind == KIND_MIGRATION):
             raise EvidenceError("document_digest is given for hash-tree renewals only")
+        size = DIGEST_SIZES[self.algorithm]
+        if self.kind == KIND_MIGRATION and size != WORD:
+            raise EvidenceError("a migration's leaves are the new contract's document hashes: "
+                                "its algorithm must give 32 bytes")
         if self.document_digest is not None:
-            object.__setattr__(self, "document_digest", _hex32(self.document_digest))
-        object.__setattr__(self, "leaf", _hex32(self.leaf))
-        object.__setattr__(self, "path", tuple(_hex32(p) for p in self.path))
+            object.__setattr__(self, "document_digest",
+                               _hex_digest(self.document_digest, size))
+        object.__setattr__(self, "leaf", _hex_digest(self.leaf, size))
+        node = WORD if self.kind == KIND_MIGRATION else size
+        object.__setattr__(self, "path", tuple(_hex_digest(p, node) for p in self.path))
+        object.__setattr__(self, "anchorings", tuple(self.anchorings))
+        if len(self.anchorings) != node // WORD:
+            raise EvidenceError(f"a {node}-byte root is anchored as {node // WORD} word(s)")
+
+    @property
+    def root(self) -> str:
+        return "0x" + "".join(a.root[2:] for a in self.anchorings)
+
+    @property
+    def anchored_at(self) -> int:
+        """When the renewal was complete: its last word's anchoring."""
+        return max(a.anchored_at for a in self.anchorings)
 
     def relies_on(self, document_algorithm: str) -> frozenset[str]:
         """The algorithms this renewal's evidence depends on."""
@@ -216,15 +248,16 @@ class Renewal:
         return {"kind": self.kind, "algorithm": self.algorithm,
                 "document_digest": self.document_digest, "leaf": self.leaf,
                 "tree": self.tree, "path": list(self.path),
-                "anchoring": self.anchoring.to_dict()}
+                "anchorings": [a.to_dict() for a in self.anchorings]}
 
     @classmethod
     def from_dict(cls, value: Any) -> Renewal:
-        if not isinstance(value, dict) or not isinstance(value.get("anchoring"), dict):
-            raise EvidenceError("a renewal is an object with an anchoring")
+        if not isinstance(value, dict) or not isinstance(value.get("anchorings"), list) \
+                or not all(isinstance(a, dict) for a in value["anchorings"]):
+            raise EvidenceError("a renewal is an object with a list of anchorings")
         try:
             fields = dict(value)
-            fields["anchoring"] = Anchoring(**value["anchoring"])
+            fields["anchorings"] = tuple(Anchoring(**a) for a in value["anchorings"])
             if not isinstance(fields.get("path"), list):
                 raise EvidenceError("a renewal's path is a list")
             fields["path"] = tuple(fields["path"])
@@ -313,7 +346,7 @@ class TrustPolicy:
 
     @classmethod
     def default(cls) -> TrustPolicy:
-        return cls({name: None for name in ("sha256", "sha3-256", "keccak256")})
+        return cls({name: None for name in ("sha256", "sha3-256", "sha512", "keccak256")})
 
     @classmethod
     def parse(cls, entries: Iterable[str], base: TrustPolicy | None = None) -> TrustPolicy:
@@ -465,14 +498,18 @@ def _check_paths(record: EvidenceRecord) -> tuple[bool, str]:
             root = sorted_pair_root(renewal.algorithm, leaf, path)
         else:
             root = process_proof(leaf_hash(leaf), path)
-        if "0x" + root.hex() != renewal.anchoring.root:
+        if "0x" + root.hex() != renewal.root:
             return False, f"renewal {number}'s path does not lead to its anchored root"
     return True, f"{len(record.renewals)} renewal path(s) lead to their roots"
 
 
 def _entries(record: EvidenceRecord) -> list[tuple[str, Anchoring | Receipt]]:
-    return [("the receipt", record.receipt),
-            *((f"renewal {n}", r.anchoring) for n, r in enumerate(record.renewals, 1))]
+    entries: list[tuple[str, Anchoring | Receipt]] = [("the receipt", record.receipt)]
+    for n, renewal in enumerate(record.renewals, 1):
+        words = len(renewal.anchorings)
+        entries += [(f"renewal {n}" + (f" word {w}" if words > 1 else ""), a)
+                    for w, a in enumerate(renewal.anchorings, 1)]
+    return entries
 
 
 def _check_anchorings(record: EvidenceRecord, connections: dict[int, Any]) -> tuple[bool, str]:
@@ -481,15 +518,16 @@ def _check_anchorings(record: EvidenceRecord, connections: dict[int, Any]) -> tu
     for number, renewal in enumerate(record.renewals, 1):
         # Whoever anchors a migration keeps the revocations: only the issuer itself may.
         if renewal.kind == KIND_MIGRATION and \
-                renewal.anchoring.issuer_id != record.receipt.issuer_id:
+                renewal.anchorings[0].issuer_id != record.receipt.issuer_id:
             return False, f"renewal {number} migrates the record under another issuer"
+    last_renewal = len(record.renewals[-1].anchorings) if record.renewals else 1
     for position, (label, entry) in enumerate(entries):
         root = entry.merkle_root if isinstance(entry, Receipt) else entry.root
         w3 = connections.get(entry.chain_id)
         if w3 is None:
-            if position == len(entries) - 1:
+            if position >= len(entries) - last_renewal:
                 return False, f"no endpoint serves chain {entry.chain_id} of {label}, " \
-                              "the latest anchoring"
+                              "the latest renewal"
             covered.append(label)
             continue
         batch = RegistryClient(w3, entry.contract_address).get_batch(entry.batch_id)
@@ -514,7 +552,7 @@ def _check_policy(record: EvidenceRecord, policy: TrustPolicy, now: dt.datetime,
     relied = [frozenset(RECEIPT_ALGORITHMS)]
     for number, renewal in enumerate(record.renewals, 1):
         expiry = policy.expiry(relied[-1])
-        made = dt.datetime.fromtimestamp(renewal.anchoring.anchored_at, dt.UTC)
+        made = dt.datetime.fromtimestamp(renewal.anchored_at, dt.UTC)
         if not _trusted_at(expiry, made):
             return False, (f"renewal {number} was made {made.date()}, after the evidence it "
                            f"renews stopped being trusted ({_iso(expiry)})")
@@ -539,7 +577,7 @@ def _check_revocation(record: EvidenceRecord, connections: dict[int, Any]
             receipt.chain_id, receipt.contract_address, receipt.document_digest(),
             receipt.batch_id, receipt.proof_bytes())
     else:
-        a = migration.anchoring
+        a = migration.anchorings[0]
         chain_id, address, document, batch_id, proof = (
             a.chain_id, a.contract_address, bytes.fromhex(migration.leaf[2:]), a.batch_id,
             [bytes.fromhex(p[2:]) for p in migration.path])

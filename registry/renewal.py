@@ -25,10 +25,12 @@ from anchor.cid import Cid, raw_cid
 from anchor.errors import AnchorError
 from anchor.evidence import (
     DEFAULT_ALGORITHM,
+    DIGEST_SIZES,
     KIND_HASH_TREE,
     KIND_MIGRATION,
     TREE_OPENZEPPELIN,
     TREE_SORTED_PAIR,
+    WORD,
     Anchoring,
     EvidenceRecord,
     Renewal,
@@ -70,9 +72,13 @@ class EvidenceDirectory:
 
 @dataclass(frozen=True)
 class RenewalOutcome:
-    anchoring: Anchoring
+    anchorings: tuple[Anchoring, ...]  # one per 32-byte word of the renewal tree's root
     records: tuple[EvidenceRecord, ...]
     skipped: tuple[tuple[str, str], ...] = ()  # (document sha256, why)
+
+    @property
+    def anchoring(self) -> Anchoring:
+        return self.anchorings[0]
 
 
 def _anchoring(client: RegistryClient, anchored: AnchoredBatch) -> Anchoring:
@@ -124,11 +130,14 @@ def renew_records(client: RegistryClient, records: Sequence[EvidenceRecord],
     tree = SortedPairTree.of(algorithm, (leaf for _, leaf, _ in leaves))
     manifest = _manifest(store, KIND_HASH_TREE, algorithm, tree.root,
                          ((r, leaf) for r, leaf, _ in leaves))
-    anchoring = _anchoring(client, client.anchor_batch(tree.root, len(leaves), manifest))
+    # Word by word: each is its own batch (a word is as unguessable as the whole root).
+    anchorings = tuple(
+        _anchoring(client, client.anchor_batch(tree.root[i:i + WORD], len(leaves), manifest))
+        for i in range(0, len(tree.root), WORD))
     renewed = tuple(record.renewed(Renewal(
-        KIND_HASH_TREE, algorithm, digest, leaf, TREE_SORTED_PAIR, tree.path(leaf), anchoring))
+        KIND_HASH_TREE, algorithm, digest, leaf, TREE_SORTED_PAIR, tree.path(leaf), anchorings))
         for record, leaf, digest in leaves)
-    return RenewalOutcome(anchoring, renewed, tuple(skipped))
+    return RenewalOutcome(anchorings, renewed, tuple(skipped))
 
 
 # ------------------------------------------------------------------ from the projection
@@ -179,7 +188,7 @@ def renew_batches(sessions: sessionmaker[Session], client: RegistryClient,
                             algorithm=algorithm, store=store)
     for record in outcome.records:
         directory.save(record)
-    return RenewalOutcome(outcome.anchoring, outcome.records, (*skipped, *outcome.skipped))
+    return RenewalOutcome(outcome.anchorings, outcome.records, (*skipped, *outcome.skipped))
 
 
 # ------------------------------------------------------------------ migration
@@ -261,6 +270,9 @@ def import_export(target: RegistryClient, export: MigrationExport, *,
     issuer = target.issuer_of_operator(target.account.address)  # type: ignore[union-attr]
     if issuer is None:
         raise MigrationError("the signing account is no issuer's operator on the new contract")
+    if DIGEST_SIZES.get(algorithm) != WORD:
+        raise MigrationError("a migration's leaves become the new contract's document "
+                             "hashes: choose a 32-byte algorithm", algorithm=algorithm)
     issuer_hex = "0x" + issuer.hex()
     mine = [r for r in export.records if r.receipt.issuer_id == issuer_hex]
     if not mine:
@@ -273,11 +285,11 @@ def import_export(target: RegistryClient, export: MigrationExport, *,
     anchoring = _anchoring(target, target.anchor_batch(tree.root, len(mine), manifest))
     records = tuple(r.renewed(Renewal(
         KIND_MIGRATION, algorithm, None, leaves[r.document_sha256], TREE_OPENZEPPELIN,
-        tuple("0x" + p.hex() for p in tree.proof(leaves[r.document_sha256])), anchoring))
+        tuple("0x" + p.hex() for p in tree.proof(leaves[r.document_sha256])), (anchoring,)))
         for r in mine)
     _carry_revocations(target, anchoring.batch_id, tree, leaves,
                        [v for v in export.revocations if v.issuer_id == issuer_hex])
-    return RenewalOutcome(anchoring, records)
+    return RenewalOutcome((anchoring,), records)
 
 
 def _carry_revocations(target: RegistryClient, batch_id: int, tree: MerkleBatch,

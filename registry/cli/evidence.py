@@ -16,7 +16,9 @@ from pathlib import Path
 from anchor.chain import RegistryClient, connect
 from anchor.evidence import (
     DEFAULT_ALGORITHM,
+    DIGEST_SIZES,
     RENEWAL_ALGORITHMS,
+    WORD,
     EvidenceRecord,
     TrustPolicy,
     verify_evidence_record,
@@ -67,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imported.add_argument("--to", required=True, metavar="ADDRESS", help="the new contract")
     imported.add_argument("--rpc", metavar="URL",
                           help="the new contract's chain (default: the configured one)")
-    imported.add_argument("--algorithm", choices=sorted(RENEWAL_ALGORITHMS),
+    imported.add_argument("--algorithm", choices=sorted(a for a, size in DIGEST_SIZES.items()
+                                                        if size == WORD),
                           default=DEFAULT_ALGORITHM)
     imported.set_defaults(handler=_import)
 

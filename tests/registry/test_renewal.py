@@ -104,16 +104,31 @@ def test_renewed_receipt_verifies_with_rpc_only_after_sha256_is_distrusted(
 def test_renewing_twice_chains_the_renewals(world: RegistryWorld) -> None:
     docs, records = renewed(world, "twice", 2)
     document = {records[0].document_sha256: docs[0]}
-    second = renew_records(world.ptb_operator, records[:1], document, algorithm="sha256")
+    second = renew_records(world.ptb_operator, records[:1], document, algorithm="sha512")
     record = second.records[0]
-    assert [r.algorithm for r in record.renewals] == ["sha3-256", "sha256"]
+    assert [r.algorithm for r in record.renewals] == ["sha3-256", "sha512"]
     assert record.renewals[0] == records[0].renewals[0]
+    # A 64-byte root is anchored as two words, each its own batch; none is rehashed.
+    words = record.renewals[1].anchorings
+    assert len(words) == 2 and words[0].batch_id != words[1].batch_id
+    assert record.renewals[1].root == words[0].root + words[1].root[2:]
     result = verify_evidence_record(record, docs[0], world.anvil.rpc_url)
     assert result.verdict is Verdict.VALID, result.steps
-    # sha3-256 distrusted after the second renewal was made: sha256 (again) carries it.
-    policy = TrustPolicy.parse(["sha3-256=2100-01-01"])
+    assert "renewal 2 word 2" in result.step(STEP_ANCHORINGS).detail
+    # Keccak family (keccak256, sha3-256) and SHA-256 all distrusted after the second
+    # renewal was made: SHA-512 alone carries the evidence.
+    policy = TrustPolicy.parse(["sha3-256=2100-01-01", "keccak256=2100-01-01",
+                                "sha256=2100-01-01"])
     assert verify_evidence_record(record, docs[0], world.anvil.rpc_url, policy=policy,
                                   now=LATER).verdict is Verdict.VALID
+    assert verify_evidence_record(records[0], docs[0], world.anvil.rpc_url, policy=policy,
+                                  now=LATER).verdict is Verdict.INVALID
+    # One word of the root swapped for another batch's: the anchorings step refuses it.
+    swapped = dataclasses.replace(record.renewals[1], anchorings=(words[0], dataclasses.replace(
+        words[1], batch_id=words[0].batch_id)))
+    tampered = dataclasses.replace(record, renewals=(record.renewals[0], swapped))
+    result = verify_evidence_record(tampered, docs[0], world.anvil.rpc_url)
+    assert result.first_failure is not None and result.first_failure.name == STEP_ANCHORINGS
 
 
 def _tamper_leaf(record: EvidenceRecord) -> EvidenceRecord:
@@ -133,9 +148,9 @@ def _tamper_path(record: EvidenceRecord) -> EvidenceRecord:
 
 
 def _tamper_anchoring(record: EvidenceRecord) -> EvidenceRecord:
-    anchoring = dataclasses.replace(record.renewals[0].anchoring,
+    anchoring = dataclasses.replace(record.renewals[0].anchorings[0],
                                     batch_id=record.receipt.batch_id)
-    renewal = dataclasses.replace(record.renewals[0], anchoring=anchoring)
+    renewal = dataclasses.replace(record.renewals[0], anchorings=(anchoring,))
     return dataclasses.replace(record, renewals=(renewal,))
 
 
@@ -234,8 +249,8 @@ def test_migration_keeps_every_verdict_when_the_old_chain_is_gone(
 
     # A migration anchored under another issuer would hand it the revocations: refused.
     moved = migrated[records[3].document_sha256]
-    foreign = dataclasses.replace(moved.renewals[-1], anchoring=dataclasses.replace(
-        moved.renewals[-1].anchoring, issuer_id=LAB))
+    foreign = dataclasses.replace(moved.renewals[-1], anchorings=(dataclasses.replace(
+        moved.renewals[-1].anchorings[0], issuer_id=LAB),))
     result = verify_evidence_record(dataclasses.replace(moved, renewals=(foreign,)), docs[3],
                                     rpc)
     assert result.first_failure is not None and result.first_failure.name == STEP_ANCHORINGS
