@@ -177,7 +177,7 @@ def renew_batches(sessions: sessionmaker[Session], client: RegistryClient,
     for record, cid, encrypted in members:
         if encrypted:
             # The renewal rehashes the document's own bytes; the registry never holds the
-            # key of a confidential one: its holder renews with `certreg evidence --renew`.
+            # key of a confidential one (see docs/evidence-records.md, "Not done").
             skipped.append((record.document_sha256, "confidential: plaintext not held"))
             continue
         try:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from anchor.chain import RegistryClient, RevocationReason
@@ -32,6 +34,13 @@ from tests.anchor.registry_fixtures import CID, LAB, RegistryWorld, deploy_world
 
 LATER = dt.datetime(2101, 1, 1, tzinfo=dt.UTC)  # sha256 no longer trusted then
 SHA256_ENDS = TrustPolicy.parse(["sha256=2100-01-01"])
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "evidence-record.schema.json")
+                    .read_text())
+
+
+def assert_documented(record: EvidenceRecord) -> None:
+    """The record is what docs/evidence-record.schema.json describes."""
+    jsonschema.validate(json.loads(record.to_json()), SCHEMA)
 
 
 def anchor_documents(client: RegistryClient, documents: list[bytes]) -> list[Receipt]:
@@ -123,6 +132,11 @@ def test_renewing_twice_chains_the_renewals(world: RegistryWorld) -> None:
                                   now=LATER).verdict is Verdict.VALID
     assert verify_evidence_record(records[0], docs[0], world.anvil.rpc_url, policy=policy,
                                   now=LATER).verdict is Verdict.INVALID
+    assert_documented(record)
+    mixed = json.loads(record.to_json())
+    mixed["renewals"][1]["anchorings"].pop()  # a SHA-512 root needs both words
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(mixed, SCHEMA)
     # One word of the root swapped for another batch's: the anchorings step refuses it.
     swapped = dataclasses.replace(record.renewals[1], anchorings=(words[0], dataclasses.replace(
         words[1], batch_id=words[0].batch_id)))
@@ -230,6 +244,8 @@ def test_migration_keeps_every_verdict_when_the_old_chain_is_gone(
         assert "covered by later renewals" in result.step(STEP_ANCHORINGS).detail
         after.append(_verdict(result))
     assert after == before
+    for record in migrated.values():
+        assert_documented(record)
     # Unmigrated, an old receipt now proves nothing: its chain does not answer.
     assert verify_evidence_record(records[0], docs[0], rpc).verdict is Verdict.INVALID
     # The migrated evidence still outlives SHA-256 where a hash-tree renewal covers the
