@@ -24,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_utils import is_address, to_checksum_address
@@ -43,21 +43,21 @@ from anchor.receipt import (
     _hex32,
     _StepRunner,
 )
+from anchor.renewal_tree import (
+    DIGEST_SIZES,
+    RENEWAL_ALGORITHMS,
+    WORD,
+    SortedPairTree,
+    digest_of,
+    sorted_pair_root,
+)
+from anchor.trust_policy import TrustPolicy, end_text, trusted_at
 
 EVIDENCE_FORMAT = "certreg-evidence-record/1"
 KIND_HASH_TREE = "hash-tree"
 KIND_MIGRATION = "migration"
 TREE_SORTED_PAIR = "certreg-sorted-pair/1"
 TREE_OPENZEPPELIN = "openzeppelin-standard-merkle-tree/bytes32"
-# Renewal algorithms. A root is anchored as contract words of 32 bytes each, never hashed
-# down with an older algorithm: a SHA-512 root takes two anchorings (docs/evidence-records.md).
-RENEWAL_ALGORITHMS: dict[str, Callable[[bytes], bytes]] = {
-    "sha3-256": lambda data: hashlib.sha3_256(data).digest(),
-    "sha512": lambda data: hashlib.sha512(data).digest(),
-    "sha256": lambda data: hashlib.sha256(data).digest(),
-}
-DIGEST_SIZES = {"sha3-256": 32, "sha512": 64, "sha256": 32}
-WORD = 32
 DEFAULT_ALGORITHM = "sha3-256"
 RECEIPT_ALGORITHMS = ("sha256", "keccak256")  # document digest, Merkle tree
 
@@ -77,14 +77,6 @@ def canonical_json(value: Any) -> bytes:
                       ensure_ascii=False).encode()
 
 
-def _digest(algorithm: str, data: bytes) -> bytes:
-    try:
-        return RENEWAL_ALGORITHMS[algorithm](data)
-    except KeyError:
-        raise EvidenceError(f"unsupported renewal algorithm {algorithm!r}",
-                            supported=sorted(RENEWAL_ALGORITHMS)) from None
-
-
 def _hex_digest(value: bytes | str, size: int) -> str:
     """Canonical 0x-prefixed lowercase hex of exactly `size` bytes."""
     text = ("0x" + value.hex()) if isinstance(value, bytes) else str(value).lower()
@@ -99,64 +91,6 @@ def _int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise EvidenceError(f"{name} must be a non-negative integer")
     return value
-
-
-# ------------------------------------------------------------------ sorted-pair tree
-
-def _node(algorithm: str, a: bytes, b: bytes) -> bytes:
-    return _digest(algorithm, b"\x01" + min(a, b) + max(a, b))
-
-
-def tree_leaf(algorithm: str, value: bytes) -> bytes:
-    """Leaves and inner nodes are domain-separated (0x00 / 0x01), as in RFC 6962."""
-    return _digest(algorithm, b"\x00" + value)
-
-
-def sorted_pair_root(algorithm: str, value: bytes, path: Sequence[bytes]) -> bytes:
-    node = tree_leaf(algorithm, value)
-    for sibling in path:
-        node = _node(algorithm, node, sibling)
-    return node
-
-
-@dataclass(frozen=True)
-class SortedPairTree:
-    """`certreg-sorted-pair/1`: leaves sorted, pairs hashed smaller first, an odd node
-    moves up unchanged, so a path is the list of siblings alone."""
-
-    algorithm: str
-    levels: tuple[tuple[bytes, ...], ...]
-    _index: dict[bytes, int] = field(repr=False, compare=False)
-
-    @classmethod
-    def of(cls, algorithm: str, values: Iterable[bytes]) -> SortedPairTree:
-        leaves = sorted({tree_leaf(algorithm, v): v for v in values}.items())
-        if not leaves:
-            raise MerkleError("a renewal tree needs at least one leaf")
-        level = tuple(node for node, _ in leaves)
-        levels = [level]
-        while len(level) > 1:
-            level = tuple(_node(algorithm, level[i], level[i + 1]) if i + 1 < len(level)
-                          else level[i] for i in range(0, len(level), 2))
-            levels.append(level)
-        return cls(algorithm, tuple(levels), {v: i for i, (_, v) in enumerate(leaves)})
-
-    @property
-    def root(self) -> bytes:
-        return self.levels[-1][0]
-
-    def path(self, value: bytes) -> tuple[bytes, ...]:
-        try:
-            i = self._index[value]
-        except KeyError:
-            raise MerkleError("value is not a leaf of this renewal tree") from None
-        siblings = []
-        for level in self.levels[:-1]:
-            sibling = i ^ 1
-            if sibling < len(level):
-                siblings.append(level[sibling])
-            i //= 2
-        return tuple(siblings)
 
 
 # ------------------------------------------------------------------ the record
@@ -323,66 +257,16 @@ class EvidenceRecord:
 def renewal_leaf(record: EvidenceRecord, kind: str, algorithm: str,
                  document_bytes: bytes | None = None) -> tuple[bytes, bytes | None]:
     """(leaf value, document digest) of the next renewal of `record`."""
-    previous = _digest(algorithm, record.previous_evidence(len(record.renewals)))
+    previous = digest_of(algorithm, record.previous_evidence(len(record.renewals)))
     if kind == KIND_MIGRATION:
-        return _digest(algorithm, record.receipt.document_digest() + previous), None
+        return digest_of(algorithm, record.receipt.document_digest() + previous), None
     if document_bytes is None:
         raise EvidenceError("a hash-tree renewal rehashes the document: its bytes are needed")
     if hashlib.sha256(document_bytes).digest() != record.receipt.document_digest():
         raise EvidenceError("document bytes do not match the receipt",
                             document=record.document_sha256)
-    document_digest = _digest(algorithm, document_bytes)
-    return _digest(algorithm, document_digest + previous), document_digest
-
-
-# ------------------------------------------------------------------ trust policy
-
-@dataclass(frozen=True)
-class TrustPolicy:
-    """Until when each algorithm is trusted (None: not yet known to fail). An algorithm
-    the policy does not name is not trusted at all."""
-
-    trusted_until: Mapping[str, dt.datetime | None]
-
-    @classmethod
-    def default(cls) -> TrustPolicy:
-        return cls({name: None for name in ("sha256", "sha3-256", "sha512", "keccak256")})
-
-    @classmethod
-    def parse(cls, entries: Iterable[str], base: TrustPolicy | None = None) -> TrustPolicy:
-        """`ALGORITHM=YYYY-MM-DD` (trusted before that day, UTC) or `ALGORITHM=never`."""
-        policy = dict((base or cls.default()).trusted_until)
-        for entry in entries:
-            name, _, until = entry.partition("=")
-            if not name or not until:
-                raise EvidenceError(f"trust policy entry {entry!r} is not ALGORITHM=DATE")
-            if until == "never":
-                policy[name] = dt.datetime.min.replace(tzinfo=dt.UTC)
-                continue
-            try:
-                day = dt.date.fromisoformat(until)
-            except ValueError:
-                raise EvidenceError(f"trust policy date {until!r} is not YYYY-MM-DD") from None
-            policy[name] = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-        return cls(policy)
-
-    def expiry(self, algorithms: Iterable[str]) -> dt.datetime | None:
-        """When the first of `algorithms` stops being trusted (None: none known to)."""
-        limits = []
-        for name in algorithms:
-            if name not in self.trusted_until:
-                return dt.datetime.min.replace(tzinfo=dt.UTC)
-            if self.trusted_until[name] is not None:
-                limits.append(self.trusted_until[name])
-        return min(limits, default=None)
-
-
-def _trusted_at(expiry: dt.datetime | None, moment: dt.datetime) -> bool:
-    return expiry is None or moment < expiry
-
-
-def _iso(moment: dt.datetime | None) -> str:
-    return "no known end" if moment is None else moment.date().isoformat()
+    document_digest = digest_of(algorithm, document_bytes)
+    return digest_of(algorithm, document_digest + previous), document_digest
 
 
 # ------------------------------------------------------------------ verification
@@ -463,7 +347,7 @@ def _check_document(record: EvidenceRecord, document: bytes | str | None) -> tup
         return False, f"SHA-256 of the document is {actual}, the receipt says otherwise"
     for number, renewal in enumerate(record.renewals, 1):
         if renewal.document_digest is not None and \
-                "0x" + _digest(renewal.algorithm, document).hex() != renewal.document_digest:
+                "0x" + digest_of(renewal.algorithm, document).hex() != renewal.document_digest:
             return False, f"{renewal.algorithm} of the document differs from renewal {number}"
     algorithms = sorted({"sha256", *(r.algorithm for r in record.renewals
                                      if r.kind == KIND_HASH_TREE)})
@@ -482,10 +366,10 @@ def _check_receipt_proof(receipt: Receipt) -> tuple[bool, str]:
 
 def _check_leaves(record: EvidenceRecord) -> tuple[bool, str]:
     for number, renewal in enumerate(record.renewals, 1):
-        previous = _digest(renewal.algorithm, record.previous_evidence(number - 1))
+        previous = digest_of(renewal.algorithm, record.previous_evidence(number - 1))
         bound = (bytes.fromhex(renewal.document_digest[2:])
                  if renewal.document_digest is not None else record.receipt.document_digest())
-        if "0x" + _digest(renewal.algorithm, bound + previous).hex() != renewal.leaf:
+        if "0x" + digest_of(renewal.algorithm, bound + previous).hex() != renewal.leaf:
             return False, f"renewal {number}'s leaf does not cover the evidence before it"
     return True, f"{len(record.renewals)} renewal leaf/leaves cover the evidence before them"
 
@@ -553,19 +437,19 @@ def _check_policy(record: EvidenceRecord, policy: TrustPolicy, now: dt.datetime,
     for number, renewal in enumerate(record.renewals, 1):
         expiry = policy.expiry(relied[-1])
         made = dt.datetime.fromtimestamp(renewal.anchored_at, dt.UTC)
-        if not _trusted_at(expiry, made):
+        if not trusted_at(expiry, made):
             return False, (f"renewal {number} was made {made.date()}, after the evidence it "
-                           f"renews stopped being trusted ({_iso(expiry)})")
+                           f"renews stopped being trusted ({end_text(expiry)})")
         relied.append(renewal.relies_on(record.document_algorithm(number - 1)))
     latest = set(relied[-1])
     if not have_bytes:
         latest.add("sha256")  # the caller named the document by its SHA-256 only
     expiry = policy.expiry(latest)
-    if not _trusted_at(expiry, now):
+    if not trusted_at(expiry, now):
         return False, (f"the latest evidence rests on {', '.join(sorted(latest))}, not "
-                       f"trusted since {_iso(expiry)}: renew it")
+                       f"trusted since {end_text(expiry)}: renew it")
     return True, (f"each renewal made in time; latest evidence rests on "
-                  f"{', '.join(sorted(latest))}, trusted until {_iso(expiry)}")
+                  f"{', '.join(sorted(latest))}, trusted until {end_text(expiry)}")
 
 
 def _check_revocation(record: EvidenceRecord, connections: dict[int, Any]
@@ -599,6 +483,6 @@ def _check_revocation(record: EvidenceRecord, connections: dict[int, Any]
     return False, detail, status
 
 
-__all__ = ["EVIDENCE_FORMAT", "Anchoring", "EvidenceRecord", "Renewal", "SortedPairTree",
-           "TrustPolicy", "VerificationStep", "canonical_json", "renewal_leaf",
-           "verify_evidence_record"]
+__all__ = ["DIGEST_SIZES", "EVIDENCE_FORMAT", "RENEWAL_ALGORITHMS", "WORD", "Anchoring",
+           "EvidenceRecord", "Renewal", "SortedPairTree", "TrustPolicy", "VerificationStep",
+           "canonical_json", "renewal_leaf", "verify_evidence_record"]
