@@ -314,7 +314,8 @@ def verify_evidence_record(record: EvidenceRecord, document: bytes | str | None,
     connections = _clients(rpc)
     runner.run(STEP_ANCHORINGS, lambda: _check_anchorings(record, connections))
     runner.run(STEP_TRUST_POLICY, lambda: _check_policy(record, policy, now,
-                                                        document_bytes is not None))
+                                                        document_bytes is not None),
+               needs_chain=False)
     revocation: RevocationStatus | None = None
 
     def check_revocation() -> tuple[bool, str]:
