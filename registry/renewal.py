@@ -125,8 +125,8 @@ def renew_records(client: RegistryClient, records: Sequence[EvidenceRecord],
         assert digest is not None
         leaves.append((record, leaf, digest))
     if not leaves:
-        raise MigrationError("nothing to renew: no document bytes available",
-                             skipped=len(skipped))
+        raise EvidenceNotFoundError("nothing to renew: no document bytes available",
+                                    skipped=len(skipped))
     tree = SortedPairTree.of(algorithm, (leaf for _, leaf, _ in leaves))
     manifest = _manifest(store, KIND_HASH_TREE, algorithm, tree.root,
                          ((r, leaf) for r, leaf, _ in leaves))
@@ -184,7 +184,8 @@ def renew_batches(sessions: sessionmaker[Session], client: RegistryClient,
             documents[record.document_sha256] = store.get(Cid.parse(cid))
         except AnchorError as exc:
             skipped.append((record.document_sha256, exc.message))
-    outcome = renew_records(client, [r for r, _, _ in members], documents,
+    outcome = renew_records(client, [r for r, _, _ in members
+                                     if r.document_sha256 in documents], documents,
                             algorithm=algorithm, store=store)
     for record in outcome.records:
         directory.save(record)

@@ -27,9 +27,15 @@ def test_cli_renew_evidence_verify_and_migrate(cli, make_dccs: MakeDccs,  # noqa
     assert code == EXIT_FAILURE and result["verdict"] == "invalid"
     assert [s["name"] for s in result["steps"] if s["status"] == "failed"] == ["trust-policy"]
 
+    (secret,) = make_dccs(tmp_path / "secret", 1, "SECRET")
+    code, confidential, err = cli("issue", str(secret), "--encrypt")
+    assert code == EXIT_OK, err
     code, renewed, err = cli("renew", "--all")
     assert code == EXIT_OK, err
     assert renewed["renewed"] == 3 and renewed["algorithm"] == "sha3-256"
+    # The registry never holds a confidential document's plaintext: it says so, per document.
+    assert renewed["skipped"] == [{"sha256": confidential["documents"][0]["sha256"],
+                                   "reason": "confidential: plaintext not held"}]
     assert cli("revoke", hashes[1], "--reason", "withdrawn")[0] == EXIT_OK
 
     record = tmp_path / "record.json"
@@ -46,10 +52,10 @@ def test_cli_renew_evidence_verify_and_migrate(cli, make_dccs: MakeDccs,  # noqa
     export = tmp_path / "export.json"
     code, exported, err = cli("migrate", "export", "-o", str(export))
     assert code == EXIT_OK, err
-    assert exported == {"output": str(export), "records": 3, "revocations": 1}
+    assert exported == {"output": str(export), "records": 4, "revocations": 1}
     code, imported, err = cli("migrate", "import", str(export), "--to", new.deployer.address)
     assert code == EXIT_OK, err
-    assert imported["records"] == 3 and imported["contract_address"] == new.deployer.address
+    assert imported["records"] == 4 and imported["contract_address"] == new.deployer.address
     migrated = tmp_path / "migrated.json"
     assert cli("evidence", hashes[1], "-o", str(migrated))[0] == EXIT_OK
     assert [r["kind"] for r in json.loads(migrated.read_text())["renewals"]] == [
