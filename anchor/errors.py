@@ -89,3 +89,9 @@ class ReceiptError(AnchorError):
     """A receipt file is malformed, of an unknown format version, or inconsistent."""
 
     code = "receipt-invalid"
+
+
+class EvidenceError(AnchorError):
+    """An evidence record or renewal is malformed, of an unknown format or algorithm."""
+
+    code = "evidence-invalid"

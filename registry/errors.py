@@ -317,3 +317,16 @@ class InstrumentIdInvalidError(RegistryError):
     <serial>`, each part a normalised key: lowercase letters and digits only)."""
 
     code = "instrument-id-invalid"
+
+
+class EvidenceNotFoundError(RegistryError):
+    """No anchored document or batch to build, renew or migrate evidence for."""
+
+    code = "evidence-not-found"
+
+
+class MigrationError(RegistryError):
+    """A migration export is unreadable, or the new contract cannot take it (the signing
+    account is no issuer's operator there, nothing of its issuer to import)."""
+
+    code = "migration-invalid"

@@ -35,6 +35,8 @@ COMMAND_MODULES = (
     "registry.cli.bench",
     "registry.cli.trust",
     "registry.cli.instruments",
+
+    "registry.cli.evidence",
 )
 
 
