@@ -25,6 +25,7 @@ from registry.api.routes._shared import (
     ndjson_lines,
     parse_cursor,
 )
+from registry.api.streaming import ClosingStreamingResponse
 from registry.db.instruments import (
     InstrumentCriteria,
     instrument_alerts,
@@ -83,8 +84,9 @@ def instrument_alerts_feed(
     relies on a reference standard revoked for a reason that affects measurements
     (`reference-standard-revoked`, the cascade)."""
     alerts = instrument_alerts(sessions, after=parse_cursor(cursor), revocations=revocations)
-    return StreamingResponse(ndjson_lines(alert.to_dict() for alert in alerts),
-                             media_type="application/x-ndjson")
+    # The cascade behind it holds a database connection: closed even if the client goes.
+    return ClosingStreamingResponse(ndjson_lines(alert.to_dict() for alert in alerts),
+                                    media_type="application/x-ndjson")
 
 
 @router.get("/{instrument_id}", responses=error_responses(404, 422))
