@@ -548,7 +548,7 @@ def measure_cascade(url: str, revoked: str, effective_from: dt.date, runs: int,
     return {"affected": expected,
             "by_depth": {str(d): n for d, n in sorted(first_run.depths.items())},
             "first_item_seconds": summary([run.first_seconds for run in timed], 4),
-            "seconds": summary(seconds, 3),
+            "seconds": summary(seconds, 4),  # as first_item_seconds: comparable
             "affected_per_second": round(expected / statistics.median(seconds)),
             "first_run_seconds": round(first_run.seconds, 3),
             "sql_statements": int(stats["statements"]),
