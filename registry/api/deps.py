@@ -15,6 +15,7 @@ from anchor.chain import RegistryClient
 from anchor.store import ContentStore
 from registry.db.queries import DatabaseIndexView
 from registry.settings import Settings
+from registry.verdicts import FastVerifier
 from registry.verify import ChainView, IndexView
 from registry.verify.steps import TrustChecks
 
@@ -75,3 +76,16 @@ def get_trust_checks(sessions: SessionFactoryDep, store: ContentStoreDep) -> Tru
 
 
 TrustChecksDep = Annotated[TrustChecks, Depends(get_trust_checks)]
+
+
+def get_fast_verifier(request: Request, sessions: SessionFactoryDep,
+                      client: RegistryClientDep, store: ContentStoreDep) -> FastVerifier:
+    """One per process: it holds the cache of confirmed batch records."""
+    state = request.app.state
+    if getattr(state, "fast_verifier", None) is None:
+        state.fast_verifier = FastVerifier(sessions, client, store,
+                                           state.settings.confirmations)
+    return state.fast_verifier
+
+
+FastVerifierDep = Annotated[FastVerifier, Depends(get_fast_verifier)]

@@ -114,6 +114,11 @@ class CertificateVerification:
     metadata: dict[str, Any] | None = None
     traceability: TraceabilityEvidence | None = None
     accreditation_scope: ScopeEvidence | None = None
+    # The chain block the verdict reflects (the indexer's last indexed block, or the head
+    # for a fresh verification that read every fact from the chain) and how many blocks
+    # the chain head is ahead of it.
+    as_of_block: int | None = None
+    blocks_behind_head: int | None = None
 
     def check(self, name: str) -> Check:
         return next(c for c in self.checks if c.name == name)
