@@ -9,6 +9,7 @@ are refused, so a deployment cannot start with a password from an example file.
 from __future__ import annotations
 
 import json
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -55,9 +56,14 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_document_bytes: int = 20 * 1024 * 1024
-    # Token buckets, in memory per API process (0 turns a limit off): public endpoints per
-    # client IP (behind a proxy, run uvicorn with --proxy-headers so that is the real client);
-    # authenticated issuance per API credential, counted apart from the public budget.
+    # API worker processes (`certreg up`, `certreg api`): None = one per CPU core.
+    api_workers: int | None = Field(default=None, ge=1)
+    # /readyz fails when the indexer is more than this many blocks behind the chain's
+    # safe head (the head less the confirmation depth): verdicts would be that stale.
+    max_indexer_lag_blocks: int = Field(default=50, ge=0)
+    # Token buckets shared by the API's worker processes (0 turns a limit off): public
+    # endpoints per client IP (behind a proxy, run uvicorn with --proxy-headers so that is
+    # the real client); authenticated issuance per API credential, counted apart.
     rate_limit_per_second: float = Field(default=20.0, ge=0)
     rate_limit_burst: int = Field(default=60, ge=1)
     issuance_rate_limit_per_minute: float = Field(default=60.0, ge=0)
@@ -104,6 +110,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'certreg.db').resolve()}"
+
+    @property
+    def effective_api_workers(self) -> int:
+        return self.api_workers or os.cpu_count() or 1
 
     @property
     def blob_dir(self) -> Path:
