@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=60, ge=1)
     issuance_rate_limit_per_minute: float = Field(default=60.0, ge=0)
     issuance_rate_limit_burst: int = Field(default=10, ge=1)
+    # Where the worker processes of one server keep their shared buckets; `certreg up`
+    # sets it for its workers. None: each process limits on its own (one process).
+    rate_limit_state_dir: Path | None = None
     # An issuance request waits this long for another one of this process before 503.
     issuance_lock_timeout_seconds: float = Field(default=120.0, gt=0)
     # Operator (Ethereum) key for anchoring and revocation.
