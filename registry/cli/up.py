@@ -89,7 +89,10 @@ def serve_api(settings: Settings) -> None:
         "CERTREG_CHAIN_PORT": str(settings.chain_port),
         "CERTREG_RATE_LIMIT_STATE_DIR": str(state_dir)})
     try:
+        # A busy worker (or one slow to import on a loaded machine) answers the
+        # supervisor's health check late; uvicorn's 5 s would restart it for that.
         uvicorn.run("registry.api.app:create_worker_app", factory=True, workers=workers,
-                    host=settings.api_host, port=settings.api_port, log_level="info")
+                    host=settings.api_host, port=settings.api_port, log_level="info",
+                    timeout_worker_healthcheck=60)
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
