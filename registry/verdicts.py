@@ -8,29 +8,28 @@
 * Mutable chain facts (revocations, issuer status) as the indexer projected them, with
   the block they reflect (`as_of_block`); the indexer follows every event changing them.
 * The trust results (issuer status at issue, traceability, accreditation scope) kept
-  current by the indexer in `verdict_inputs` (`refresh_verdict_inputs`), recomputed on
-  the events that change them: a new anchoring or a revocation (for everything citing
-  the document, transitively), an accreditation version of the issuer, a reorg.
+  current by the indexer in `verdict_inputs` (registry.index.verdict_inputs).
 
-`FastVerifier.verify` answers from one SQL statement plus the in-memory batch cache, and
-takes the uncached path (`verify_fresh`: every fact read from chain and store) for any
-document whose inputs are not computed yet. tests/registry/test_verdicts_differential.py
-runs both over every certificate through revocations, supersession, suspension,
-accreditation changes and a reorg.
+`FastVerifier.verify` answers from one SQL statement plus the in-memory caches, and
+takes the uncached path (`verify_fresh`: every chain fact read from the contract) for
+any document whose inputs are not computed yet. `FastVerifier.render` also keeps the
+rendered verdict by the exact rows it came from: the same rows give the same verdict.
+tests/registry/test_verdicts_differential.py runs both paths over every certificate
+through revocations, supersession, suspension, accreditation changes and a reorg.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,25 +42,31 @@ from anchor.chain import (
 )
 from anchor.merkle import leaf_hash, process_proof
 from anchor.store import ContentStore
-from registry.db.models import ChainBatch, ChainDocument, IndexerState, VerdictInputs
-from registry.db.queries import DatabaseIndexView, anchoring_of
-from registry.db.traceability import ProjectionTraceabilityView
+from registry.db.models import IndexerState
+from registry.db.queries import DatabaseIndexView
 from registry.db.verdicts import (
     AnchoringFacts,
     VerdictFacts,
-    citing_closure,
-    document_rows,
-    missing_inputs,
-    verdict_facts,
+    facts_of,
+    verdict_rows,
 )
-from registry.trust import RegistryTrustChecks, calibration_date_of
+from registry.trust import RegistryTrustChecks
 from registry.verify import CertificateVerification, IndexedAnchoring, verify_certificate
 from registry.verify.model import ScopeEvidence, TraceabilityEvidence
 from registry.verify.steps import IssuerSnapshot, traceability_evidence
-from registry.verify.traceability import trace
 
 DEFAULT_HEAD_TTL_SECONDS = 1.0
 DEFAULT_MAX_CACHED_BATCHES = 100_000
+DEFAULT_MAX_CACHED_SIGNATURES = 10_000
+DEFAULT_MAX_RENDERED_VERDICTS = 10_000
+_VERDICT_JSON = TypeAdapter(CertificateVerification)
+# When a verdict was taken, not what it is: left out of the ETag, appended to the body.
+_WHEN = {"as_of_block", "blocks_behind_head"}
+
+
+class NeedsThread(Exception):
+    """The cached-only path met something it would have to wait for (a chain read, a
+    signature check, the uncached path): the caller reruns it where blocking is fine."""
 
 
 class BatchSource(Protocol):
@@ -93,23 +98,28 @@ class ConfirmedBatches:
         self._batches: OrderedDict[tuple[int, str], BatchRecord] = OrderedDict()
         self._head: tuple[int, float] | None = None
 
-    def head(self) -> int:
+    def head(self, *, cached_only: bool = False) -> int:
         """The chain head, read at most once per `head_ttl_seconds`."""
         now = self._clock()
         cached = self._head
         if cached is not None and now - cached[1] < self.head_ttl_seconds:
             return cached[0]
+        if cached_only:
+            raise NeedsThread("the chain head is due to be read again")
         head = self.chain.head_block_number()
         self._head = (head, now)
         return head
 
-    def get(self, batch_id: int, block_hash: str) -> BatchRecord | None:
+    def get(self, batch_id: int, block_hash: str, *,
+            cached_only: bool = False) -> BatchRecord | None:
         key = (batch_id, block_hash)
         with self._lock:
             hit = self._batches.get(key)
             if hit is not None:
                 self._batches.move_to_end(key)
                 return hit
+        if cached_only:
+            raise NeedsThread(f"batch {batch_id} is not cached yet")
         batch = self.chain.get_batch(batch_id)
         if batch is not None and self.head() - batch.block_number + 1 >= self.confirmations:
             with self._lock:
@@ -117,6 +127,9 @@ class ConfirmedBatches:
                 while len(self._batches) > self.max_entries:
                     self._batches.popitem(last=False)
         return batch
+
+    def cached(self, batch_id: int, block_hash: str) -> bool:
+        return (batch_id, block_hash) in self._batches
 
     def __len__(self) -> int:
         return len(self._batches)
@@ -132,15 +145,28 @@ class ProjectedChain:
     """registry.verify.ChainView from cached batch records plus the projection's mutable
     facts: `verify` is the contract's own logic (CertificateRegistry.verify) over them."""
 
-    def __init__(self, batches: ConfirmedBatches, facts: VerdictFacts) -> None:
+    def __init__(self, batches: ConfirmedBatches, facts: VerdictFacts, *,
+                 cached_only: bool = False) -> None:
         self._batches = batches
-        self._by_batch = {a.batch.batch_id: a for a in facts.anchorings}
+        self._by_batch = {a.anchoring.batch_id: a for a in facts.anchorings}
+        self._cached_only = cached_only
+        self._asked: set[int] = set()
+
+    @property
+    def answered_from_confirmed_batches(self) -> bool:
+        """Whether every batch the steps asked about is one the cache holds (past the
+        confirmation depth): only then may the verdict be kept for these facts."""
+        return all(b in self._by_batch and self._batches.cached(
+            b, self._by_batch[b].block_hash) for b in self._asked)
 
     def get_batch(self, batch_id: int) -> BatchRecord | None:
+        self._asked.add(batch_id)
         indexed = self._by_batch.get(batch_id)
         if indexed is None:
+            if self._cached_only:
+                raise NeedsThread(f"batch {batch_id} is not indexed")
             return self._batches.chain.get_batch(batch_id)
-        return self._batches.get(batch_id, indexed.batch.block_hash)
+        return self._batches.get(batch_id, indexed.block_hash, cached_only=self._cached_only)
 
     def verify(self, document_hash: bytes, batch_id: int,
                proof: Sequence[bytes]) -> OnChainVerification:
@@ -148,7 +174,7 @@ class ProjectedChain:
         if batch is None or process_proof(leaf_hash(document_hash), proof) != batch.root:
             return _not_anchored()
         indexed = self._by_batch[batch_id]
-        if indexed.batch.issuer_id != batch.issuer_id.hex():
+        if indexed.anchoring.issuer_id != batch.issuer_id.hex():
             # The index disagrees with the chain about the issuer: the steps fail this
             # anchoring on the issuer alone, so the mutable facts are not needed.
             return dataclasses.replace(_not_anchored(), anchored=True,
@@ -175,28 +201,37 @@ class PrecomputedIndex:
     def __init__(self, facts: VerdictFacts, database: DatabaseIndexView) -> None:
         self._facts = facts
         self._database = database
+        # Whether an answer came from outside the facts (so a verdict is not to be kept
+        # by the facts alone).
+        self.went_beyond_facts = False
+
+    def _beyond(self) -> DatabaseIndexView:
+        self.went_beyond_facts = True
+        return self._database
 
     def anchorings(self, sha256: str) -> Sequence[IndexedAnchoring]:
         if sha256 != self._facts.sha256:
-            return self._database.anchorings(sha256)
-        return [anchoring_of(a.document, a.batch) for a in self._facts.anchorings]
+            return self._beyond().anchorings(sha256)
+        return [a.anchoring for a in self._facts.anchorings]
 
     def issuer(self, issuer_id: str) -> IssuerSnapshot | None:
         for a in self._facts.anchorings:
-            if a.batch.issuer_id == issuer_id:
+            if a.anchoring.issuer_id == issuer_id:
                 if a.issuer_status is None:
                     return None
                 return IssuerSnapshot(issuer_id, a.issuer_country or "", a.issuer_kind or "",
                                       a.issuer_status)
-        return self._database.issuer(issuer_id)
+        return self._beyond().issuer(issuer_id)
 
     def issuer_status_at(self, issuer_id: str, block_number: int) -> str | None:
         for a in self._facts.anchorings:
-            if a.batch.issuer_id == issuer_id and a.inputs_block == block_number:
+            if a.anchoring.issuer_id == issuer_id and a.inputs_block == block_number:
                 return a.issuer_status_at_issue
-        return self._database.issuer_status_at(issuer_id, block_number)
+        return self._beyond().issuer_status_at(issuer_id, block_number)
 
     def authorised_signers(self, issuer_id: str, block_number: int) -> frozenset[str] | None:
+        # Only step 7 with a signed upload uses the answer; rendered verdicts are of
+        # hashes alone (no signer), so they do not depend on it.
         return self._database.authorised_signers(issuer_id, block_number)
 
 
@@ -210,15 +245,21 @@ class PrecomputedTrust:
     uploaded for verification is checked against the scope live (its results are
     confidential, so nothing was precomputed from them)."""
 
-    def __init__(self, facts: VerdictFacts, live: RegistryTrustChecks) -> None:
+    def __init__(self, facts: VerdictFacts, live: RegistryTrustChecks, *,
+                 cached_only: bool = False) -> None:
         self._facts = facts
         self._live = live
+        self._cached_only = cached_only
+        self.went_beyond_facts = False
 
     def traceability(self, sha256: str) -> TraceabilityEvidence | None:
         for a in self._facts.anchorings:
-            if a.document.sha256 == sha256:
+            if a.anchoring.sha256 == sha256:
                 data = a.traceability
                 return None if data is None else TraceabilityEvidence(**data)
+        if self._cached_only:
+            raise NeedsThread("traceability of a document not in the facts")
+        self.went_beyond_facts = True
         result = self._live.traceability(sha256)
         return None if result is None else traceability_evidence(result)
 
@@ -226,9 +267,67 @@ class PrecomputedTrust:
                             document: bytes | None) -> ScopeEvidence | None:
         if document is None or not anchoring.encrypted:
             for a in self._facts.anchorings:
-                if a.batch.batch_id == anchoring.batch_id and a.scope is not None:
+                if a.anchoring.batch_id == anchoring.batch_id and a.scope is not None:
                     return scope_evidence(a.scope)
+        if self._cached_only:
+            raise NeedsThread("the scope is checked against the uploaded document")
+        self.went_beyond_facts = True
         return self._live.accreditation_scope(anchoring, document)
+
+
+@dataclass(frozen=True)
+class RenderedVerdict:
+    """A verdict as the API serves it: JSON of everything but when it was taken (the last
+    two fields, appended per response), and a weak ETag over that JSON."""
+
+    verdict: str
+    stable_json: bytes
+    etag: str
+
+    def body(self, as_of_block: int | None, blocks_behind_head: int | None) -> bytes:
+        def number(value: int | None) -> bytes:
+            return b"null" if value is None else str(value).encode()
+
+        return (self.stable_json[:-1] + b',"as_of_block":' + number(as_of_block)
+                + b',"blocks_behind_head":' + number(blocks_behind_head) + b"}")
+
+
+def render_verdict(result: CertificateVerification) -> RenderedVerdict:
+    stable = _VERDICT_JSON.dump_json(result, exclude=_WHEN)
+    return RenderedVerdict(result.verdict.value, stable,
+                           'W/"' + hashlib.sha256(stable).hexdigest()[:32] + '"')
+
+
+class SignatureCache:
+    """Signature verdicts by the SHA-256 of the exact bytes, kept only when they cannot
+    depend on the clock: the document states its signing time (the certificate is
+    judged at that time) or carries no signature. Bounded, least recently used out."""
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_CACHED_SIGNATURES) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._verdicts: OrderedDict[str, Any] = OrderedDict()
+
+    def checker(self, verify_signature: Callable[[bytes], Any], *,
+                cached_only: bool) -> Callable[[bytes], Any]:
+        def check(document: bytes) -> Any:
+            key = hashlib.sha256(document).hexdigest()
+            with self._lock:
+                hit = self._verdicts.get(key)
+                if hit is not None:
+                    self._verdicts.move_to_end(key)
+                    return hit
+            if cached_only:
+                raise NeedsThread("the signature is not checked yet")
+            result = verify_signature(document)
+            if result.signing_time is not None or result.status.value == "unsigned":
+                with self._lock:
+                    self._verdicts[key] = result
+                    while len(self._verdicts) > self.max_entries:
+                        self._verdicts.popitem(last=False)
+            return result
+
+        return check
 
 
 @dataclass
@@ -239,28 +338,82 @@ class FastVerifier:
     chain: Any  # RegistryClient: get_batch, verify, head_block_number
     store: ContentStore | None
     confirmations: int = 1
+    max_rendered: int = DEFAULT_MAX_RENDERED_VERDICTS
     batches: ConfirmedBatches = field(init=False)
+    signatures: SignatureCache = field(init=False)
 
     def __post_init__(self) -> None:
+        self.engine = self.sessions.kw["bind"]
         self.batches = ConfirmedBatches(self.chain, self.confirmations)
+        self.signatures = SignatureCache()
+        self._lock = threading.Lock()
+        self._rendered: OrderedDict[tuple[Any, ...], RenderedVerdict] = OrderedDict()
 
     def verify(self, sha256: str | None, document: bytes | None, *,
                verify_signature: Callable[[bytes], Any] | None = None,
-               metrology: bool = True) -> CertificateVerification:
+               metrology: bool = True, cached_only: bool = False) -> CertificateVerification:
+        """The verdict from one SELECT and the caches. With `cached_only`, NeedsThread
+        instead of any chain read, signature check or fallback to the uncached path
+        (anything that would block for long), so it can run on an event loop."""
         digest = (hashlib.sha256(document).hexdigest() if document is not None
                   else (sha256 or "").lower().removeprefix("0x"))
-        facts = verdict_facts(self.sessions, digest)
+        rows, as_of = verdict_rows(self.engine, digest)
+        result, _ = self._verify_rows(sha256, document, facts_of(digest, rows, as_of),
+                                      verify_signature, metrology, cached_only)
+        return result
+
+    def render(self, sha256: str, *, metrology: bool = True,
+               cached_only: bool = False) -> tuple[RenderedVerdict, int | None, int | None]:
+        """Verify by hash, rendered, with the block it reflects and how far behind the
+        head that is. The rendering is kept by the exact rows it was computed from (and
+        only when every batch it needed is a confirmed, cached one): the same facts give
+        the same verdict, so only the SELECT runs again."""
+        digest = sha256.lower().removeprefix("0x")
+        rows, as_of = verdict_rows(self.engine, digest)
+        key = (digest, metrology, rows)
+        with self._lock:
+            hit = self._rendered.get(key)
+            if hit is not None:
+                self._rendered.move_to_end(key)
+        if hit is not None:
+            return hit, as_of, self._behind(as_of, cached_only)
+        result, keep = self._verify_rows(sha256, None, facts_of(digest, rows, as_of), None,
+                                         metrology, cached_only)
+        rendered = render_verdict(result)
+        if keep:
+            with self._lock:
+                self._rendered[key] = rendered
+                while len(self._rendered) > self.max_rendered:
+                    self._rendered.popitem(last=False)
+        return rendered, result.as_of_block, result.blocks_behind_head
+
+    def _behind(self, as_of: int | None, cached_only: bool) -> int | None:
+        return None if as_of is None else max(0, self.batches.head(cached_only=cached_only)
+                                              - as_of)
+
+    def _verify_rows(self, sha256: str | None, document: bytes | None, facts: VerdictFacts,
+                     verify_signature: Callable[[bytes], Any] | None, metrology: bool,
+                     cached_only: bool) -> tuple[CertificateVerification, bool]:
+        """The verdict over `facts`, and whether it may be kept for them."""
         if not facts.complete:
+            if cached_only:
+                raise NeedsThread("the verdict inputs are not computed yet")
             return self.verify_fresh(sha256, document, verify_signature=verify_signature,
-                                     metrology=metrology)
-        live = RegistryTrustChecks(self.sessions, self.store)
-        result = verify_certificate(
-            sha256, document, index=PrecomputedIndex(facts, DatabaseIndexView(self.sessions)),
-            chain=ProjectedChain(self.batches, facts), verify_signature=verify_signature,
-            trust=PrecomputedTrust(facts, live) if metrology else None)
-        as_of = facts.as_of_block
-        behind = None if as_of is None else max(0, self.batches.head() - as_of)
-        return dataclasses.replace(result, as_of_block=as_of, blocks_behind_head=behind)
+                                     metrology=metrology), False
+        behind = self._behind(facts.as_of_block, cached_only)
+        checker = None if verify_signature is None else self.signatures.checker(
+            verify_signature, cached_only=cached_only)
+        chain = ProjectedChain(self.batches, facts, cached_only=cached_only)
+        index = PrecomputedIndex(facts, DatabaseIndexView(self.sessions))
+        trust = PrecomputedTrust(facts, RegistryTrustChecks(self.sessions, self.store),
+                                 cached_only=cached_only)
+        result = verify_certificate(sha256, document, index=index, chain=chain,
+                                    verify_signature=checker,
+                                    trust=trust if metrology else None)
+        keep = (chain.answered_from_confirmed_batches and not index.went_beyond_facts
+                and not trust.went_beyond_facts)
+        return (dataclasses.replace(result, as_of_block=facts.as_of_block,
+                                    blocks_behind_head=behind), keep)
 
     def verify_fresh(self, sha256: str | None, document: bytes | None, *,
                      verify_signature: Callable[[bytes], Any] | None = None,
@@ -275,118 +428,10 @@ class FastVerifier:
         return dataclasses.replace(result, as_of_block=head, blocks_behind_head=0)
 
 
-# ---------------------------------------------------------------- maintenance
-
-
-@dataclass
-class VerdictChanges:
-    """What a chunk of events changed, as far as verdict inputs are concerned."""
-
-    documents: set[int] = field(default_factory=set)  # new chain_documents rows
-    touched: set[str] = field(default_factory=set)  # documents anchored, revoked, orphaned
-    # issuer -> the earliest effective date of an accreditation version recorded (or
-    # dropped, or whose document became readable) for it
-    accreditations: dict[str, dt.date] = field(default_factory=dict)
-
-    def accreditation(self, issuer_id: str, effective_from: dt.datetime) -> None:
-        day = effective_from.astimezone(dt.UTC).date()
-        known = self.accreditations.get(issuer_id)
-        self.accreditations[issuer_id] = day if known is None else min(known, day)
-
-    def __bool__(self) -> bool:
-        return bool(self.documents or self.touched or self.accreditations)
-
-
-def joined_sessions(session: Session) -> sessionmaker[Session]:
-    """Sessions on `session`'s connection and inside its transaction, for the read-side
-    helpers (which open sessions of their own) to see what the indexer just wrote."""
-    session.flush()
-    return sessionmaker(bind=session.connection(), expire_on_commit=False,
-                        join_transaction_mode="conditional_savepoint")
-
-
-def refresh_verdict_inputs(session: Session, store: ContentStore | None,
-                           changes: VerdictChanges, as_of_block: int) -> int:
-    """Recompute the verdict inputs `changes` affect, in the indexer's transaction (so
-    they always match `indexer_state.last_block`). Returns the rows written."""
-    if not changes:
-        return 0
-    sessions = joined_sessions(session)
-    dependents = citing_closure(session, changes.touched) if changes.touched else set()
-    trace_for = set(dependents)
-    full = {d.id: (d, b) for d, b in document_rows(session, ids=changes.documents)}
-    trace_for.update(d.sha256 for d, _ in full.values())
-    rows = {d.id: (d, b) for d, b in document_rows(session, sha256s=trace_for)}
-    scope_for: set[int] = set(full)
-    if changes.accreditations:
-        for document, batch in document_rows(session, issuers=set(changes.accreditations)):
-            day = calibration_date_of(document.public_metadata)
-            if day is not None and day >= changes.accreditations[document.issuer_id]:
-                rows.setdefault(document.id, (document, batch))
-                scope_for.add(document.id)
-    rows.update(full)
-    return _write_inputs(session, sessions, store, rows, trace_for, scope_for, as_of_block)
-
-
-def backfill_verdict_inputs(session: Session, store: ContentStore | None, as_of_block: int,
-                            limit: int) -> int:
-    """Compute the inputs of up to `limit` anchorings that have none (indexed before
-    migration 0005, or left by an interrupted catch-up)."""
-    ids = missing_inputs(session, limit)
-    if not ids:
-        return 0
-    return refresh_verdict_inputs(session, store, VerdictChanges(documents=set(ids)),
-                                  as_of_block)
-
-
-def _write_inputs(session: Session, sessions: sessionmaker[Session],
-                  store: ContentStore | None,
-                  rows: dict[int, tuple[ChainDocument, ChainBatch]], trace_for: Collection[str],
-                  scope_for: Collection[int], as_of_block: int) -> int:
-    index = DatabaseIndexView(sessions)
-    trust = RegistryTrustChecks(sessions, store)
-    view = ProjectionTraceabilityView(sessions)
-    traces: dict[str, dict[str, Any] | None] = {}
-    for sha256 in sorted(trace_for):
-        result = trace(sha256, view)
-        traces[sha256] = None if result is None else dataclasses.asdict(
-            traceability_evidence(result))
-    existing = {row.document_id: row for row in session.scalars(
-        select(VerdictInputs).where(VerdictInputs.document_id.in_(list(rows))))} if rows else {}
-    written = 0
-    for document_id, (document, batch) in rows.items():
-        row = existing.get(document_id)
-        if row is None:
-            row = VerdictInputs(document_id=document_id, sha256=document.sha256,
-                                issuer_id=batch.issuer_id, block_number=batch.block_number,
-                                issuer_status_at_issue=index.issuer_status_at(
-                                    batch.issuer_id, batch.block_number),
-                                traceability=traces.get(document.sha256),
-                                computed_block=as_of_block)
-            row.scope = _scope(trust, document, batch)
-            session.add(row)
-        else:
-            if document.sha256 in traces:
-                row.traceability = traces[document.sha256]
-            if document_id in scope_for:
-                row.scope = _scope(trust, document, batch)
-            row.computed_block = as_of_block
-        written += 1
-    session.flush()
-    return written
-
-
-def _scope(trust: RegistryTrustChecks, document: ChainDocument,
-           batch: ChainBatch) -> dict[str, Any] | None:
-    scope = trust.accreditation_scope(anchoring_of(document, batch), None)
-    return None if scope is None else dataclasses.asdict(scope)
-
-
 def indexed_block(sessions: sessionmaker[Session]) -> int | None:
     with sessions() as session:
         return session.scalar(select(IndexerState.last_block).limit(1))
 
 
-__all__ = ["AnchoringFacts", "ConfirmedBatches", "FastVerifier", "ProjectedChain",
-           "VerdictChanges", "backfill_verdict_inputs", "indexed_block",
-           "refresh_verdict_inputs"]
+__all__ = ["AnchoringFacts", "ConfirmedBatches", "FastVerifier", "NeedsThread",
+           "ProjectedChain", "RenderedVerdict", "indexed_block", "render_verdict"]

@@ -10,12 +10,13 @@ and the sets the indexer must recompute when events change them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, true
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Text, bindparam, cast, select
+from sqlalchemy.orm import Session
 
 from registry.db.models import (
     CertificateCitation,
@@ -28,6 +29,7 @@ from registry.db.models import (
     VerdictInputs,
 )
 from registry.db.search import NUMBER
+from registry.verify.steps import IndexedAnchoring
 from registry.verify.traceability import DEFAULT_MAX_DEPTH
 
 _IN_CHUNK = 2_000  # members of one SQL IN (...) list
@@ -46,11 +48,11 @@ class AnchoringFacts:
     """One indexed anchoring of a document, with everything the verdict needs from the
     projection. `inputs_present` is False when the indexer has not computed them yet."""
 
-    document: ChainDocument
-    batch: ChainBatch
+    anchoring: IndexedAnchoring
+    block_hash: str  # of the block the index has the batch in
     issuer_country: str | None
     issuer_kind: str | None
-    issuer_status: str | None
+    issuer_status: str | None  # None: the issuer is not indexed
     revocation: RevocationRow | None
     inputs_present: bool
     issuer_status_at_issue: str | None
@@ -70,35 +72,67 @@ class VerdictFacts:
         return all(a.inputs_present for a in self.anchorings)
 
 
-def verdict_facts(sessions: sessionmaker[Session], sha256: str) -> VerdictFacts:
-    """What the projection holds for a verdict on `sha256`, read in one statement."""
-    query = (
-        select(ChainDocument, ChainBatch, ChainIssuer.country, ChainIssuer.kind,
-               ChainIssuer.status, ChainRevocation.reason, ChainRevocation.revoked_at,
-               ChainRevocation.effective_from, ChainRevocation.replacement,
-               VerdictInputs.document_id, VerdictInputs.issuer_status_at_issue,
-               VerdictInputs.block_number, VerdictInputs.traceability, VerdictInputs.scope,
-               IndexerState.last_block)
-        .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
-        .outerjoin(ChainIssuer, ChainIssuer.issuer_id == ChainBatch.issuer_id)
-        .outerjoin(ChainRevocation, (ChainRevocation.issuer_id == ChainBatch.issuer_id)
-                   & (ChainRevocation.document_sha256 == ChainDocument.sha256))
-        .outerjoin(VerdictInputs, VerdictInputs.document_id == ChainDocument.id)
-        .outerjoin(IndexerState, true())
-        .where(ChainDocument.sha256 == sha256)
-        .order_by(ChainBatch.block_number, ChainBatch.batch_id))
-    with sessions() as session:
-        rows = session.execute(query).all()
+_d, _b, _i, _r, _v = (ChainDocument.__table__.c, ChainBatch.__table__.c,
+                      ChainIssuer.__table__.c, ChainRevocation.__table__.c,
+                      VerdictInputs.__table__.c)
+# Built once, in Core (no ORM objects): this is the whole of a verification's SQL. JSON
+# comes back as its text, so a row is hashable as it stands (the verify path memoises
+# verdicts by the exact rows they were computed from) and is parsed only when needed.
+_FACTS = (
+    select(_d.sha256, _b.batch_id, _b.issuer_id, _b.root, cast(_d.proof, Text), _b.tx_hash,
+           _b.block_number, _b.anchored_at, _b.manifest_cid, _d.cid, _d.document_type,
+           _d.unique_identifier, _d.encrypted, cast(_d.metadata, Text), _b.block_hash,
+           _i.country, _i.kind, _i.status, _r.reason, _r.revoked_at, _r.effective_from,
+           _r.replacement, _v.document_id, _v.issuer_status_at_issue, _v.block_number,
+           cast(_v.traceability, Text), cast(_v.scope, Text),
+           select(IndexerState.last_block).limit(1).scalar_subquery())
+    .select_from(ChainDocument.__table__)
+    .join(ChainBatch.__table__, _b.batch_id == _d.batch_id)
+    .outerjoin(ChainIssuer.__table__, _i.issuer_id == _b.issuer_id)
+    .outerjoin(ChainRevocation.__table__, (_r.issuer_id == _b.issuer_id)
+               & (_r.document_sha256 == _d.sha256))
+    .outerjoin(VerdictInputs.__table__, _v.document_id == _d.id)
+    .where(_d.sha256 == bindparam("sha256"))
+    .order_by(_b.block_number, _b.batch_id))
+_AS_OF = select(IndexerState.last_block).limit(1)
+
+FactRows = tuple[tuple[Any, ...], ...]
+
+
+def verdict_rows(engine: Engine, sha256: str) -> tuple[FactRows, int | None]:
+    """The projection's rows for a verdict on `sha256` (one per indexed anchoring,
+    earliest first, hashable) and the indexer's last block, in one statement (two for
+    a document the index does not know)."""
+    with engine.connect() as connection:
+        rows = connection.execute(_FACTS, {"sha256": sha256}).all()
         if not rows:
-            as_of = session.scalar(select(IndexerState.last_block).limit(1))
-            return VerdictFacts(sha256, (), as_of)
-    anchorings = tuple(AnchoringFacts(
-        document=row[0], batch=row[1], issuer_country=row[2], issuer_kind=row[3],
-        issuer_status=row[4],
-        revocation=None if row[6] is None else RevocationRow(row[5], row[6], row[7], row[8]),
-        inputs_present=row[9] is not None, issuer_status_at_issue=row[10],
-        inputs_block=row[11], traceability=row[12], scope=row[13]) for row in rows)
-    return VerdictFacts(sha256, anchorings, rows[0][14])
+            return (), connection.scalar(_AS_OF)
+    return tuple(tuple(row)[:-1] for row in rows), rows[0][-1]
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def facts_of(sha256: str, rows: FactRows, as_of: int | None) -> VerdictFacts:
+    return VerdictFacts(sha256, tuple(AnchoringFacts(
+        anchoring=IndexedAnchoring(
+            sha256=row[0], batch_id=row[1], issuer_id=row[2], merkle_root=row[3],
+            proof=tuple(_json(row[4])), transaction_hash=row[5], block_number=row[6],
+            anchored_at=row[7], manifest_cid=row[8], cid=row[9], document_type=row[10],
+            unique_identifier=row[11], encrypted=row[12], metadata=_json(row[13])),
+        block_hash=row[14], issuer_country=row[15], issuer_kind=row[16],
+        issuer_status=row[17],
+        revocation=None if row[19] is None else RevocationRow(row[18], row[19], row[20],
+                                                              row[21]),
+        inputs_present=row[22] is not None, issuer_status_at_issue=row[23],
+        inputs_block=row[24], traceability=_json(row[25]), scope=_json(row[26]))
+        for row in rows), as_of)
+
+
+def verdict_facts(engine: Engine, sha256: str) -> VerdictFacts:
+    """What the projection holds for a verdict on `sha256`."""
+    return facts_of(sha256, *verdict_rows(engine, sha256))
 
 
 def citing_closure(session: Session, sha256s: Collection[str]) -> set[str]:

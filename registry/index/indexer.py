@@ -65,7 +65,11 @@ from registry.db.traceability import record_citations
 from registry.db.verdicts import citing_closure
 from registry.errors import DatabaseStateError, ManifestInvalidError
 from registry.index.manifest import BatchManifest
-from registry.verdicts import VerdictChanges, backfill_verdict_inputs, refresh_verdict_inputs
+from registry.index.verdict_inputs import (
+    VerdictChanges,
+    backfill_verdict_inputs,
+    refresh_verdict_inputs,
+)
 
 DEFAULT_CHUNK_BLOCKS = 2_000
 # Anchorings indexed before verdict inputs existed get theirs this many per catch-up.

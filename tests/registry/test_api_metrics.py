@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from anchor.services._process import free_port
 from anchor.services.anvil import AnvilNode
-from registry.issuance import Issuer
 from registry.api.logging import ACCESS_LOGGER, JsonLineFormatter
+from registry.issuance import Issuer
 from registry.settings import Settings
 from tests.registry.api_support import (
     PTB_CODE,

@@ -79,7 +79,7 @@ class Corpus:
         for sha256 in [*self.documents, unknown]:
             if sha256 in self.documents:
                 # Otherwise the default path would take the slow one and prove nothing.
-                assert verdict_facts(sessions, sha256).complete, (phase, sha256)
+                assert verdict_facts(sessions.kw["bind"], sha256).complete, (phase, sha256)
             fast, fresh = (self.verdict(sha256, fresh=f) for f in (False, True))
             assert fast == fresh, (phase, sha256)
             verdicts[fast["verdict"]] += 1
@@ -208,7 +208,7 @@ def test_forged_database_row_is_unknown_on_the_default_path(corpus: Corpus) -> N
                                   issuer_status_at_issue="active",
                                   traceability=inputs.traceability, scope=inputs.scope,
                                   computed_block=inputs.computed_block))
-    assert verdict_facts(sessions, forged.hex()).complete
+    assert verdict_facts(sessions.kw["bind"], forged.hex()).complete
     for fresh in (False, True):
         body = corpus.verdict(forged.hex(), fresh=fresh)
         assert body["verdict"] == "unknown"

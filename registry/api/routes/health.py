@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from registry.api.deps import RegistryClientDep, SettingsDep, get_session_factory
+from registry.api.deps import RegistryClientDep, SettingsDep, session_factory_of
 from registry.context import content_store
 from registry.db.engine import ping
 from registry.settings import Settings
@@ -36,7 +36,7 @@ def readyz(request: Request, settings: SettingsDep, client: RegistryClientDep) -
     try:
         # The factory is built (and the schema migrated) on first use: that is part of
         # being ready, and a database that was down at startup is retried here.
-        ping(get_session_factory(request))
+        ping(session_factory_of(request))
         checks["database"] = {"ok": True}
     except Exception as exc:
         checks["database"] = {"ok": False, "error": type(exc).__name__}
@@ -50,7 +50,7 @@ def indexer_check(settings: Settings, request: Request, head: int) -> dict:
     """How far the projection (and so every default verdict) is behind the chain: more
     than CERTREG_MAX_INDEXER_LAG_BLOCKS past the confirmation depth is not ready."""
     try:
-        indexed = indexed_block(get_session_factory(request))
+        indexed = indexed_block(session_factory_of(request))
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
     if indexed is None:  # never indexed: behind by everything since the deployment

@@ -10,14 +10,12 @@ it but must revalidate (If-None-Match answers 304 while the verdict is unchanged
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import TypeAdapter
 
 from registry.api.deps import FastVerifierDep
 from registry.api.metrics import count_verdict
@@ -28,6 +26,7 @@ from registry.documents.signing import (
     verify_signature,
 )
 from registry.errors import DocumentTypeUnsupportedError, RequestInvalidError
+from registry.verdicts import FastVerifier, NeedsThread, RenderedVerdict, render_verdict
 from registry.verify import CertificateVerification
 
 router = APIRouter(prefix="/v1", tags=["verify"])
@@ -36,33 +35,61 @@ MetrologyQuery = Annotated[bool, Query(
 FreshQuery = Annotated[bool, Query(
     description="read every fact from the chain and the content store for this request "
                 "instead of the cached chain facts and the indexer's precomputed inputs")]
-_VERDICT_JSON = TypeAdapter(CertificateVerification)
-# Excluded from the ETag: it moves with every new block while the verdict stays the same.
-_VOLATILE = {"blocks_behind_head"}
 
 
-def verdict_response(request: Request, result: CertificateVerification) -> Response:
-    """The verdict as JSON with a weak ETag over everything but `blocks_behind_head`;
+def verdict_response(request: Request, rendered: RenderedVerdict, as_of_block: int | None,
+                     blocks_behind_head: int | None) -> Response:
+    """The verdict with its ETag (over everything but when it was taken) and no-cache;
     304 when the client's If-None-Match already names it."""
-    tag = 'W/"' + hashlib.sha256(_VERDICT_JSON.dump_json(
-        result, exclude=_VOLATILE)).hexdigest()[:32] + '"'
-    headers = {"ETag": tag, "Cache-Control": "no-cache"}
-    wanted = request.headers.get("if-none-match", "")
-    if tag in {t.strip() for t in wanted.split(",")} or wanted.strip() == "*":
+    headers = {"ETag": rendered.etag, "Cache-Control": "no-cache"}
+    wanted = request.headers.get("if-none-match")
+    if wanted is not None and (wanted.strip() == "*" or rendered.etag in
+                               {tag.strip() for tag in wanted.split(",")}):
         return Response(status_code=304, headers=headers)
-    return Response(_VERDICT_JSON.dump_json(result), media_type="application/json",
-                    headers=headers)
+    return Response(rendered.body(as_of_block, blocks_behind_head),
+                    media_type="application/json", headers=headers)
+
+
+def _response(request: Request, result: CertificateVerification) -> Response:
+    return verdict_response(request, render_verdict(result), result.as_of_block,
+                            result.blocks_behind_head)
+
+
+async def _verify(verifier: FastVerifier, fresh: bool, sha256: str | None,
+                  document: bytes | None, metrology: bool) -> CertificateVerification:
+    """On the event loop when everything is cached (one indexed SELECT, no chain read,
+    no signature check: a thread-pool round trip would cost more than the work), else
+    in the thread pool."""
+    signature = None if document is None else _signature_of
+    if not fresh:
+        try:
+            return verifier.verify(sha256, document, verify_signature=signature,
+                                   metrology=metrology, cached_only=True)
+        except NeedsThread:
+            pass
+    verify = verifier.verify_fresh if fresh else verifier.verify
+    return await run_in_threadpool(verify, sha256, document, verify_signature=signature,
+                                   metrology=metrology)
 
 
 @router.get("/verify/{sha256}", response_model=CertificateVerification,
             responses={304: {"description": "the verdict named by If-None-Match is current"}})
-def verify_by_hash(sha256: Sha256Path, verifier: FastVerifierDep, request: Request,
-                   metrology: MetrologyQuery = True, fresh: FreshQuery = False) -> Response:
+async def verify_by_hash(sha256: Sha256Path, verifier: FastVerifierDep, request: Request,
+                         metrology: MetrologyQuery = True,
+                         fresh: FreshQuery = False) -> Response:
     """Verify a certificate by the SHA-256 of its exact bytes."""
-    verify = verifier.verify_fresh if fresh else verifier.verify
-    result = verify(sha256, None, metrology=metrology)
-    count_verdict(request, "hash", result.verdict.value)
-    return verdict_response(request, result)
+    if fresh:
+        result = await _verify(verifier, fresh, sha256, None, metrology)
+        count_verdict(request, "hash", result.verdict.value)
+        return _response(request, result)
+    try:
+        rendered, as_of, behind = verifier.render(sha256, metrology=metrology,
+                                                  cached_only=True)
+    except NeedsThread:
+        rendered, as_of, behind = await run_in_threadpool(verifier.render, sha256,
+                                                          metrology=metrology)
+    count_verdict(request, "hash", rendered.verdict)
+    return verdict_response(request, rendered, as_of, behind)
 
 
 @router.post("/verify", response_model=CertificateVerification, openapi_extra={
@@ -79,12 +106,9 @@ async def verify_upload(request: Request, verifier: FastVerifierDep,
     """Verify an uploaded certificate (raw body or multipart field `file`). With `sha256`,
     the upload must also hash to it."""
     document = await read_document(request)
-    verify = verifier.verify_fresh if fresh else verifier.verify
-    # Off the event loop: the signature check (and any chain call) blocks.
-    result = await run_in_threadpool(verify, sha256, document,
-                                     verify_signature=_signature_of, metrology=metrology)
+    result = await _verify(verifier, fresh, sha256, document, metrology)
     count_verdict(request, "upload", result.verdict.value)
-    return verdict_response(request, result)
+    return _response(request, result)
 
 
 def _signature_of(document: bytes) -> SignatureVerification:
