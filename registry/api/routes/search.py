@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from registry.api.deps import SessionFactoryDep
@@ -22,6 +23,7 @@ from registry.api.routes._shared import (
     error_responses,
     issuer_hex,
     issuer_ref,
+    json_response,
 )
 from registry.db.search import SearchCriteria, SearchHit, search
 
@@ -85,7 +87,7 @@ def search_certificates(
         calibrated_to: dt.date | None = None,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-) -> SearchResults:
+) -> Response:
     """Find certificates by what their public metadata says; newest anchoring first."""
     check_range(issued_from, issued_to, "issued_from/issued_to")
     check_range(calibrated_from, calibrated_to, "calibrated_from/calibrated_to")
@@ -95,5 +97,5 @@ def search_certificates(
         document_type=document_type, issued_from=issued_from, issued_to=issued_to,
         calibrated_from=calibrated_from, calibrated_to=calibrated_to)
     found = search(sessions, criteria, page=page, page_size=page_size)
-    return SearchResults(total=found.total, page=page, page_size=page_size,
-                         items=[_result(hit) for hit in found.hits])
+    return json_response(SearchResults(total=found.total, page=page, page_size=page_size,
+                                       items=[_result(hit) for hit in found.hits]))
