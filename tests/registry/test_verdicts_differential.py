@@ -184,6 +184,14 @@ def test_fast_and_fresh_verdicts_agree_through_every_kind_of_change(
     assert corpus.verdict(_hashes(corpus, "A-REF"), fresh=False)["accreditation_scope"][
         "status"] == "outside-scope"
 
+    # `certreg reindex` rebuilds the verdict inputs from chain and IPFS alone.
+    before = {sha256: corpus.verdict(sha256, fresh=False) for sha256 in corpus.documents}
+    chain.issuer(PTB).indexer.rebuild()
+    assert corpus.assert_same("rebuilt") == Counter(v["verdict"] for v in before.values()) \
+        + Counter({"unknown": 1})
+    assert {sha256: corpus.verdict(sha256, fresh=False) for sha256 in corpus.documents} \
+        == before
+
 
 def test_forged_database_row_is_unknown_on_the_default_path(corpus: Corpus) -> None:
     genuine = next(iter(corpus.documents))
