@@ -25,9 +25,9 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
@@ -69,6 +69,38 @@ class NeedsThread(Exception):
     signature check, the uncached path): the caller reruns it where blocking is fine."""
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A thread-safe mapping of at most `max_entries`, least recently used out."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+            return hit
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class BatchSource(Protocol):
     """What the cache reads from the chain (RegistryClient satisfies it)."""
 
@@ -94,8 +126,7 @@ class ConfirmedBatches:
         self.head_ttl_seconds = head_ttl_seconds
         self.max_entries = max_entries
         self._clock = clock
-        self._lock = threading.Lock()
-        self._batches: OrderedDict[tuple[int, str], BatchRecord] = OrderedDict()
+        self._batches: BoundedCache[tuple[int, str], BatchRecord] = BoundedCache(max_entries)
         self._head: tuple[int, float] | None = None
 
     def head(self, *, cached_only: bool = False) -> int:
@@ -113,19 +144,14 @@ class ConfirmedBatches:
     def get(self, batch_id: int, block_hash: str, *,
             cached_only: bool = False) -> BatchRecord | None:
         key = (batch_id, block_hash)
-        with self._lock:
-            hit = self._batches.get(key)
-            if hit is not None:
-                self._batches.move_to_end(key)
-                return hit
+        hit = self._batches.get(key)
+        if hit is not None:
+            return hit
         if cached_only:
             raise NeedsThread(f"batch {batch_id} is not cached yet")
         batch = self.chain.get_batch(batch_id)
         if batch is not None and self.head() - batch.block_number + 1 >= self.confirmations:
-            with self._lock:
-                self._batches[key] = batch
-                while len(self._batches) > self.max_entries:
-                    self._batches.popitem(last=False)
+            self._batches.put(key, batch)
         return batch
 
     def cached(self, batch_id: int, block_hash: str) -> bool:
@@ -304,27 +330,20 @@ class SignatureCache:
     judged at that time) or carries no signature. Bounded, least recently used out."""
 
     def __init__(self, max_entries: int = DEFAULT_MAX_CACHED_SIGNATURES) -> None:
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._verdicts: OrderedDict[str, Any] = OrderedDict()
+        self._verdicts: BoundedCache[str, Any] = BoundedCache(max_entries)
 
     def checker(self, verify_signature: Callable[[bytes], Any], *,
                 cached_only: bool) -> Callable[[bytes], Any]:
         def check(document: bytes) -> Any:
             key = hashlib.sha256(document).hexdigest()
-            with self._lock:
-                hit = self._verdicts.get(key)
-                if hit is not None:
-                    self._verdicts.move_to_end(key)
-                    return hit
+            hit = self._verdicts.get(key)
+            if hit is not None:
+                return hit
             if cached_only:
                 raise NeedsThread("the signature is not checked yet")
             result = verify_signature(document)
             if result.signing_time is not None or result.status.value == "unsigned":
-                with self._lock:
-                    self._verdicts[key] = result
-                    while len(self._verdicts) > self.max_entries:
-                        self._verdicts.popitem(last=False)
+                self._verdicts.put(key, result)
             return result
 
         return check
@@ -346,8 +365,8 @@ class FastVerifier:
         self.engine = self.sessions.kw["bind"]
         self.batches = ConfirmedBatches(self.chain, self.confirmations)
         self.signatures = SignatureCache()
-        self._lock = threading.Lock()
-        self._rendered: OrderedDict[tuple[Any, ...], RenderedVerdict] = OrderedDict()
+        self._rendered: BoundedCache[tuple[Any, ...], RenderedVerdict] = BoundedCache(
+            self.max_rendered)
 
     def verify(self, sha256: str | None, document: bytes | None, *,
                verify_signature: Callable[[bytes], Any] | None = None,
@@ -371,20 +390,14 @@ class FastVerifier:
         digest = sha256.lower().removeprefix("0x")
         rows, as_of = verdict_rows(self.engine, digest)
         key = (digest, metrology, rows)
-        with self._lock:
-            hit = self._rendered.get(key)
-            if hit is not None:
-                self._rendered.move_to_end(key)
+        hit = self._rendered.get(key)
         if hit is not None:
             return hit, as_of, self._behind(as_of, cached_only)
         result, keep = self._verify_rows(sha256, None, facts_of(digest, rows, as_of), None,
                                          metrology, cached_only)
         rendered = render_verdict(result)
         if keep:
-            with self._lock:
-                self._rendered[key] = rendered
-                while len(self._rendered) > self.max_rendered:
-                    self._rendered.popitem(last=False)
+            self._rendered.put(key, rendered)
         return rendered, result.as_of_block, result.blocks_behind_head
 
     def _behind(self, as_of: int | None, cached_only: bool) -> int | None:

@@ -41,43 +41,33 @@ DEFAULT_MAX_BUCKETS = 100_000
 DEFAULT_EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/v1/issuance")
 
 
-class TokenBucketLimiter:
-    """Thread-safe token buckets keyed by a string (an IP address, a credential id)."""
+class _TokenBuckets:
+    """The token-bucket rule; subclasses keep the buckets (`acquire`)."""
 
-    def __init__(self, rate_per_second: float, burst: int, *,
-                 max_buckets: int = DEFAULT_MAX_BUCKETS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate_per_second: float, burst: int,
+                 clock: Callable[[], float]) -> None:
         if burst < 1:
             raise ValueError("a bucket holds at least one token")
         self.rate_per_second = rate_per_second
         self.burst = burst
-        self.max_buckets = max_buckets
         self._clock = clock
         self._lock = threading.Lock()
-        # key -> (tokens, time of the last update)
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
         return self.rate_per_second > 0
 
+    def _take(self, tokens: float, updated: float, now: float) -> tuple[float, float]:
+        """A bucket's tokens after refilling since `updated` and taking one, and the
+        seconds to wait (0.0: granted)."""
+        tokens = min(float(self.burst), tokens + (now - updated) * self.rate_per_second)
+        if tokens >= 1.0:
+            return tokens - 1.0, 0.0
+        return tokens, (1.0 - tokens) / self.rate_per_second
+
     def acquire(self, key: str) -> float:
         """Take a token: 0.0 if granted, else the seconds until one will be available."""
-        if not self.enabled:
-            return 0.0
-        now = self._clock()
-        with self._lock:
-            tokens, updated = self._buckets.pop(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - updated) * self.rate_per_second)
-            if tokens >= 1.0:
-                tokens -= 1.0
-                wait = 0.0
-            else:
-                wait = (1.0 - tokens) / self.rate_per_second
-            self._buckets[key] = (tokens, now)
-            while len(self._buckets) > self.max_buckets:
-                self._buckets.popitem(last=False)
-        return wait
+        raise NotImplementedError
 
     def check(self, key: str, what: str) -> None:
         """Take a token or raise RateLimitedError (`what` names the budget in the message)."""
@@ -86,12 +76,36 @@ class TokenBucketLimiter:
             raise rate_limited(wait, what)
 
 
+class TokenBucketLimiter(_TokenBuckets):
+    """Thread-safe token buckets keyed by a string (an IP address, a credential id)."""
+
+    def __init__(self, rate_per_second: float, burst: int, *,
+                 max_buckets: int = DEFAULT_MAX_BUCKETS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(rate_per_second, burst, clock)
+        self.max_buckets = max_buckets
+        # key -> (tokens, time of the last update)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def acquire(self, key: str) -> float:
+        if not self.enabled:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            tokens, updated = self._buckets.pop(key, (float(self.burst), now))
+            tokens, wait = self._take(tokens, updated, now)
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > self.max_buckets:
+                self._buckets.popitem(last=False)
+        return wait
+
+
 DEFAULT_SHARED_SLOTS = 1 << 17
 _SLOT = struct.Struct("<Qdd")  # key fingerprint, tokens, time of the last update
 _SALT_BYTES = 16  # the file starts with a random salt: collisions cannot be aimed at
 
 
-class SharedTokenBucketLimiter:
+class SharedTokenBucketLimiter(_TokenBuckets):
     """Token buckets in a file mapped by every worker process of one server.
 
     The clock must be shared by the processes (CLOCK_MONOTONIC is, machine-wide)."""
@@ -99,14 +113,10 @@ class SharedTokenBucketLimiter:
     def __init__(self, path: Path, rate_per_second: float, burst: int, *,
                  slots: int = DEFAULT_SHARED_SLOTS,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if burst < 1:
-            raise ValueError("a bucket holds at least one token")
-        self.rate_per_second = rate_per_second
-        self.burst = burst
+        # (The base class's thread lock: record locks do not exclude this process's threads.)
+        super().__init__(rate_per_second, burst, clock)
         self.slots = slots
         self.path = path
-        self._clock = clock
-        self._lock = threading.Lock()  # record locks do not exclude this process's threads
         size = _SALT_BYTES + slots * _SLOT.size
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -120,10 +130,6 @@ class SharedTokenBucketLimiter:
             fcntl.lockf(self._fd, fcntl.LOCK_UN, _SALT_BYTES, 0)
         self._salt = bytes(self._map[:_SALT_BYTES])
 
-    @property
-    def enabled(self) -> bool:
-        return self.rate_per_second > 0
-
     def _slot(self, key: str) -> tuple[int, int]:
         digest = hashlib.blake2b(key.encode(), digest_size=16, key=self._salt).digest()
         fingerprint = int.from_bytes(digest[:8], "little") or 1  # 0 marks an empty slot
@@ -131,7 +137,6 @@ class SharedTokenBucketLimiter:
         return fingerprint, _SALT_BYTES + index * _SLOT.size
 
     def acquire(self, key: str) -> float:
-        """Take a token: 0.0 if granted, else the seconds until one will be available."""
         if not self.enabled:
             return 0.0
         fingerprint, offset = self._slot(key)
@@ -142,22 +147,11 @@ class SharedTokenBucketLimiter:
                 owner, tokens, updated = _SLOT.unpack_from(self._map, offset)
                 if owner != fingerprint or updated > now:
                     tokens, updated = float(self.burst), now  # new key (or a reboot)
-                tokens = min(float(self.burst), tokens + (now - updated) * self.rate_per_second)
-                if tokens >= 1.0:
-                    tokens -= 1.0
-                    wait = 0.0
-                else:
-                    wait = (1.0 - tokens) / self.rate_per_second
+                tokens, wait = self._take(tokens, updated, now)
                 _SLOT.pack_into(self._map, offset, fingerprint, tokens, now)
             finally:
                 fcntl.lockf(self._fd, fcntl.LOCK_UN, _SLOT.size, offset)
         return wait
-
-    def check(self, key: str, what: str) -> None:
-        """Take a token or raise RateLimitedError (`what` names the budget in the message)."""
-        wait = self.acquire(key)
-        if wait > 0:
-            raise rate_limited(wait, what)
 
 
 Limiter = TokenBucketLimiter | SharedTokenBucketLimiter
