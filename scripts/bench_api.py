@@ -114,14 +114,13 @@ def bare_app() -> FastAPI:
 
 
 def serve(kind: str, port: int, workers: int) -> None:
-    import uvicorn
+    from registry.cli.up import run_workers
 
     factory = ("scripts.bench_api:bare_app" if kind == "bare"
                else "registry.api.app:create_worker_app")
-    # Same settings for both: `workers` processes, uvicorn's defaults for loop and parser.
-    # A worker that takes long to import on a loaded machine must not be killed for it.
-    uvicorn.run(factory, factory=True, workers=workers, host="127.0.0.1", port=port,
-                log_level="warning", access_log=False, timeout_worker_healthcheck=60)
+    # Same settings for both: served as `certreg up` serves (`workers` processes,
+    # uvicorn's defaults for loop and parser).
+    run_workers(factory, workers, "127.0.0.1", port, log_level="warning", access_log=False)
 
 
 def start_server(kind: str, env: dict[str, str], log_path: Path,
