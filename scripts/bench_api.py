@@ -261,7 +261,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000",
                         help="comma-separated numbers of synthetic indexed documents, "
                              "measured in turn")
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes, for the registry and the bare app")
     parser.add_argument("--no-fresh", action="store_true",
                         help="skip the fresh=true (uncached) verify runs")

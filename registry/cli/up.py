@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--api-port", type=int, help="API port (default: 8000)")
     up.add_argument("--chain-port", type=int, help="embedded chain port (default: 8545)")
     up.add_argument("--workers", type=int,
-                    help="API worker processes (default: one per CPU core)")
+                    help="API worker processes (default: 1)")
     up.add_argument("--no-index", action="store_true",
                     help="do not follow the chain in this process (a separate "
                          "`certreg index --follow` does, as in docker-compose.yml)")
