@@ -78,8 +78,8 @@ BENCHMARKS = (
     SubBenchmark("issuance", "bench_issuance.py", ("--n", "100", "--batch-size", "50"),
                  ("--n", "10000", "--batch-size", "1000")),
     SubBenchmark("api", "bench_api.py",
-                 ("--n", "2000", "--real", "20", "--seconds", "1", "--warmup", "1"),
-                 ("--n", "1000000", "--seconds", "5")),
+                 ("--sizes", "1000,2000", "--real", "20", "--seconds", "1", "--warmup", "1"),
+                 ("--sizes", "10000,100000,1000000", "--seconds", "5")),
 )
 BY_NAME = {b.name: b for b in BENCHMARKS}
 

@@ -7,12 +7,16 @@ anchored in batches, indexed), then N synthetic projection rows bulk-inserted wi
 SQLAlchemy Core (valid-looking hashes and CIDs, batches of 256 with 8-sibling proofs,
 DCC metadata of the real documents) so lookups run against an index of N rows.
 
-Measured, median of --runs runs with min and max:
+Measured at each of --sizes (synthetic rows added between sizes; the same servers),
+median of --runs runs with min and max:
 * requests/s and p50/p99 latency (wrk on loopback) of GET /v1/verify/{sha256} (real,
   anchored documents, so every request does the full verification: index, Merkle
-  proof, chain root, revocation, issuer) and POST /v1/verify with a ~20 KB signed DCC
-  (plus the signature check), next to a bare FastAPI endpoint (GET and POST that reads
-  the body) served by the same uvicorn settings in the same run;
+  proof, chain root, revocation, issuer, traceability, accreditation scope), by default
+  and with `fresh=true` (every fact read from chain and store: the path before the
+  verdict inputs), and POST /v1/verify with a ~20 KB signed DCC (plus the signature
+  check), both ways; GET /v1/certificates/{sha256} (lookup) and GET /v1/search?number=
+  (search); next to a bare FastAPI endpoint (GET, and POST that reads the body) served
+  the same way (uvicorn, --workers processes each) in the same run;
 * the indexer's catch-up rate from the chain into an empty database (events/s) and the
   time to rebuild the projection from the chain (Indexer.rebuild).
 Rate limits are off for the run (a load generator is one client address).
@@ -46,10 +50,13 @@ from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select  # noqa: E402
 
 from anchor.cid import CODEC_RAW, Cid  # noqa: E402
-from anchor.services._process import free_port, port_open  # noqa: E402
+from anchor.services._process import die_with_parent, free_port, port_open  # noqa: E402
 from anchor.services.anvil import AnvilNode  # noqa: E402
 from anchor.services.postgres import PostgresCluster  # noqa: E402
-from registry.db import ChainBatch, ChainDocument, open_database  # noqa: E402
+from registry.db import ChainBatch, ChainDocument, DocumentIdentifier, open_database  # noqa: E402
+from registry.db.models import VerdictInputs  # noqa: E402
+from registry.db.search import NUMBER, normalise  # noqa: E402
+from registry.devnet import DEV_ISSUER_CODE as DEV_ISSUER  # noqa: E402
 from registry.devnet import ensure_dev_registry  # noqa: E402
 from registry.documents.keys import generate_test_signing_identity  # noqa: E402
 from registry.index import Indexer  # noqa: E402
@@ -106,27 +113,28 @@ def bare_app() -> FastAPI:
     return app
 
 
-def serve(kind: str, port: int) -> None:
-    import uvicorn
+def serve(kind: str, port: int, workers: int) -> None:
+    from registry.cli.up import run_workers
 
-    if kind == "bare":
-        app = bare_app()
-    else:
-        from registry.api.app import create_app
-
-        app = create_app()
-    # Same settings for both: one process, uvicorn's defaults for loop and parser.
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    factory = ("scripts.bench_api:bare_app" if kind == "bare"
+               else "registry.api.app:create_worker_app")
+    # Same settings for both: served as `certreg up` serves (`workers` processes,
+    # uvicorn's defaults for loop and parser).
+    run_workers(factory, workers, "127.0.0.1", port, log_level="warning", access_log=False)
 
 
-def start_server(kind: str, env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, int]:
+def start_server(kind: str, env: dict[str, str], log_path: Path,
+                 workers: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port)],
-                                env=env, stdout=log, stderr=log, cwd=REPO_ROOT)
-    deadline = time.monotonic() + 60
+        proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
+                                 "--workers", str(workers)],
+                                env=env, stdout=log, stderr=log, cwd=REPO_ROOT,
+                                preexec_fn=die_with_parent)
+    deadline = time.monotonic() + 120
     while not port_open("127.0.0.1", port):
         if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)
             raise SystemExit(f"{kind} server did not start; see {log_path}")
         time.sleep(0.1)
     return proc, port
@@ -181,21 +189,23 @@ def make_dccs(directory: Path, n: int) -> list[Path]:
     return paths
 
 
-def bulk_insert_synthetic(url: str, n: int, issuer_hex: str, operator: str,
-                          metadata_template: dict | None) -> float:
-    """N chain_documents rows in N/256 chain_batches, as the indexer would write them."""
+def bulk_insert_synthetic(url: str, start: int, n: int, first_block: int, issuer_hex: str,
+                          operator: str, metadata_template: dict | None,
+                          inputs_template: dict) -> float:
+    """Synthetic documents start..n-1 (chain_documents rows with their certificate-number
+    identifiers and verdict inputs) in batches of 256, as the indexer would write them
+    (a batch is created whole, with the first of its documents)."""
     engine = create_engine(url)
     started = time.perf_counter()
     batches = (n + SYNTHETIC_BATCH - 1) // SYNTHETIC_BATCH
     anchored_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     with engine.begin() as connection:
-        first_block = (connection.scalar(select(func.max(ChainBatch.block_number))) or 0) + 1
         rows = []
-        for b in range(batches):
+        for b in range((start + SYNTHETIC_BATCH - 1) // SYNTHETIC_BATCH, batches):
             rows.append({
                 "batch_id": SYNTHETIC_BATCH_ID_OFFSET + b, "issuer_id": issuer_hex,
                 "root": hashlib.sha256(f"synthetic-root:{b}".encode()).hexdigest(),
-                "count": min(SYNTHETIC_BATCH, n - b * SYNTHETIC_BATCH),
+                "count": SYNTHETIC_BATCH,
                 "manifest_cid": str(Cid(1, CODEC_RAW, hashlib.sha256(
                     f"synthetic-manifest:{b}".encode()).digest())),
                 "manifest_status": "ok", "operator": operator,
@@ -208,9 +218,9 @@ def bulk_insert_synthetic(url: str, n: int, issuer_hex: str, operator: str,
         if rows:
             connection.execute(insert(ChainBatch), rows)
     documents_table = ChainDocument.__table__
-    for start in range(0, n, INSERT_CHUNK):
+    for chunk_start in range(start, n, INSERT_CHUNK):
         rows = []
-        for i in range(start, min(n, start + INSERT_CHUNK)):
+        for i in range(chunk_start, min(n, chunk_start + INSERT_CHUNK)):
             digest = hashlib.sha256(f"synthetic-document:{i}".encode()).digest()
             identifier = f"SYN-{i:09d}"
             metadata = None
@@ -226,10 +236,19 @@ def bulk_insert_synthetic(url: str, n: int, issuer_hex: str, operator: str,
                           for level in range(8)],
                 "block_number": first_block + i // SYNTHETIC_BATCH})
         with engine.begin() as connection:
-            connection.execute(insert(documents_table), rows)
+            ids = connection.execute(insert(documents_table).returning(
+                documents_table.c.id, documents_table.c.sha256, documents_table.c.block_number,
+                documents_table.c.unique_identifier), rows).all()
+            connection.execute(insert(DocumentIdentifier), [
+                {"document_id": i, "kind": NUMBER, "value": normalise(number)}
+                for i, _, _, number in ids])
+            connection.execute(insert(VerdictInputs), [
+                dict(inputs_template, document_id=i, sha256=sha256, issuer_id=issuer_hex,
+                     block_number=block) for i, sha256, block, _ in ids])
     with engine.begin() as connection:
-        connection.exec_driver_sql("ANALYZE chain_documents")
-        connection.exec_driver_sql("ANALYZE chain_batches")
+        for table in ("chain_documents", "chain_batches", "document_identifiers",
+                      "verdict_inputs"):
+            connection.exec_driver_sql(f"ANALYZE {table}")
     engine.dispose()
     return time.perf_counter() - started
 
@@ -239,7 +258,13 @@ def bulk_insert_synthetic(url: str, n: int, issuer_hex: str, operator: str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1_000_000, help="synthetic indexed documents")
+    parser.add_argument("--sizes", default="10000,100000,1000000",
+                        help="comma-separated numbers of synthetic indexed documents, "
+                             "measured in turn")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn worker processes, for the registry and the bare app")
+    parser.add_argument("--no-fresh", action="store_true",
+                        help="skip the fresh=true (uncached) verify runs")
     parser.add_argument("--real", type=int, default=400,
                         help="documents issued through the real pipeline (anchored on chain)")
     parser.add_argument("--real-batch", type=int, default=2,
@@ -254,8 +279,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.workers)
         return
+    args.sizes = sorted(int(n) for n in args.sizes.split(","))
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`; scripts/setup.sh)")
 
@@ -301,7 +327,8 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "cpu": platform.processor() or platform.machine()},
         "database": "PostgreSQL (private cluster, fsync off)", "chain": "anvil (automine)",
-        "parameters": {"n_synthetic": args.n, "n_real": args.real, "runs": args.runs,
+        "parameters": {"sizes": args.sizes, "n_real": args.real, "runs": args.runs,
+                       "workers": args.workers,
                        "seconds_per_run": args.seconds, "warmup_seconds": args.warmup,
                        "connections": args.connections,
                        "wrk_threads": args.threads}}
@@ -338,29 +365,33 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
                          "catch_up_events_per_second": summary(catch_up_rates, 1),
                          "rebuild_seconds": summary(rebuild_seconds, 3)}
 
-    # N synthetic rows around the real ones.
+    # Synthetic rows around the real ones, as many as each size wants.
     operator = issuer.client.account.address
-    insert_seconds = bulk_insert_synthetic(database.url, args.n, issuer.issuer_hex, operator,
-                                           template)
-    with open_database(database.url)() as session:
-        indexed_documents = session.scalar(select(func.count()).select_from(ChainDocument))
-    result["dataset"] = {"indexed_documents": indexed_documents,
-                         "bulk_insert_seconds": round(insert_seconds, 1),
-                         "bulk_insert_rows_per_second": round(args.n / insert_seconds),
-                         "upload_bytes": len(upload)}
+    with issuer.sessions() as session:
+        first_block = session.scalar(select(func.max(ChainBatch.block_number))) + 1
+        real_inputs = session.scalars(select(VerdictInputs).limit(1)).one()
+    inputs_template = {"issuer_status_at_issue": real_inputs.issuer_status_at_issue,
+                       "traceability": real_inputs.traceability, "scope": real_inputs.scope,
+                       "computed_block": real_inputs.computed_block}
+    with issuer.sessions() as session:
+        number = session.scalar(select(ChainDocument.unique_identifier).where(
+            ChainDocument.sha256 == real[0]))
 
-    paths_file = workdir / "paths.txt"
-    paths_file.write_text("".join(f"/v1/verify/{h}\n" for h in real))
-    bare_paths = workdir / "bare_paths.txt"
-    bare_paths.write_text("".join(f"/bare/{h}\n" for h in real))
+    lines = {
+        "verify": [f"/v1/verify/{h}" for h in real],
+        "verify_fresh": [f"/v1/verify/{h}?fresh=true" for h in real],
+        "lookup": [f"/v1/certificates/{h}" for h in real],
+        "search": [f"/v1/search?number={number}&issuer={DEV_ISSUER}"],
+        "bare": [f"/bare/{h}" for h in real]}
     body_file = workdir / "upload.xml"
     body_file.write_bytes(upload)
-    scripts = {}
-    for name, text in (("get", GET_LUA % {"paths": paths_file}),
-                       ("bare_get", GET_LUA % {"paths": bare_paths}),
-                       ("post", POST_LUA % {"body": body_file})):
+    scripts = {"post": workdir / "post.lua"}
+    scripts["post"].write_text(POST_LUA % {"body": body_file})
+    for name, paths in lines.items():
+        paths_file = workdir / f"{name}_paths.txt"
+        paths_file.write_text("".join(f"{path}\n" for path in paths))
         scripts[name] = workdir / f"{name}.lua"
-        scripts[name].write_text(text)
+        scripts[name].write_text(GET_LUA % {"paths": paths_file})
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")} | {
         "CERTREG_DATA_DIR": str(data_dir), "CERTREG_RPC_URL": anvil.rpc_url,
@@ -368,19 +399,47 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         "CERTREG_CONTRACT_ADDRESS": deployment["address"],
         "CERTREG_DEPLOYMENT_BLOCK": str(deployment.get("block_number", 0)),
         "CERTREG_RATE_LIMIT_PER_SECOND": "0", "CERTREG_ISSUANCE_RATE_LIMIT_PER_MINUTE": "0"}
-    registry_proc, registry_port = start_server("registry", env, workdir / "registry.log")
+    registry_proc, registry_port = start_server("registry", env, workdir / "registry.log",
+                                                args.workers)
     servers.append(registry_proc)
-    bare_proc, bare_port = start_server("bare", env, workdir / "bare.log")
+    bare_proc, bare_port = start_server("bare", env, workdir / "bare.log", args.workers)
     servers.append(bare_proc)
     registry_url, bare_url = f"http://127.0.0.1:{registry_port}", f"http://127.0.0.1:{bare_port}"
-    with urllib.request.urlopen(f"{registry_url}/v1/verify/{real[-1]}", timeout=30) as answer:
-        check = json.loads(answer.read())
-    assert check["verdict"] == "valid", check
-    result["http"] = {
-        "verify_by_hash": load_runs(registry_url, scripts["get"], args),
-        "verify_by_upload": load_runs(f"{registry_url}/v1/verify", scripts["post"], args),
-        "bare_fastapi_get": load_runs(bare_url, scripts["bare_get"], args),
-        "bare_fastapi_post": load_runs(f"{bare_url}/bare", scripts["post"], args)}
+
+    result["sizes"] = []
+    inserted = 0
+    for size in args.sizes:
+        insert_seconds = bulk_insert_synthetic(database.url, inserted, size, first_block,
+                                               issuer.issuer_hex, operator, template,
+                                               inputs_template)
+        added, inserted = size - inserted, size
+        with open_database(database.url)() as session:
+            indexed_documents = session.scalar(select(func.count()).select_from(ChainDocument))
+        for path in (lines["verify"][-1], lines["search"][0]):
+            with urllib.request.urlopen(f"{registry_url}{path}", timeout=30) as answer:
+                check = json.loads(answer.read())
+            assert check.get("verdict", "valid") == "valid" and check.get("total", 1), check
+        http = {
+            "verify_by_hash": load_runs(registry_url, scripts["verify"], args),
+            "verify_by_upload": load_runs(f"{registry_url}/v1/verify", scripts["post"], args),
+            "lookup": load_runs(registry_url, scripts["lookup"], args),
+            "search": load_runs(registry_url, scripts["search"], args),
+            "bare_fastapi_get": load_runs(bare_url, scripts["bare"], args),
+            "bare_fastapi_post": load_runs(f"{bare_url}/bare", scripts["post"], args)}
+        if not args.no_fresh:
+            http["verify_by_hash_fresh"] = load_runs(registry_url, scripts["verify_fresh"],
+                                                     args)
+            http["verify_by_upload_fresh"] = load_runs(
+                f"{registry_url}/v1/verify?fresh=true", scripts["post"], args)
+        result["sizes"].append({
+            "dataset": {"indexed_documents": indexed_documents,
+                        "bulk_insert_seconds": round(insert_seconds, 1),
+                        "bulk_insert_rows_per_second": round(added / insert_seconds),
+                        "upload_bytes": len(upload)},
+            "http": http})
+    # The largest size, where the report reads it.
+    result["dataset"], result["http"] = result["sizes"][-1]["dataset"], \
+        result["sizes"][-1]["http"]
     return result
 
 

@@ -44,7 +44,13 @@ STAGE_LABELS = {
 }
 API_PAIRS = (("verify_by_hash", "bare_fastapi_get", "GET /v1/verify/{sha256}", "GET bare"),
              ("verify_by_upload", "bare_fastapi_post", "POST /v1/verify (20 KB DCC)",
-              "POST bare (reads body)"))
+              "POST bare (reads body)"),
+             ("verify_by_hash_fresh", "bare_fastapi_get",
+              "GET /v1/verify/{sha256}?fresh=true (uncached)", "GET bare"),
+             ("verify_by_upload_fresh", "bare_fastapi_post",
+              "POST /v1/verify?fresh=true (uncached)", "POST bare (reads body)"),
+             ("lookup", "bare_fastapi_get", "GET /v1/certificates/{sha256}", "GET bare"),
+             ("search", "bare_fastapi_get", "GET /v1/search?number=", "GET bare"))
 VERIFY_METHODS = (("verify_receipt_cold", "verify_receipt, cold (parse + connect)"),
                   ("verify_receipt_warm", "verify_receipt, warm client"),
                   ("proof_plus_one_eth_call", "proof offline + one eth_call"))
@@ -571,6 +577,8 @@ def section_api(entry: dict | None, plots: dict) -> list[str]:
     ratios = api_ratios(result)
     rows = []
     for ours, bare, label, bare_label in API_PAIRS:
+        if ours not in http:
+            continue  # not measured in this run (e.g. an older result)
         rows.append([label, bare_label,
                      f"{fmt_summary(dig(http, ours, 'rps'))} vs "
                      f"{fmt_summary(dig(http, bare, 'rps'))}",
@@ -592,9 +600,33 @@ def section_api(entry: dict | None, plots: dict) -> list[str]:
           fmt(parameters.get("seconds_per_run")), fmt(parameters.get("runs")),
           str(result.get("database", "")),
           fmt_summary(dig(result, "indexer", "catch_up_events_per_second"))]])]
+    sizes = [size for size in result.get("sizes") or [] if isinstance(size, dict)]
+    if len(sizes) > 1:
+        lines += ["", "Requests/s as a fraction of the bare endpoint's, by registry size "
+                  "(the same servers; synthetic rows added between sizes):", "",
+                  *size_table(sizes)]
     if "api" in plots:
         lines += ["", f"![verification API against a bare endpoint]({plots['api']})"]
     return lines
+
+
+def size_table(sizes: list[dict]) -> list[str]:
+    """Per registry size: each endpoint's requests/s over its bare endpoint's, and the
+    verify-by-hash p50; the last row compares the largest size with the smallest."""
+    measured = [pair for pair in API_PAIRS if all(pair[0] in dig(s, "http", default={})
+                                                  for s in sizes)]
+    rows = [[fmt(dig(size, "dataset", "indexed_documents")),
+             *(fmt_ratio(ratio(dig(size, "http", ours, "rps"), dig(size, "http", bare, "rps")))
+               for ours, bare, _, _ in measured),
+             fmt_summary(dig(size, "http", "verify_by_hash", "p50_ms"))] for size in sizes]
+    first, last = sizes[0], sizes[-1]
+    rows.append([f"{fmt(dig(last, 'dataset', 'indexed_documents'))} vs "
+                 f"{fmt(dig(first, 'dataset', 'indexed_documents'))} (p50 ratio)",
+                 *("" for _ in measured),
+                 fmt_ratio(ratio(dig(last, "http", "verify_by_hash", "p50_ms"),
+                                 dig(first, "http", "verify_by_hash", "p50_ms")))])
+    return table(["certificates indexed", *(label for _, _, label, _ in measured),
+                  "verify-by-hash p50 ms"], rows)
 
 
 def section_receipts(entry: dict | None, published: dict | None, plots: dict) -> list[str]:

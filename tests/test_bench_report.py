@@ -155,6 +155,22 @@ def test_api_figures_are_divided_by_the_bare_endpoint_of_the_same_run() -> None:
     assert "40.0 [40.0\u201340.0] vs 4,000 [4,000\u20134,000] | 0.01\u00d7 (1/100)" in text
 
 
+def test_api_sizes_table_sets_each_size_against_its_own_bare_run() -> None:
+    def endpoint(rps: float, p50: float) -> dict:
+        return {"rps": summary(rps), "p50_ms": summary(p50), "p99_ms": summary(p50 * 2)}
+
+    result = api_result()
+    result["sizes"] = [
+        {"dataset": {"indexed_documents": n},
+         "http": {"verify_by_hash": endpoint(v, p50), "lookup": endpoint(v / 2, 2.0),
+                  "bare_fastapi_get": endpoint(bare, 1.0)}}
+        for n, v, bare, p50 in ((10_000, 1000.0, 2000.0, 4.0), (1_000_000, 900.0, 1800.0, 5.0))]
+    text = "\n".join(report_module.section_api(ok("api", result), {}))
+    assert "| 10,000 | 0.50\u00d7 | 0.25\u00d7 |" in text
+    assert "| 1,000,000 | 0.50\u00d7 | 0.25\u00d7 |" in text
+    assert "1,000,000 vs 10,000 (p50 ratio) |  |  | 1.25\u00d7 |" in text
+
+
 def test_receipt_sizes_are_set_beside_published_proofs() -> None:
     ratios = report_module.receipt_ratios(receipts_result(), PUBLISHED)
     assert ratios["receipt_bytes_vs_published"]["1000"]["ots"] == pytest.approx(2.0)

@@ -28,10 +28,11 @@ def spawn_service(args: list[str], log_path: Path, env: dict[str, str] | None = 
     with log_path.open("ab") as log:
         return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=die_with_parent)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Ask the kernel to SIGTERM this process when its parent dies (even by SIGKILL)."""
     # prctl(PR_SET_PDEATHSIG, SIGTERM); Linux only, which is what we run on.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)

@@ -9,7 +9,7 @@ from registry.api import metrics
 from registry.api.errors import install_error_handlers
 from registry.api.logging import RequestTelemetryMiddleware, configure_api_logging
 from registry.api.middleware import BodySizeLimitMiddleware
-from registry.api.ratelimit import RateLimitMiddleware, TokenBucketLimiter
+from registry.api.ratelimit import RateLimitMiddleware, make_limiter
 from registry.api.routes import (
     audit,
     certificates,
@@ -45,10 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trust_anchors = trust_anchors(settings)
     install_error_handlers(app)
     app.state.metrics = metrics.ApiMetrics()
-    app.state.public_limiter = TokenBucketLimiter(settings.rate_limit_per_second,
-                                                  settings.rate_limit_burst)
-    app.state.issuance_limiter = TokenBucketLimiter(
-        settings.issuance_rate_limit_per_minute / 60, settings.issuance_rate_limit_burst)
+    state_dir = settings.rate_limit_state_dir
+    app.state.public_limiter = make_limiter(state_dir, "public", settings.rate_limit_per_second,
+                                            settings.rate_limit_burst)
+    app.state.issuance_limiter = make_limiter(
+        state_dir, "issuance", settings.issuance_rate_limit_per_minute / 60,
+        settings.issuance_rate_limit_burst)
     app.state.issuance_gate = None
     # The last added runs first: telemetry sees every response (413, 429 included); the
     # rate limit refuses before any body is read.
@@ -71,3 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trust.router)
     app.include_router(instruments.router)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one of `certreg up`'s worker processes: settings from the environment
+    the supervisor prepared, and gone with the supervisor, even when it is SIGKILLed."""
+    from anchor.services._process import die_with_parent
+
+    die_with_parent()
+    return create_app()

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from registry.api.deps import SessionFactoryDep
-from registry.api.ratelimit import TokenBucketLimiter, client_address
+from registry.api.ratelimit import Limiter, client_address
 from registry.db.credentials import Credential, authenticate
 from registry.errors import UnauthorizedError
 
@@ -26,11 +26,11 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="ApiCredential",
 MAX_TOKEN_LENGTH = 256
 
 
-def issuance_limiter(request: Request) -> TokenBucketLimiter:
+def issuance_limiter(request: Request) -> Limiter:
     return request.app.state.issuance_limiter
 
 
-def public_limiter(request: Request) -> TokenBucketLimiter:
+def public_limiter(request: Request) -> Limiter:
     return request.app.state.public_limiter
 
 

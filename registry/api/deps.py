@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import RegistryClient
@@ -16,15 +17,21 @@ from anchor.store import ContentStore
 from registry.db.queries import DatabaseIndexView
 from registry.documents.signer_trust import TrustAnchors
 from registry.settings import Settings
+from registry.verdicts import FastVerifier
 from registry.verify import ChainView, IndexView
 from registry.verify.steps import TrustChecks
 
+# The dependencies are coroutines: FastAPI runs a plain function dependency in the
+# thread pool, a round trip per dependency and request that cost verification most of
+# its time. What they build on first use (an RPC connection, a migrated database) is
+# built in the thread pool once; after that they only read app.state.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_registry_client(request: Request) -> RegistryClient:
+def registry_client_of(request: Request) -> RegistryClient:
     state = request.app.state
     if state.registry_client is None:
         from registry.context import registry_client
@@ -33,7 +40,7 @@ def get_registry_client(request: Request) -> RegistryClient:
     return state.registry_client
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+def session_factory_of(request: Request) -> sessionmaker[Session]:
     state = request.app.state
     if state.session_factory is None:
         from registry.db import open_database
@@ -42,7 +49,7 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return state.session_factory
 
 
-def get_content_store(request: Request) -> ContentStore:
+def content_store_of(request: Request) -> ContentStore:
     state = request.app.state
     if getattr(state, "content_store", None) is None:
         from registry.context import content_store
@@ -51,8 +58,25 @@ def get_content_store(request: Request) -> ContentStore:
     return state.content_store
 
 
-def get_trust_anchors(request: Request) -> TrustAnchors | None:
+async def get_trust_anchors(request: Request) -> TrustAnchors | None:
     return request.app.state.trust_anchors
+
+
+async def get_registry_client(request: Request) -> RegistryClient:
+    client = request.app.state.registry_client
+    return client if client is not None else await run_in_threadpool(registry_client_of,
+                                                                       request)
+
+
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
+    factory = request.app.state.session_factory
+    return factory if factory is not None else await run_in_threadpool(session_factory_of,
+                                                                         request)
+
+
+async def get_content_store(request: Request) -> ContentStore:
+    store = getattr(request.app.state, "content_store", None)
+    return store if store is not None else await run_in_threadpool(content_store_of, request)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -62,11 +86,11 @@ SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory
 ContentStoreDep = Annotated[ContentStore, Depends(get_content_store)]
 
 
-def get_index_view(sessions: SessionFactoryDep) -> IndexView:
+async def get_index_view(sessions: SessionFactoryDep) -> IndexView:
     return DatabaseIndexView(sessions)
 
 
-def get_chain_view(client: RegistryClientDep) -> ChainView:
+async def get_chain_view(client: RegistryClientDep) -> ChainView:
     return client
 
 
@@ -74,10 +98,30 @@ IndexViewDep = Annotated[IndexView, Depends(get_index_view)]
 ChainViewDep = Annotated[ChainView, Depends(get_chain_view)]
 
 
-def get_trust_checks(sessions: SessionFactoryDep, store: ContentStoreDep) -> TrustChecks:
+async def get_trust_checks(sessions: SessionFactoryDep, store: ContentStoreDep) -> TrustChecks:
     from registry.trust import RegistryTrustChecks
 
     return RegistryTrustChecks(sessions, store)
 
 
 TrustChecksDep = Annotated[TrustChecks, Depends(get_trust_checks)]
+
+
+def fast_verifier_of(request: Request) -> FastVerifier:
+    state = request.app.state
+    if getattr(state, "fast_verifier", None) is None:
+        state.fast_verifier = FastVerifier(session_factory_of(request),
+                                           registry_client_of(request),
+                                           content_store_of(request),
+                                           state.settings.confirmations)
+    return state.fast_verifier
+
+
+async def get_fast_verifier(request: Request) -> FastVerifier:
+    """One per process: it holds the caches of confirmed batches and signature verdicts."""
+    verifier = getattr(request.app.state, "fast_verifier", None)
+    return verifier if verifier is not None else await run_in_threadpool(fast_verifier_of,
+                                                                           request)
+
+
+FastVerifierDep = Annotated[FastVerifier, Depends(get_fast_verifier)]

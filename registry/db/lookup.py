@@ -43,6 +43,7 @@ class CertificateRecord:
     revocations: tuple[ChainRevocation, ...]  # of this document, by any of its issuers
     superseded_by: tuple[ChainRevocation, ...]  # revocations naming a replacement
     supersedes: tuple[ChainRevocation, ...]  # revocations of documents it replaced
+    issuer: ChainIssuer | None = None  # of the earliest anchoring's document
 
 
 class ProjectionReader:
@@ -63,15 +64,18 @@ class ProjectionReader:
                 .order_by(ChainBatch.block_number, ChainBatch.batch_id)).all()
             if not rows:
                 return None
-            revocations = session.scalars(
-                select(ChainRevocation).where(ChainRevocation.document_sha256 == sha256)
+            # Both directions in one statement: a lookup is a handful of statements at
+            # most, and each costs more in the ORM than in the database.
+            related = session.scalars(
+                select(ChainRevocation).where(or_(ChainRevocation.document_sha256 == sha256,
+                                                  ChainRevocation.replacement == sha256))
                 .order_by(ChainRevocation.block_number, ChainRevocation.log_index)).all()
-            supersedes = session.scalars(
-                select(ChainRevocation).where(ChainRevocation.replacement == sha256)
-                .order_by(ChainRevocation.block_number, ChainRevocation.log_index)).all()
+            issuer = session.get(ChainIssuer, rows[0][0].issuer_id)
+        revocations = tuple(r for r in related if r.document_sha256 == sha256)
         return CertificateRecord(
-            sha256, tuple(Anchoring(d, b) for d, b in rows), tuple(revocations),
-            tuple(r for r in revocations if r.replacement is not None), tuple(supersedes))
+            sha256, tuple(Anchoring(d, b) for d, b in rows), revocations,
+            tuple(r for r in revocations if r.replacement is not None),
+            tuple(r for r in related if r.replacement == sha256), issuer)
 
     def sha256_of_cid(self, cid: str) -> str | None:
         with self._sessions() as session:

@@ -357,9 +357,33 @@ class AuditEvent(Base):
     issuer_id: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
 
 
-PROJECTION_TABLES = (CertificateCitation, DocumentIdentifier, ChainDocument, ChainAccreditation,
-                     ChainBatch, ChainRevocation, ChainIssuer, ChainSigningCertificate, AuditEvent,
-                     IndexerState)
+class VerdictInputs(Base):
+    """What a verdict needs beyond the chain, kept current by the indexer for one indexed
+    anchoring (a chain_documents row): the issuer's status at the anchoring block, the
+    traceability summary (step 9) and the accreditation-scope result (step 10).
+
+    Derived from the projection alone, so `reindex` rebuilds it. The chain facts (root,
+    issuer, block of the batch) are never taken from here: the verify path reads them
+    from the chain (cached by batch id once confirmed)."""
+
+    __tablename__ = "verdict_inputs"
+
+    document_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("chain_documents.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+    sha256: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    issuer_id: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)  # the anchoring block it was for
+    issuer_status_at_issue: Mapped[str | None] = mapped_column(String(16))
+    # registry.verify.model.TraceabilityEvidence / ScopeEvidence as dicts (None: none).
+    traceability: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    scope: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    computed_block: Mapped[int] = mapped_column(BigInteger)  # indexer_state.last_block then
+
+
+PROJECTION_TABLES = (VerdictInputs, CertificateCitation, DocumentIdentifier, ChainDocument,
+                     ChainAccreditation, ChainBatch, ChainRevocation, ChainIssuer,
+                     ChainSigningCertificate, AuditEvent, IndexerState)
 
 
 class InstrumentMentionRow(Base):

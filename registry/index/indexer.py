@@ -62,9 +62,11 @@ from registry.db.models import (
     IndexerState,
     IssuedDocument,
     OutboxBatch,
+    VerdictInputs,
 )
 from registry.db.search import record_identifiers, search_fields
 from registry.db.traceability import record_citations
+from registry.db.verdicts import citing_closure
 from registry.errors import DatabaseStateError, ManifestInvalidError
 from registry.index.manifest import BatchManifest
 from registry.index.signing_certificates import (
@@ -72,8 +74,15 @@ from registry.index.signing_certificates import (
     apply_signing_certificate_event,
     replay_signing_certificates,
 )
+from registry.index.verdict_inputs import (
+    VerdictChanges,
+    backfill_verdict_inputs,
+    refresh_verdict_inputs,
+)
 
 DEFAULT_CHUNK_BLOCKS = 2_000
+# Anchorings indexed before verdict inputs existed get theirs this many per catch-up.
+BACKFILL_PER_CATCH_UP = 5_000
 
 
 _ISSUER_EVENTS = frozenset({"IssuerRegistered", "IssuerStatusChanged", "IssuerAdminChanged",
@@ -149,14 +158,20 @@ class Indexer:
             revocations += counts[2]
             chunk_start = chunk_end + 1
         missing = self._retry_missing_manifests()
+        with self.sessions() as session, session.begin():
+            state = session.get(IndexerState, self.client.address)
+            assert state is not None
+            backfill_verdict_inputs(session, self.store, state.last_block,
+                                    BACKFILL_PER_CATCH_UP)
         return IndexReport(start, max(start - 1, safe_head), events, batches, revocations,
                            missing, rolled_back)
 
     def rebuild(self) -> IndexReport:
         """Drop the projection and index again from the deployment block."""
         with self.sessions() as session, session.begin():
-            for model in (ChainDocument, ChainBatch, ChainRevocation, ChainIssuer,
-                          ChainAccreditation, ChainSigningCertificate, AuditEvent, IndexerState):
+            for model in (VerdictInputs, ChainDocument, ChainBatch, ChainRevocation,
+                          ChainIssuer, ChainAccreditation, ChainSigningCertificate,
+                          AuditEvent, IndexerState):
                 session.execute(delete(model))
         return self.catch_up()
 
@@ -228,6 +243,7 @@ class Indexer:
         orphaned_roots = session.scalars(
             select(ChainBatch.root).where(ChainBatch.block_number > block)).all()
         orphaned_ids = select(ChainBatch.batch_id).where(ChainBatch.block_number > block)
+        changes = self._orphaned_changes(session, block, orphaned_ids)
         session.execute(delete(ChainDocument).where(ChainDocument.batch_id.in_(orphaned_ids)))
         session.execute(delete(ChainBatch).where(ChainBatch.block_number > block))
         session.execute(delete(ChainRevocation).where(ChainRevocation.block_number > block))
@@ -244,6 +260,24 @@ class Indexer:
                             .values(state=DocumentState.BATCHED.value))
         self._replay_issuers(session)
         replay_signing_certificates(session)
+        refresh_verdict_inputs(session, self.store, changes, block)
+
+    def _orphaned_changes(self, session: Session, block: int,
+                          orphaned_ids: Any) -> VerdictChanges:
+        """What rolling back past `block` changes for verdict inputs, taken before the
+        rows go: documents citing an orphaned one (found through its number too) or a
+        document whose revocation is orphaned, and issuers whose accreditation changes."""
+        changes = VerdictChanges()
+        touched = set(session.scalars(select(ChainDocument.sha256).where(
+            ChainDocument.batch_id.in_(orphaned_ids))))
+        touched.update(session.scalars(select(ChainRevocation.document_sha256).where(
+            ChainRevocation.block_number > block)))
+        changes.touched = citing_closure(session, touched) if touched else set()
+        for issuer_id, effective_from in session.execute(
+                select(ChainAccreditation.issuer_id, ChainAccreditation.effective_from)
+                .where(ChainAccreditation.block_number > block)):
+            changes.accreditation(issuer_id, effective_from)
+        return changes
 
     def _replay_issuers(self, session: Session) -> None:
         session.execute(delete(ChainIssuer))
@@ -263,6 +297,7 @@ class Indexer:
         if last_hash_before is None or self._block_hash(last) != last_hash_before:
             return None
         events = batches = revocations = 0
+        changes = VerdictChanges()
         with self.sessions() as session, session.begin():
             for event in chain_events:
                 if session.scalar(select(AuditEvent.id).where(
@@ -283,16 +318,21 @@ class Indexer:
                                       block_time=block_time, issuer_id=_issuer_of(args))
                 session.add(recorded)
                 if event.name == "BatchAnchored":
-                    self._index_batch(session, event, block_time)
+                    self._index_batch(session, event, block_time, changes)
                     batches += 1
                 elif event.name in REVOCATION_EVENTS:
-                    revocations += self._index_revocations(session, event, block_time)
+                    revoked = self._index_revocations(session, event, block_time)
+                    changes.touched.update(revoked)
+                    revocations += len(revoked)
                 elif event.name == "AccreditationRecorded":
-                    self._index_accreditation(session, event, block_time)
+                    accreditation = self._index_accreditation(session, event, block_time)
+                    changes.accreditation(accreditation.issuer_id,
+                                          accreditation.effective_from)
                 elif event.name in _ISSUER_EVENTS:
                     self._apply_issuer_event(session, event.name, args, event.block_number)
                 elif event.name in SIGNING_CERTIFICATE_EVENTS:
                     apply_signing_certificate_event(session, recorded)
+            refresh_verdict_inputs(session, self.store, changes, last)
             state = session.get(IndexerState, self.client.address)
             assert state is not None
             state.last_block = last
@@ -305,8 +345,8 @@ class Indexer:
             self._sender_cache[tx_hash] = self.client.transaction_sender(tx_hash)
         return self._sender_cache[tx_hash]
 
-    def _index_batch(self, session: Session, event: ChainEvent,
-                     block_time: dt.datetime) -> None:
+    def _index_batch(self, session: Session, event: ChainEvent, block_time: dt.datetime,
+                     changes: VerdictChanges) -> None:
         args = event.args
         root = _hex(args["root"])
         batch = ChainBatch(batch_id=int(args["batchId"]), issuer_id=_hex(args["issuerId"]),
@@ -317,13 +357,14 @@ class Indexer:
                            log_index=event.log_index, anchored_at=block_time)
         session.add(batch)
         session.flush()
-        self._load_manifest(session, batch)
+        self._load_manifest(session, batch, changes)
         session.execute(update(OutboxBatch).where(OutboxBatch.root == root)
                         .values(state=BatchState.ANCHORED.value, batch_id=batch.batch_id))
         session.execute(update(IssuedDocument).where(IssuedDocument.batch_root == root)
                         .values(state=DocumentState.ANCHORED.value))
 
-    def _load_manifest(self, session: Session, batch: ChainBatch) -> None:
+    def _load_manifest(self, session: Session, batch: ChainBatch,
+                       changes: VerdictChanges) -> None:
         """Fill chain_documents from the batch's manifest, checked against the root."""
         try:
             data = self.store.get(Cid.parse(batch.manifest_cid))
@@ -360,20 +401,32 @@ class Indexer:
         record_citations(session, batch.batch_id, members)
         record_instrument_mentions(session, batch.batch_id, members)
         batch.manifest_status = MANIFEST_OK
+        for document_id, sha256 in session.execute(
+                select(ChainDocument.id, ChainDocument.sha256)
+                .where(ChainDocument.batch_id == batch.batch_id)):
+            changes.documents.add(document_id)
+            changes.touched.add(sha256)
 
     def _retry_missing_manifests(self) -> int:
+        changes = VerdictChanges()
         with self.sessions() as session, session.begin():
             missing = session.scalars(select(ChainBatch).where(
                 ChainBatch.manifest_status == MANIFEST_MISSING)).all()
             for batch in missing:
-                self._load_manifest(session, batch)
+                self._load_manifest(session, batch, changes)
             for accreditation in session.scalars(select(ChainAccreditation).where(
                     ChainAccreditation.document_status == MANIFEST_MISSING)):
                 self._load_accreditation_document(accreditation)
+                if accreditation.document_status != MANIFEST_MISSING:
+                    changes.accreditation(accreditation.issuer_id,
+                                          accreditation.effective_from)
+            state = session.get(IndexerState, self.client.address)
+            if changes and state is not None:
+                refresh_verdict_inputs(session, self.store, changes, state.last_block)
             return sum(1 for b in missing if b.manifest_status == MANIFEST_MISSING)
 
     def _index_accreditation(self, session: Session, event: ChainEvent,
-                             block_time: dt.datetime) -> None:
+                             block_time: dt.datetime) -> ChainAccreditation:
         args = event.args
         document_hash = bytes(args["documentHash"])
         accreditation = ChainAccreditation(
@@ -387,6 +440,7 @@ class Indexer:
         if accreditation.document_sha256 is not None:
             self._load_accreditation_document(accreditation)
         session.add(accreditation)
+        return accreditation
 
     def _load_accreditation_document(self, accreditation: ChainAccreditation) -> None:
         """Read the accreditation document from IPFS; it must hash to the on-chain value."""
@@ -411,7 +465,8 @@ class Indexer:
         accreditation.document_status = MANIFEST_OK
 
     def _index_revocations(self, session: Session, event: ChainEvent,
-                           block_time: dt.datetime) -> int:
+                           block_time: dt.datetime) -> list[str]:
+        """Project a DocumentRevoked or DocumentsRevoked event; the revoked digests (hex)."""
         args = event.args
         revoked = revoked_documents(event)
         for document_hash, replacement in revoked:
@@ -424,7 +479,7 @@ class Indexer:
                 block_number=event.block_number, block_hash=event.block_hash,
                 tx_hash=event.transaction_hash, log_index=event.log_index,
                 revoked_at=block_time))
-        return len(revoked)
+        return [document_hash.hex() for document_hash, _ in revoked]
 
     def _apply_issuer_event(self, session: Session, name: str, args: dict[str, Any],
                             block_number: int) -> None:

@@ -161,6 +161,11 @@ class CertificateVerification:
     # {"code", "message"} each (e.g. schema-version-inferred, signature-outside-schema).
     warnings: tuple[dict[str, str], ...] = ()
     signer: SignerEvidence | None = None
+    # The chain block the verdict reflects (the indexer's last indexed block, or the head
+    # for a fresh verification that read every fact from the chain) and how many blocks
+    # the chain head is ahead of it.
+    as_of_block: int | None = None
+    blocks_behind_head: int | None = None
 
     def check(self, name: str) -> Check:
         return next(c for c in self.checks if c.name == name)

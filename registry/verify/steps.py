@@ -116,7 +116,11 @@ class TrustChecks(Protocol):
     """The metrological checks (steps 9 and 10); they read the index and the content
     store, so they come in from outside like the views."""
 
-    def traceability(self, sha256: str) -> TraceabilityResult | None: ...
+    def traceability(self, sha256: str
+                     ) -> TraceabilityResult | TraceabilityEvidence | None:
+        """The traceability tree, or only its summary when that is all the checks keep
+        (the precomputed verdict inputs); None when the index does not know the document."""
+        ...
 
     def accreditation_scope(self, anchoring: IndexedAnchoring,
                             document: bytes | None) -> ScopeEvidence | None: ...
@@ -426,22 +430,24 @@ def traceability_evidence(result: TraceabilityResult) -> TraceabilityEvidence:
         first_problem=None if result.problem is None else result.problem.to_dict())
 
 
-def _traceability_step(steps: _Steps, result: TraceabilityResult | None
+def _traceability_step(steps: _Steps,
+                       result: TraceabilityResult | TraceabilityEvidence | None
                        ) -> TraceabilityEvidence | None:
     if result is None:
         steps.record(STEP_TRACEABILITY, CheckStatus.SKIPPED,
                      "the index holds no citations for this document")
         return None
-    evidence = traceability_evidence(result)
-    if result.status is TraceabilityStatus.COMPLETE:
+    evidence = (result if isinstance(result, TraceabilityEvidence)
+                else traceability_evidence(result))
+    if evidence.status == TraceabilityStatus.COMPLETE.value:
         steps.record(STEP_TRACEABILITY, CheckStatus.PASSED,
-                     f"complete: {len(result.nodes)} certificate(s) lead to a national "
+                     f"complete: {evidence.certificates} certificate(s) lead to a national "
                      "metrology institute through sound links")
     else:
-        problem = result.problem.detail if result.problem is not None else ""
-        status = (CheckStatus.FAILED if result.status is TraceabilityStatus.BROKEN
+        problem = evidence.first_problem["detail"] if evidence.first_problem else ""
+        status = (CheckStatus.FAILED if evidence.status == TraceabilityStatus.BROKEN.value
                   else CheckStatus.SKIPPED)
-        steps.record(STEP_TRACEABILITY, status, f"{result.status.value}: {problem}")
+        steps.record(STEP_TRACEABILITY, status, f"{evidence.status}: {problem}")
     return evidence
 
 

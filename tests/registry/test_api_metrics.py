@@ -12,7 +12,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from anchor.services._process import free_port
+from anchor.services.anvil import AnvilNode
 from registry.api.logging import ACCESS_LOGGER, JsonLineFormatter
+from registry.issuance import Issuer
 from registry.settings import Settings
 from tests.registry.api_support import (
     PTB_CODE,
@@ -123,7 +125,7 @@ def test_readyz_checks_chain_ipfs_and_database(settings: Settings) -> None:
     ready = api_client(settings).get("/readyz")
     assert ready.status_code == 200
     assert {name: check["ok"] for name, check in ready.json()["checks"].items()} == {
-        "chain": True, "ipfs": True, "database": True}
+        "chain": True, "ipfs": True, "database": True, "indexer": True}
 
     unreachable = settings.model_copy(update={
         "database_url": f"postgresql+psycopg://certreg:unreachable-db@127.0.0.1:{free_port()}/x"})
@@ -132,3 +134,17 @@ def test_readyz_checks_chain_ipfs_and_database(settings: Settings) -> None:
     checks = response.json()["checks"]
     assert not checks["database"]["ok"] and checks["chain"]["ok"]
     assert "unreachable-db" not in response.text
+
+
+def test_readyz_fails_when_the_indexer_lags_past_the_limit(settings: Settings,
+                                                           anvil: AnvilNode) -> None:
+    strict = settings.model_copy(update={"max_indexer_lag_blocks": 2})
+    Issuer.from_settings(strict).index()
+    assert api_client(strict).get("/readyz").status_code == 200
+    anvil.mine(3)  # three blocks nobody indexes
+    response = api_client(strict).get("/readyz")
+    assert response.status_code == 503
+    indexer = response.json()["checks"]["indexer"]
+    assert not indexer["ok"] and indexer["blocks_behind_head"] == 3
+    Issuer.from_settings(strict).index()
+    assert api_client(strict).get("/readyz").status_code == 200

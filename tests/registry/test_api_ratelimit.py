@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+from pathlib import Path
+
 import pytest
 
-from registry.api.ratelimit import TokenBucketLimiter
+from registry.api.ratelimit import SharedTokenBucketLimiter, TokenBucketLimiter
 from registry.settings import Settings
 from tests.registry.api_support import LAB_CODE, PTB_CODE, api_client, api_token, bearer
 
@@ -82,3 +86,36 @@ def test_issuance_has_its_own_budget_per_credential(settings: Settings) -> None:
     guesses = [client.get(url, headers=bearer(f"certreg_guess{i}")).status_code
                for i in range(3)]
     assert guesses == [401, 429, 429]
+
+
+def test_shared_token_bucket_matches_the_in_memory_one(tmp_path: Path) -> None:
+    clock = FakeClock()
+    shared = SharedTokenBucketLimiter(tmp_path / "b", rate_per_second=2.0, burst=3,
+                                      clock=clock)
+    memory = TokenBucketLimiter(rate_per_second=2.0, burst=3, clock=clock)
+    for step in [0, 0, 0, 0, 0.5, 0, 0.2, 60, 0, 0, 0, 0]:
+        clock.now += step
+        assert shared.acquire("a") == pytest.approx(memory.acquire("a"))
+        assert shared.acquire("b") == pytest.approx(memory.acquire("b"))
+
+
+def _take_tokens(path: str, tries: int, start: float, queue: multiprocessing.Queue) -> None:
+    limiter = SharedTokenBucketLimiter(Path(path), rate_per_second=0.001, burst=25)
+    while time.time() < start:  # both processes contend at once
+        time.sleep(0.001)
+    queue.put(sum(1 for _ in range(tries) if limiter.acquire("198.51.100.7") == 0.0))
+
+
+def test_shared_token_bucket_holds_one_budget_across_two_processes(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    start = time.time() + 2
+    workers = [context.Process(target=_take_tokens,
+                               args=(str(tmp_path / "public.buckets"), 40, start, queue))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    granted = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    assert sum(granted) == 25, granted  # one burst in all, not one per process

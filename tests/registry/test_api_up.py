@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from anchor.chain import RegistryClient, account_from_key, connect, issuer_id_from_name
@@ -21,12 +23,55 @@ from registry.devnet import DEV_ISSUER_CODE
 from tests.anchor.registry_fixtures import cid_of
 
 
-def start_up(data_dir: Path, api_port: int, chain_port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")}
+def start_up(data_dir: Path, api_port: int, chain_port: int, *args: str,
+             **env_extra: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")} | env_extra
     return subprocess.Popen(
         [sys.executable, "-m", "registry.cli", "up", "--data-dir", str(data_dir),
-         "--api-port", str(api_port), "--chain-port", str(chain_port)],
+         "--api-port", str(api_port), "--chain-port", str(chain_port), *args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{pid}\n" in status:
+                found.append(int(entry.name))
+    return found
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_api_up_workers_share_one_rate_limit(tmp_path: Path) -> None:
+    api_port, chain_port = free_port(), free_port()
+    proc = start_up(tmp_path, api_port, chain_port, "--workers", "2",
+                    CERTREG_RATE_LIMIT_PER_SECOND="0.001", CERTREG_RATE_LIMIT_BURST="30")
+    try:
+        assert get_json(f"http://127.0.0.1:{api_port}/healthz") == {"status": "ok"}
+        workers = [p for p in children(proc.pid)
+                   if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(workers) == 2
+        # Each request on its own connection, 8 at a time: both workers take them.
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(status_of, [f"http://127.0.0.1:{api_port}/v1/registry"]
+                                     * 80))
+        assert statuses.count(200) == 30 and statuses.count(429) == 50, statuses
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stdout.close()
+    assert not port_open("127.0.0.1", api_port), "a worker outlived `certreg up`"
 
 
 def get_json(url: str, timeout: float = 60.0) -> dict:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Path
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from anchor.chain import issuer_id_from_name, issuer_name
@@ -37,6 +38,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route may answer with."""
     return {status: {"model": ErrorBody, "description": "error with a stable code"}
             for status in statuses}
+
+
+def json_response(model: BaseModel) -> Response:
+    """`model` as the JSON body, serialized once: returned as a model from a route
+    declaring it as response_model, FastAPI would validate it again and serialize it
+    in a second thread-pool round trip, which costs a lookup as much as its queries."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
 
 
 class IssuerRef(BaseModel):

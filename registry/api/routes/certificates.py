@@ -26,6 +26,7 @@ from registry.api.routes._shared import (
     hex32,
     issuer_hex,
     issuer_ref,
+    json_response,
     sha256_hex,
     utc_seconds,
 )
@@ -167,7 +168,7 @@ def revocation_info(row: ChainRevocation) -> RevocationInfo:
 def _certificate(reader: ProjectionReader, record: CertificateRecord) -> Certificate:
     first = record.anchorings[0]
     document = first.document
-    issuer = reader.issuer(document.issuer_id)
+    issuer = record.issuer
     # Only a revocation by an issuer that anchored the document counts against it.
     anchoring_issuers = {a.batch.issuer_id for a in record.anchorings}
     revocations = [r for r in record.revocations if r.issuer_id in anchoring_issuers]
@@ -205,35 +206,36 @@ def certificates_by_number(
                                      description=ISSUER_DESCRIPTION)],
         number: Annotated[str, Query(pattern=TEXT_PATTERN, min_length=1, max_length=255,
                                      description="certificate number (DCC uniqueIdentifier)")],
-) -> CertificateList:
+) -> Response:
     """Certificates an issuer anchored under a certificate number (case-insensitive). A
     corrected certificate often keeps its number: all of them, earliest first."""
     reader = ProjectionReader(sessions)
     sha256s = reader.sha256s_by_number(issuer_hex(issuer), number)
     if not sha256s:
         raise NotFoundError(f"issuer {issuer} has no public certificate numbered {number!r}")
-    return CertificateList(items=[_certificate(reader, _record(reader, s)) for s in sha256s])
+    return json_response(CertificateList(
+        items=[_certificate(reader, _record(reader, s)) for s in sha256s]))
 
 
 @router.get("/certificates/by-cid/{cid}", response_model=Certificate,
             responses=error_responses(404, 422))
 def certificate_by_cid(
         cid: Annotated[str, Path(pattern=TEXT_PATTERN, min_length=1, max_length=128)],
-        sessions: SessionFactoryDep) -> Certificate:
+        sessions: SessionFactoryDep) -> Response:
     """A certificate by the CID of its stored bytes (of the envelope, if encrypted)."""
     reader = ProjectionReader(sessions)
     sha256 = reader.sha256_of_cid(cid)
     if sha256 is None:
         raise NotFoundError(f"no anchored certificate is stored as {cid}")
-    return _certificate(reader, _record(reader, sha256))
+    return json_response(_certificate(reader, _record(reader, sha256)))
 
 
 @router.get("/certificates/{sha256}", response_model=Certificate,
             responses=error_responses(404, 422))
-def certificate(sha256: Sha256Path, sessions: SessionFactoryDep) -> Certificate:
+def certificate(sha256: Sha256Path, sessions: SessionFactoryDep) -> Response:
     """Public metadata, issuer, batch, anchoring transaction and revocation of a certificate."""
     reader = ProjectionReader(sessions)
-    return _certificate(reader, _record(reader, sha256_hex(sha256)))
+    return json_response(_certificate(reader, _record(reader, sha256_hex(sha256))))
 
 
 @router.get("/certificates/{sha256}/document", response_class=Response,

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from registry.api.deps import SessionFactoryDep
@@ -22,6 +23,7 @@ from registry.api.routes._shared import (
     error_responses,
     issuer_hex,
     issuer_ref,
+    json_response,
 )
 from registry.db.search import SearchCriteria, SearchHit, search
 
@@ -94,7 +96,7 @@ def search_certificates(
                         "(\\kilo\\pascal) or UCUM (kPa): either finds both")] = None,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-) -> SearchResults:
+) -> Response:
     """Find certificates by what their public metadata says; newest anchoring first."""
     check_range(issued_from, issued_to, "issued_from/issued_to")
     check_range(calibrated_from, calibrated_to, "calibrated_from/calibrated_to")
@@ -105,5 +107,5 @@ def search_certificates(
         document_type=document_type, issued_from=issued_from, issued_to=issued_to,
         calibrated_from=calibrated_from, calibrated_to=calibrated_to, unit=unit)
     found = search(sessions, criteria, page=page, page_size=page_size)
-    return SearchResults(total=found.total, page=page, page_size=page_size,
-                         items=[_result(hit) for hit in found.hits])
+    return json_response(SearchResults(total=found.total, page=page, page_size=page_size,
+                                       items=[_result(hit) for hit in found.hits]))

@@ -1,6 +1,11 @@
 """Verification: upload a document or give its SHA-256, get a verdict with its evidence.
 
 A failed verification is a 200 with a verdict; 4xx is for malformed requests only.
+By default the verdict comes from cached chain facts and the inputs the indexer keeps
+current (registry.verdicts), stating the block it reflects; `fresh=true` reads every
+fact from the chain and the store for this request. A verdict can change when a
+revocation arrives, so it carries an ETag and `Cache-Control: no-cache`: caches may keep
+it but must revalidate (If-None-Match answers 304 while the verdict is unchanged).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
-from registry.api.deps import ChainViewDep, IndexViewDep, TrustAnchorsDep, TrustChecksDep
+from registry.api.deps import FastVerifierDep, TrustAnchorsDep
 from registry.api.metrics import count_verdict
 from registry.api.routes._shared import SHA256_PATTERN, Sha256Path
 from registry.documents.json_documents import looks_like_json
@@ -22,24 +28,72 @@ from registry.documents.signing import (
     SignatureVerification,
     verify_signature,
 )
-from registry.documents.validate import dcc_document_warnings
 from registry.errors import DocumentTypeUnsupportedError, RequestInvalidError
-from registry.verify import CertificateVerification, verify_certificate
+from registry.verdicts import FastVerifier, NeedsThread, RenderedVerdict, render_verdict
+from registry.verify import CertificateVerification
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 MetrologyQuery = Annotated[bool, Query(
     description="also check traceability and accreditation scope (steps 10 and 11)")]
+FreshQuery = Annotated[bool, Query(
+    description="read every fact from the chain and the content store for this request "
+                "instead of the cached chain facts and the indexer's precomputed inputs")]
 
 
-@router.get("/verify/{sha256}", response_model=CertificateVerification)
-def verify_by_hash(sha256: Sha256Path, index: IndexViewDep, chain: ChainViewDep,
-                   trust: TrustChecksDep, request: Request,
-                   metrology: MetrologyQuery = True) -> CertificateVerification:
+def verdict_response(request: Request, rendered: RenderedVerdict, as_of_block: int | None,
+                     blocks_behind_head: int | None) -> Response:
+    """The verdict with its ETag (over everything but when it was taken) and no-cache;
+    304 when the client's If-None-Match already names it."""
+    headers = {"ETag": rendered.etag, "Cache-Control": "no-cache"}
+    wanted = request.headers.get("if-none-match")
+    if wanted is not None and (wanted.strip() == "*" or rendered.etag in
+                               {tag.strip() for tag in wanted.split(",")}):
+        return Response(status_code=304, headers=headers)
+    return Response(rendered.body(as_of_block, blocks_behind_head),
+                    media_type="application/json", headers=headers)
+
+
+def _response(request: Request, result: CertificateVerification) -> Response:
+    return verdict_response(request, render_verdict(result), result.as_of_block,
+                            result.blocks_behind_head)
+
+
+async def _verify(verifier: FastVerifier, fresh: bool, sha256: str | None,
+                  document: bytes | None, metrology: bool,
+                  anchors: TrustAnchors | None = None) -> CertificateVerification:
+    """On the event loop when everything is cached (one indexed SELECT, no chain read,
+    no signature check: a thread-pool round trip would cost more than the work), else
+    in the thread pool."""
+    signature = None if document is None else partial(_signature_of, anchors=anchors)
+    if not fresh:
+        try:
+            return verifier.verify(sha256, document, verify_signature=signature,
+                                   metrology=metrology, cached_only=True)
+        except NeedsThread:
+            pass
+    verify = verifier.verify_fresh if fresh else verifier.verify
+    return await run_in_threadpool(verify, sha256, document, verify_signature=signature,
+                                   metrology=metrology)
+
+
+@router.get("/verify/{sha256}", response_model=CertificateVerification,
+            responses={304: {"description": "the verdict named by If-None-Match is current"}})
+async def verify_by_hash(sha256: Sha256Path, verifier: FastVerifierDep, request: Request,
+                         metrology: MetrologyQuery = True,
+                         fresh: FreshQuery = False) -> Response:
     """Verify a certificate by the SHA-256 of its exact bytes."""
-    result = verify_certificate(sha256, None, index=index, chain=chain,
-                                trust=trust if metrology else None)
-    count_verdict(request, "hash", result.verdict.value)
-    return result
+    if fresh:
+        result = await _verify(verifier, fresh, sha256, None, metrology)
+        count_verdict(request, "hash", result.verdict.value)
+        return _response(request, result)
+    try:
+        rendered, as_of, behind = verifier.render(sha256, metrology=metrology,
+                                                  cached_only=True)
+    except NeedsThread:
+        rendered, as_of, behind = await run_in_threadpool(verifier.render, sha256,
+                                                          metrology=metrology)
+    count_verdict(request, "hash", rendered.verdict)
+    return verdict_response(request, rendered, as_of, behind)
 
 
 @router.post("/verify", response_model=CertificateVerification, openapi_extra={
@@ -48,22 +102,18 @@ def verify_by_hash(sha256: Sha256Path, index: IndexViewDep, chain: ChainViewDep,
         "application/xml": {"schema": {"type": "string"}},
         "application/json": {"schema": {"type": "object"}},
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": {"type": "string", "format": "binary"}}}}}}})
-async def verify_upload(request: Request, index: IndexViewDep, chain: ChainViewDep,
-                        trust: TrustChecksDep, anchors: TrustAnchorsDep,
+            "file": {"type": "string", "format": "binary"}}}}}}},
+    responses={304: {"description": "the verdict named by If-None-Match is current"}})
+async def verify_upload(request: Request, verifier: FastVerifierDep, anchors: TrustAnchorsDep,
                         sha256: Annotated[str | None, Query(pattern=SHA256_PATTERN)] = None,
-                        metrology: MetrologyQuery = True) -> CertificateVerification:
+                        metrology: MetrologyQuery = True,
+                        fresh: FreshQuery = False) -> Response:
     """Verify an uploaded certificate (raw body or multipart field `file`). With `sha256`,
     the upload must also hash to it."""
     document = await read_document(request)
-    # Off the event loop: the chain calls and the signature check block.
-    result = await run_in_threadpool(verify_certificate, sha256, document, index=index,
-                                     chain=chain,
-                                     verify_signature=partial(_signature_of, anchors=anchors),
-                                     trust=trust if metrology else None,
-                                     document_warnings=dcc_document_warnings)
+    result = await _verify(verifier, fresh, sha256, document, metrology, anchors)
     count_verdict(request, "upload", result.verdict.value)
-    return result
+    return _response(request, result)
 
 
 def _signature_of(document: bytes, anchors: TrustAnchors | None) -> SignatureVerification:

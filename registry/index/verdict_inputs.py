@@ -1,0 +1,138 @@
+"""The indexer's side of the verdict inputs (registry.db.models.VerdictInputs): which
+rows a chunk of events changes, and recomputing them in the indexer's transaction, so
+they always match `indexer_state.last_block`.
+
+What changes a verdict input:
+* a new anchoring: its own inputs, and the traceability of every document citing it
+  (by hash or by number, transitively: a citation may now resolve);
+* a revocation: the traceability of every document citing the revoked one, transitively;
+* an accreditation version of an issuer (recorded, its document read, or rolled back):
+  the scope of that issuer's documents calibrated on or after its effective date;
+* a reorg: all of the above for what the rolled-back blocks held.
+Issuer status at issue is fixed by the events up to the anchoring block, all indexed by
+the end of that block's chunk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from anchor.store import ContentStore
+from registry.db.models import ChainBatch, ChainDocument, VerdictInputs
+from registry.db.queries import DatabaseIndexView, anchoring_of
+from registry.db.traceability import ProjectionTraceabilityView
+from registry.db.verdicts import citing_closure, document_rows, missing_inputs
+from registry.trust import RegistryTrustChecks, calibration_date_of
+from registry.verify.steps import traceability_evidence
+from registry.verify.traceability import trace
+
+
+@dataclass
+class VerdictChanges:
+    """What a chunk of events changed, as far as verdict inputs are concerned."""
+
+    documents: set[int] = field(default_factory=set)  # new chain_documents rows
+    touched: set[str] = field(default_factory=set)  # documents anchored, revoked, orphaned
+    # issuer -> the earliest effective date of an accreditation version recorded (or
+    # dropped, or whose document became readable) for it
+    accreditations: dict[str, dt.date] = field(default_factory=dict)
+
+    def accreditation(self, issuer_id: str, effective_from: dt.datetime) -> None:
+        day = effective_from.astimezone(dt.UTC).date()
+        known = self.accreditations.get(issuer_id)
+        self.accreditations[issuer_id] = day if known is None else min(known, day)
+
+    def __bool__(self) -> bool:
+        return bool(self.documents or self.touched or self.accreditations)
+
+
+def joined_sessions(session: Session) -> sessionmaker[Session]:
+    """Sessions on `session`'s connection and inside its transaction, for the read-side
+    helpers (which open sessions of their own) to see what the indexer just wrote."""
+    session.flush()
+    return sessionmaker(bind=session.connection(), expire_on_commit=False,
+                        join_transaction_mode="conditional_savepoint")
+
+
+def refresh_verdict_inputs(session: Session, store: ContentStore | None,
+                           changes: VerdictChanges, as_of_block: int) -> int:
+    """Recompute the verdict inputs `changes` affect, in the indexer's transaction (so
+    they always match `indexer_state.last_block`). Returns the rows written."""
+    if not changes:
+        return 0
+    sessions = joined_sessions(session)
+    dependents = citing_closure(session, changes.touched) if changes.touched else set()
+    trace_for = set(dependents)
+    full = {d.id: (d, b) for d, b in document_rows(session, ids=changes.documents)}
+    trace_for.update(d.sha256 for d, _ in full.values())
+    rows = {d.id: (d, b) for d, b in document_rows(session, sha256s=trace_for)}
+    scope_for: set[int] = set(full)
+    if changes.accreditations:
+        for document, batch in document_rows(session, issuers=set(changes.accreditations)):
+            day = calibration_date_of(document.public_metadata)
+            if day is not None and day >= changes.accreditations[document.issuer_id]:
+                rows.setdefault(document.id, (document, batch))
+                scope_for.add(document.id)
+    rows.update(full)
+    return _write_inputs(session, sessions, store, rows, trace_for, scope_for, as_of_block)
+
+
+def backfill_verdict_inputs(session: Session, store: ContentStore | None, as_of_block: int,
+                            limit: int) -> int:
+    """Compute the inputs of up to `limit` anchorings that have none (indexed before
+    migration 0005, or left by an interrupted catch-up)."""
+    ids = missing_inputs(session, limit)
+    if not ids:
+        return 0
+    return refresh_verdict_inputs(session, store, VerdictChanges(documents=set(ids)),
+                                  as_of_block)
+
+
+def _write_inputs(session: Session, sessions: sessionmaker[Session],
+                  store: ContentStore | None,
+                  rows: dict[int, tuple[ChainDocument, ChainBatch]], trace_for: Collection[str],
+                  scope_for: Collection[int], as_of_block: int) -> int:
+    index = DatabaseIndexView(sessions)
+    trust = RegistryTrustChecks(sessions, store)
+    view = ProjectionTraceabilityView(sessions)
+    traces: dict[str, dict[str, Any] | None] = {}
+    for sha256 in sorted(trace_for):
+        result = trace(sha256, view)
+        traces[sha256] = None if result is None else dataclasses.asdict(
+            traceability_evidence(result))
+    existing = {row.document_id: row for row in session.scalars(
+        select(VerdictInputs).where(VerdictInputs.document_id.in_(list(rows))))} if rows else {}
+    written = 0
+    for document_id, (document, batch) in rows.items():
+        row = existing.get(document_id)
+        if row is None:
+            row = VerdictInputs(document_id=document_id, sha256=document.sha256,
+                                issuer_id=batch.issuer_id, block_number=batch.block_number,
+                                issuer_status_at_issue=index.issuer_status_at(
+                                    batch.issuer_id, batch.block_number),
+                                traceability=traces.get(document.sha256),
+                                computed_block=as_of_block)
+            row.scope = _scope(trust, document, batch)
+            session.add(row)
+        else:
+            if document.sha256 in traces:
+                row.traceability = traces[document.sha256]
+            if document_id in scope_for:
+                row.scope = _scope(trust, document, batch)
+            row.computed_block = as_of_block
+        written += 1
+    session.flush()
+    return written
+
+
+def _scope(trust: RegistryTrustChecks, document: ChainDocument,
+           batch: ChainBatch) -> dict[str, Any] | None:
+    scope = trust.accreditation_scope(anchoring_of(document, batch), None)
+    return None if scope is None else dataclasses.asdict(scope)
