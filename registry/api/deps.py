@@ -6,6 +6,7 @@ Settings on first use), so a route never opens connections of its own.
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,34 +28,43 @@ from registry.verify.steps import TrustChecks
 # built in the thread pool once; after that they only read app.state.
 
 
+# Concurrent first requests (a page loads several feeds at once) would otherwise each
+# build these in their own thread: two Alembic upgrades in one process race on Alembic's
+# module-level proxies. Reentrant: the fast verifier builds the others.
+_BUILD_LOCK = threading.RLock()
+
+
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 def registry_client_of(request: Request) -> RegistryClient:
     state = request.app.state
-    if state.registry_client is None:
-        from registry.context import registry_client
+    with _BUILD_LOCK:
+        if state.registry_client is None:
+            from registry.context import registry_client
 
-        state.registry_client = registry_client(state.settings)
+            state.registry_client = registry_client(state.settings)
     return state.registry_client
 
 
 def session_factory_of(request: Request) -> sessionmaker[Session]:
     state = request.app.state
-    if state.session_factory is None:
-        from registry.db import open_database
+    with _BUILD_LOCK:
+        if state.session_factory is None:
+            from registry.db import open_database
 
-        state.session_factory = open_database(state.settings.effective_database_url)
+            state.session_factory = open_database(state.settings.effective_database_url)
     return state.session_factory
 
 
 def content_store_of(request: Request) -> ContentStore:
     state = request.app.state
-    if getattr(state, "content_store", None) is None:
-        from registry.context import content_store
+    with _BUILD_LOCK:
+        if getattr(state, "content_store", None) is None:
+            from registry.context import content_store
 
-        state.content_store = content_store(state.settings)
+            state.content_store = content_store(state.settings)
     return state.content_store
 
 
@@ -109,11 +119,12 @@ TrustChecksDep = Annotated[TrustChecks, Depends(get_trust_checks)]
 
 def fast_verifier_of(request: Request) -> FastVerifier:
     state = request.app.state
-    if getattr(state, "fast_verifier", None) is None:
-        state.fast_verifier = FastVerifier(session_factory_of(request),
-                                           registry_client_of(request),
-                                           content_store_of(request),
-                                           state.settings.confirmations)
+    with _BUILD_LOCK:
+        if getattr(state, "fast_verifier", None) is None:
+            state.fast_verifier = FastVerifier(session_factory_of(request),
+                                               registry_client_of(request),
+                                               content_store_of(request),
+                                               state.settings.confirmations)
     return state.fast_verifier
 
 
