@@ -25,7 +25,7 @@ from anchor.evidence import (
 )
 from anchor.receipt import Verdict
 from registry.cli import EXIT_FAILURE, EXIT_OK
-from registry.cli.output import emit
+from registry.cli.output import emit, write_or_print
 from registry.errors import ConfigurationError, MigrationError
 from registry.settings import Settings, load_settings
 
@@ -123,12 +123,9 @@ def _evidence(args: argparse.Namespace) -> int:
     settings = load_settings()
     sha256 = normalise_sha256(args.sha256)
     record = _directory(settings).load(sha256) or EvidenceRecord(_load_receipt(settings, sha256))
-    if args.output:
-        args.output.write_text(record.to_json())
-        emit(args, {"output": str(args.output), "renewals": len(record.renewals)},
-             f"evidence record with {len(record.renewals)} renewal(s) written to {args.output}")
-    else:
-        print(record.to_json(), end="")
+    write_or_print(args, record.to_json(), {"renewals": len(record.renewals)},
+                   f"evidence record with {len(record.renewals)} renewal(s) written to "
+                   f"{args.output}")
     return EXIT_OK
 
 

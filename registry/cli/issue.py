@@ -37,7 +37,7 @@ from anchor.chain import RevocationReason, issuer_name
 from anchor.errors import ReceiptError
 from anchor.receipt import Receipt, Verdict, verify_receipt
 from registry.cli import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
-from registry.cli.output import emit
+from registry.cli.output import emit, write_or_print
 from registry.documents.model import DocumentType
 from registry.errors import ConfigurationError, DocumentNotFoundError
 from registry.issuance import (
@@ -452,12 +452,8 @@ def _receipt_bundle(args: argparse.Namespace, settings: Settings, sha256: str) -
     if bundle is None:
         raise DocumentNotFoundError(f"no anchored document 0x{sha256} is known to this "
                                     "registry", sha256=sha256)
-    if args.output:
-        args.output.write_text(bundle.to_json())
-        emit(args, {"output": str(args.output), "certificates": len(bundle.certificates)},
-             f"{len(bundle.certificates)} receipt(s) written to {args.output}")
-    else:
-        print(bundle.to_json(), end="")
+    write_or_print(args, bundle.to_json(), {"certificates": len(bundle.certificates)},
+                   f"{len(bundle.certificates)} receipt(s) written to {args.output}")
     return EXIT_OK
 
 
