@@ -35,16 +35,15 @@ from anchor.evidence import (
     EvidenceRecord,
     Renewal,
     SortedPairTree,
-    canonical_json,
     renewal_leaf,
 )
 from anchor.merkle import MerkleBatch
 from anchor.store import ContentStore
 from registry.db.models import MANIFEST_OK, ChainBatch, ChainDocument
 from registry.errors import EvidenceNotFoundError, MigrationError
-from registry.issuance import build_receipt
+from registry.evidence_records import IndexedContract, projected_record
+from registry.index.renewal_manifest import RenewalManifest
 
-RENEWAL_MANIFEST_FORMAT = "certreg-renewal-manifest/1"
 MIGRATION_EXPORT_FORMAT = "certreg-migration-export/1"
 REVOKE_MANY_LIMIT = 400  # the contract's documented per-call bound (EIP-7825 gas cap)
 
@@ -95,15 +94,11 @@ def _anchoring(client: RegistryClient, anchored: AnchoredBatch) -> Anchoring:
 
 
 def _manifest(store: ContentStore | None, kind: str, algorithm: str, root: bytes,
-              covered: Iterable[tuple[EvidenceRecord, bytes]]) -> str:
-    """The renewal manifest: what the tree covers (locator only: its CID is SHA-256 based,
-    but nothing's validity rests on it)."""
-    body = canonical_json({
-        "format": RENEWAL_MANIFEST_FORMAT, "kind": kind, "algorithm": algorithm,
-        "root": "0x" + root.hex(),
-        "covers": [{"document_sha256": r.document_sha256, "leaf": "0x" + leaf.hex(),
-                    "receipt_batch": [r.receipt.chain_id, r.receipt.contract_address,
-                                      r.receipt.batch_id]} for r, leaf in covered]})
+              covered: Iterable[tuple[EvidenceRecord, bytes, bytes | None]]) -> str:
+    """The renewal manifest: each covered record, its leaf (and document digest). Nothing's
+    validity rests on it (its CID is SHA-256 based), but with it the indexer rebuilds the
+    records from chain + IPFS (registry.index.renewals)."""
+    body = RenewalManifest.of(kind, algorithm, root, covered).to_bytes()
     if store is not None:
         return str(store.put(body))
     return str(raw_cid(body))
@@ -128,8 +123,7 @@ def renew_records(client: RegistryClient, records: Sequence[EvidenceRecord],
         raise EvidenceNotFoundError("nothing to renew: no document bytes available",
                                     skipped=len(skipped))
     tree = SortedPairTree.of(algorithm, (leaf for _, leaf, _ in leaves))
-    manifest = _manifest(store, KIND_HASH_TREE, algorithm, tree.root,
-                         ((r, leaf) for r, leaf, _ in leaves))
+    manifest = _manifest(store, KIND_HASH_TREE, algorithm, tree.root, leaves)
     # Word by word: each is its own batch (a word is as unguessable as the whole root).
     anchorings = tuple(
         _anchoring(client, client.anchor_batch(tree.root[i:i + WORD], len(leaves), manifest))
@@ -143,23 +137,30 @@ def renew_records(client: RegistryClient, records: Sequence[EvidenceRecord],
 # ------------------------------------------------------------------ from the projection
 
 def batch_documents(session: Session, client: RegistryClient, batch_ids: Iterable[int] | None,
-                    directory: EvidenceDirectory, *, issuer_hex: str | None = None
-                    ) -> list[tuple[EvidenceRecord, str, bool]]:
-    """(latest evidence, CID, encrypted) of every document of the batches (all: None)."""
-    query = (select(ChainDocument, ChainBatch)
+                    directory: EvidenceDirectory | None = None, *,
+                    issuer_hex: str | None = None) -> list[tuple[EvidenceRecord, str, bool]]:
+    """(latest evidence, CID, encrypted) of every document of the batches (all: None).
+    The latest evidence is the projection's (chain + IPFS); a record in `directory`
+    counts only when it continues that evidence (renewed, not yet indexed)."""
+    query = (select(ChainDocument.sha256, ChainDocument.cid, ChainDocument.encrypted)
              .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
              .where(ChainBatch.manifest_status == MANIFEST_OK))
     if batch_ids is not None:
         query = query.where(ChainBatch.batch_id.in_(list(batch_ids)))
     if issuer_hex is not None:
         query = query.where(ChainBatch.issuer_id == issuer_hex)
-    found = []
-    for document, batch in session.execute(query.order_by(ChainDocument.id)):
-        receipt = build_receipt(client, document, batch)
-        record = directory.load(receipt.document_sha256)
-        if record is None or record.receipt != receipt:
-            record = EvidenceRecord(receipt)
-        found.append((record, document.cid, document.encrypted))
+    contract = IndexedContract(client.chain_id, client.address)
+    found, seen = [], set()
+    for sha256, cid, encrypted in session.execute(query.order_by(ChainDocument.id)).all():
+        record = None if sha256 in seen else projected_record(session, contract, sha256)
+        seen.add(sha256)
+        if record is None:
+            continue
+        saved = None if directory is None else directory.load(record.document_sha256)
+        if saved is not None and saved.receipt == record.receipt and \
+                saved.renewals[:len(record.renewals)] == record.renewals:
+            record = saved
+        found.append((record, cid, encrypted))
     return found
 
 
@@ -282,7 +283,7 @@ def import_export(target: RegistryClient, export: MigrationExport, *,
     leaves = {r.document_sha256: renewal_leaf(r, KIND_MIGRATION, algorithm)[0] for r in mine}
     tree = MerkleBatch.of(leaves.values())
     manifest = _manifest(store, KIND_MIGRATION, algorithm, tree.root,
-                         ((r, leaves[r.document_sha256]) for r in mine))
+                         ((r, leaves[r.document_sha256], None) for r in mine))
     anchoring = _anchoring(target, target.anchor_batch(tree.root, len(mine), manifest))
     records = tuple(r.renewed(Renewal(
         KIND_MIGRATION, algorithm, None, leaves[r.document_sha256], TREE_OPENZEPPELIN,

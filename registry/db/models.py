@@ -88,6 +88,7 @@ class DocumentState(StrEnum):
 # chain_batches.manifest_status: whether the batch's manifest could be read from IPFS.
 MANIFEST_OK = "ok"
 MANIFEST_MISSING = "missing"  # not retrievable now; retried on every catch-up
+MANIFEST_RENEWAL = "renewal"  # a renewal manifest: evidence renewals, no new documents
 MANIFEST_INVALID = "invalid"  # retrieved, but does not describe the anchored root
 
 
@@ -209,6 +210,9 @@ class ChainDocument(Base):
     issued_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     calibrated_from: Mapped[dt.date | None] = mapped_column(Date, index=True)
     calibrated_to: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    # The hash the contract knows the document by, when it is not its SHA-256: a migrated
+    # document's migration leaf (docs/evidence-records.md, "Mapping"). None otherwise.
+    anchored_hash: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
 
 
 class DocumentIdentifier(Base):
@@ -381,7 +385,34 @@ class VerdictInputs(Base):
     computed_block: Mapped[int] = mapped_column(BigInteger)  # indexer_state.last_block then
 
 
-PROJECTION_TABLES = (VerdictInputs, CertificateCitation, DocumentIdentifier, ChainDocument,
+class EvidenceRenewal(Base):
+    """One document's renewal as a renewal manifest (`certreg-renewal-manifest/2`) on IPFS
+    and its anchoring on chain say: with the evidence it renewed, enough to rebuild the
+    document's evidence record from chain + IPFS alone (registry.evidence_records)."""
+
+    __tablename__ = "evidence_renewals"
+    __table_args__ = (UniqueConstraint("document_sha256", "batch_id",
+                                       name="uq_evidence_renewals_document_batch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_sha256: Mapped[str] = mapped_column(String(HASH_HEX), index=True)
+    # The batch of the renewal's last word (the renewal exists from it on) ...
+    batch_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chain_batches.batch_id", ondelete="CASCADE"), index=True)
+    # ... and every word's batch, in order (two for a SHA-512 root).
+    word_batch_ids: Mapped[list[int]] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(16))  # hash-tree | migration
+    algorithm: Mapped[str] = mapped_column(String(16))
+    leaf: Mapped[str] = mapped_column(String(130))  # 0x-hex
+    document_digest: Mapped[str | None] = mapped_column(String(130))
+    path: Mapped[list[str]] = mapped_column(JSON)
+    # The certreg-evidence-record/1 this renewal covers (P_i), as the manifest lists it.
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+PROJECTION_TABLES = (VerdictInputs, EvidenceRenewal, CertificateCitation, DocumentIdentifier,
+                     ChainDocument,
                      ChainAccreditation, ChainBatch, ChainRevocation, ChainIssuer,
                      ChainSigningCertificate, AuditEvent, IndexerState)
 

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import (
@@ -44,7 +44,6 @@ from anchor.errors import (
 )
 from anchor.merkle import MerkleBatch
 from anchor.store import ContentStore
-from registry.db.instruments import record_instrument_mentions
 from registry.db.models import (
     ACCREDITATION_NONE,
     MANIFEST_INVALID,
@@ -59,16 +58,18 @@ from registry.db.models import (
     ChainRevocation,
     ChainSigningCertificate,
     DocumentState,
+    EvidenceRenewal,
     IndexerState,
     IssuedDocument,
     OutboxBatch,
     VerdictInputs,
 )
-from registry.db.search import record_identifiers, search_fields
-from registry.db.traceability import record_citations
 from registry.db.verdicts import citing_closure
 from registry.errors import DatabaseStateError, ManifestInvalidError
+from registry.index.documents import insert_documents
 from registry.index.manifest import BatchManifest
+from registry.index.renewal_manifest import is_renewal_manifest
+from registry.index.renewals import load_renewal, projected_document_hash
 from registry.index.signing_certificates import (
     SIGNING_CERTIFICATE_EVENTS,
     apply_signing_certificate_event,
@@ -169,8 +170,8 @@ class Indexer:
     def rebuild(self) -> IndexReport:
         """Drop the projection and index again from the deployment block."""
         with self.sessions() as session, session.begin():
-            for model in (VerdictInputs, ChainDocument, ChainBatch, ChainRevocation,
-                          ChainIssuer, ChainAccreditation, ChainSigningCertificate,
+            for model in (VerdictInputs, EvidenceRenewal, ChainDocument, ChainBatch,
+                          ChainRevocation, ChainIssuer, ChainAccreditation, ChainSigningCertificate,
                           AuditEvent, IndexerState):
                 session.execute(delete(model))
         return self.catch_up()
@@ -244,6 +245,8 @@ class Indexer:
             select(ChainBatch.root).where(ChainBatch.block_number > block)).all()
         orphaned_ids = select(ChainBatch.batch_id).where(ChainBatch.block_number > block)
         changes = self._orphaned_changes(session, block, orphaned_ids)
+        session.execute(delete(EvidenceRenewal).where(
+            EvidenceRenewal.batch_id.in_(orphaned_ids)))
         session.execute(delete(ChainDocument).where(ChainDocument.batch_id.in_(orphaned_ids)))
         session.execute(delete(ChainBatch).where(ChainBatch.block_number > block))
         session.execute(delete(ChainRevocation).where(ChainRevocation.block_number > block))
@@ -374,6 +377,14 @@ class Indexer:
         except (CidError, ContentIntegrityError):
             batch.manifest_status = MANIFEST_INVALID
             return
+        if is_renewal_manifest(data):
+            try:
+                load_renewal(session, batch, data, self.store, changes)
+            except (ContentNotFoundError, StorageUnavailableError):
+                batch.manifest_status = MANIFEST_MISSING  # an original manifest: retried
+            except ManifestInvalidError:
+                batch.manifest_status = MANIFEST_INVALID
+            return
         try:
             manifest = BatchManifest.from_bytes(data)
             if manifest.issuer_id != batch.issuer_id or manifest.root != batch.root \
@@ -385,27 +396,9 @@ class Indexer:
         except (ManifestInvalidError, MerkleError, ValueError):
             batch.manifest_status = MANIFEST_INVALID
             return
-        # A bulk insert, not ORM objects: a 10,000-document batch would otherwise keep
-        # 10,000 metadata trees in the session until the chunk commits.
-        session.execute(insert(ChainDocument), [
-            {"sha256": member.sha256, "batch_id": batch.batch_id, "issuer_id": batch.issuer_id,
-             "cid": member.cid, "document_type": member.document_type,
-             "unique_identifier": member.unique_identifier,
-             "public_metadata": member.metadata, "encrypted": member.encrypted,
-             "proof": ["0x" + p.hex() for p in tree.proof(bytes.fromhex(member.sha256))],
-             "block_number": batch.block_number,
-             **search_fields(member.metadata, member.encrypted).columns()}
-            for member in manifest.documents])
-        members = [(m.sha256, m.metadata, m.encrypted) for m in manifest.documents]
-        record_identifiers(session, batch.batch_id, members)
-        record_citations(session, batch.batch_id, members)
-        record_instrument_mentions(session, batch.batch_id, members)
-        batch.manifest_status = MANIFEST_OK
-        for document_id, sha256 in session.execute(
-                select(ChainDocument.id, ChainDocument.sha256)
-                .where(ChainDocument.batch_id == batch.batch_id)):
-            changes.documents.add(document_id)
-            changes.touched.add(sha256)
+        insert_documents(session, batch, manifest.documents,
+                         {m.sha256: tree.proof(bytes.fromhex(m.sha256))
+                          for m in manifest.documents}, changes)
 
     def _retry_missing_manifests(self) -> int:
         changes = VerdictChanges()
@@ -468,10 +461,11 @@ class Indexer:
                            block_time: dt.datetime) -> list[str]:
         """Project a DocumentRevoked or DocumentsRevoked event; the revoked digests (hex)."""
         args = event.args
-        revoked = revoked_documents(event)
-        for document_hash, replacement in revoked:
+        revoked = [(projected_document_hash(session, _hex(args["issuerId"]), document_hash),
+                    replacement) for document_hash, replacement in revoked_documents(event)]
+        for sha256, replacement in revoked:
             session.add(ChainRevocation(
-                issuer_id=_hex(args["issuerId"]), document_sha256=document_hash.hex(),
+                issuer_id=_hex(args["issuerId"]), document_sha256=sha256,
                 batch_id=int(args["batchId"]),
                 reason=RevocationReason(int(args["reason"])).name.lower(),
                 replacement=None if replacement is None else replacement.hex(),
@@ -479,7 +473,7 @@ class Indexer:
                 block_number=event.block_number, block_hash=event.block_hash,
                 tx_hash=event.transaction_hash, log_index=event.log_index,
                 revoked_at=block_time))
-        return [document_hash.hex() for document_hash, _ in revoked]
+        return [sha256 for sha256, _ in revoked]
 
     def _apply_issuer_event(self, session: Session, name: str, args: dict[str, Any],
                             block_number: int) -> None:

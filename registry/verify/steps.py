@@ -87,6 +87,9 @@ class IndexedAnchoring:
     unique_identifier: str | None
     encrypted: bool
     metadata: dict[str, Any] | None = None
+    # The hash the contract knows the document by when it is not its SHA-256 (64 hex):
+    # a migrated document's migration leaf (docs/evidence-records.md, "Mapping").
+    anchored_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,9 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
     failures: list[tuple[str, str]] = []
     for candidate in candidates:
         proof = [bytes.fromhex(p.removeprefix("0x")) for p in candidate.proof]
-        if process_proof(leaf_hash(digest), proof).hex() != candidate.merkle_root:
+        anchored = (digest if candidate.anchored_hash is None
+                    else bytes.fromhex(candidate.anchored_hash))
+        if process_proof(leaf_hash(anchored), proof).hex() != candidate.merkle_root:
             failures.append((STEP_MERKLE_PROOF, f"batch {candidate.batch_id}: the indexed "
                              "proof does not lead to the indexed root"))
             continue
@@ -281,7 +286,7 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
             failures.append((STEP_CHAIN_ROOT, f"batch {candidate.batch_id}: the contract "
                              "holds a different root (or none) than the index"))
             continue
-        on_chain = chain.verify(digest, candidate.batch_id, proof)
+        on_chain = chain.verify(anchored, candidate.batch_id, proof)
         if not on_chain.anchored or on_chain.issuer_id.hex() != candidate.issuer_id:
             failures.append((STEP_CONTRACT_VERIFY, f"batch {candidate.batch_id}: the "
                              "contract does not confirm this document for this issuer"))
