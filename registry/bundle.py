@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from anchor.chain import AccreditationRecord, RegistryClient, connect, issuer_name
 from anchor.cid import Cid
 from anchor.errors import AnchorError
+from anchor.evidence import KIND_MIGRATION, EvidenceRecord, verify_evidence_record
 from anchor.receipt import Receipt, ReceiptVerification, Verdict, verify_receipt
 from anchor.store import ContentStore
 from registry.db.search import normalise
@@ -35,6 +36,7 @@ from registry.documents.citations import Citation, citations_of
 from registry.documents.model import DocumentType
 from registry.documents.validate import load_document
 from registry.errors import ReceiptBundleError, RegistryError
+from registry.evidence_records import indexed_contract, projected_record
 from registry.issuance import find_receipt
 from registry.trust import AccreditationInForce, assess_scope, calibration_date_of
 from registry.verify.model import ScopeEvidence
@@ -53,11 +55,15 @@ BUNDLE_FORMAT = "certreg-trace-bundle/1"
 class BundledCertificate:
     receipt: Receipt
     document: bytes | None  # the public document; None for a confidential one
+    # The receipt's evidence record when it was renewed or migrated: checked in place of
+    # the receipt (docs/evidence-records.md), so the bundle outlives the receipt's chain.
+    evidence: EvidenceRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"receipt": self.receipt.to_dict(),
                 "document": None if self.document is None
-                else base64.b64encode(self.document).decode("ascii")}
+                else base64.b64encode(self.document).decode("ascii"),
+                "evidence": None if self.evidence is None else self.evidence.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,13 @@ class TraceBundle:
             certificates = tuple(
                 BundledCertificate(Receipt.from_dict(item["receipt"]),
                                    None if item.get("document") is None
-                                   else base64.b64decode(item["document"], validate=True))
+                                   else base64.b64decode(item["document"], validate=True),
+                                   None if item.get("evidence") is None
+                                   else EvidenceRecord.from_dict(item["evidence"]))
                 for item in value["certificates"])
+            if any(c.evidence is not None and c.evidence.receipt != c.receipt
+                   for c in certificates):
+                raise ValueError("an evidence record is of another receipt")
             sha256 = str(value["sha256"]).lower().removeprefix("0x")
             accreditations = tuple(base64.b64decode(d, validate=True)
                                    for d in value.get("accreditation_documents") or [])
@@ -108,6 +119,7 @@ def build_trace_bundle(sessions: sessionmaker[Session], client: RegistryClient,
     certificates = []
     accreditations: dict[str, bytes] = {}
     with sessions() as session:
+        contract = indexed_contract(session)
         for node in result.nodes:
             day = node.facts.calibration_date
             row = None if day is None else accreditation_at(sessions, node.facts.issuer_id, day)
@@ -116,8 +128,15 @@ def build_trace_bundle(sessions: sessionmaker[Session], client: RegistryClient,
                 # Unreadable now: offline, that scope is then reported unchecked.
                 with contextlib.suppress(AnchorError):
                     accreditations[row.document_sha256] = store.get(Cid.parse(row.document_cid))
-            receipt = find_receipt(session, client, node.facts.sha256,
-                                   issuer_hex=node.facts.issuer_id)
+            record = None if contract is None else projected_record(session, contract,
+                                                                    node.facts.sha256)
+            if record is not None and record.renewals and \
+                    record.receipt.issuer_id == "0x" + node.facts.issuer_id:
+                receipt, evidence = record.receipt, record
+            else:
+                receipt = find_receipt(session, client, node.facts.sha256,
+                                       issuer_hex=node.facts.issuer_id)
+                evidence = None
             if receipt is None:
                 continue
             document = None
@@ -126,7 +145,7 @@ def build_trace_bundle(sessions: sessionmaker[Session], client: RegistryClient,
                     document = store.get(Cid.parse(receipt.cid))
                 except AnchorError:
                     document = None  # the receipt still proves anchoring and revocation
-            certificates.append(BundledCertificate(receipt, document))
+            certificates.append(BundledCertificate(receipt, document, evidence))
     return TraceBundle(sha256, tuple(certificates), tuple(accreditations.values()))
 
 
@@ -230,13 +249,21 @@ def verify_trace_bundle(bundle: TraceBundle, rpc_url: str) -> BundleVerification
     for item in bundle.certificates:
         receipt = item.receipt
         sha256 = receipt.document_sha256.removeprefix("0x")
-        client = clients.setdefault(receipt.contract_address,
-                                    RegistryClient(w3, receipt.contract_address))
-        verification = verify_receipt(receipt, client, item.document)
+        # The contract holding the latest evidence: the receipt's, or a migration's.
+        address = receipt.contract_address if item.evidence is None else next(
+            (r.anchorings[0].contract_address for r in reversed(item.evidence.renewals)
+             if r.kind == KIND_MIGRATION), receipt.contract_address)
+        client = clients.setdefault(address, RegistryClient(w3, address))
+        if item.evidence is not None:
+            verification = verify_evidence_record(item.evidence, item.document, [client])
+        else:
+            verification = verify_receipt(receipt, client, item.document)
         receipts[sha256] = verification
         if verification.verdict is Verdict.INVALID:
             continue
-        batch = client.get_batch(receipt.batch_id)
+        # The anchoring time and block are the receipt's: the evidence covers them (and
+        # the receipt's own chain may be gone).
+        batch = client.get_batch(receipt.batch_id) if item.evidence is None else None
         issuer_bytes = bytes.fromhex(receipt.issuer_id.removeprefix("0x"))
         issuer = client.get_issuer(issuer_bytes)
         metadata = _document_metadata(item.document)
@@ -245,8 +272,9 @@ def verify_trace_bundle(bundle: TraceBundle, rpc_url: str) -> BundleVerification
             sha256=sha256, issuer_id=issuer_bytes.hex(), issuer_code=issuer_name(issuer_bytes),
             issuer_kind=issuer.kind.name.lower(),
             unique_identifier=None if metadata is None else metadata.get("unique_identifier"),
-            anchored_at=dt.datetime.fromtimestamp(batch.anchored_at if batch else 0, dt.UTC),
-            anchored_block=batch.block_number if batch else 0,
+            anchored_at=dt.datetime.fromtimestamp(
+                batch.anchored_at if batch else receipt.anchored_at, dt.UTC),
+            anchored_block=batch.block_number if batch else receipt.block_number,
             calibration_date=calibration_date_of(metadata),
             revocation=None if revocation is None else RevocationFacts(
                 revocation.reason.replace("_", "-"),

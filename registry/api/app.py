@@ -13,6 +13,7 @@ from registry.api.ratelimit import RateLimitMiddleware, make_limiter
 from registry.api.routes import (
     audit,
     certificates,
+    evidence,
     health,
     instruments,
     issuance,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(issuance.router)
     app.include_router(metrics.router)
     app.include_router(certificates.router)
+    app.include_router(evidence.router)
     app.include_router(search.router)
     app.include_router(issuers.router)
     app.include_router(revocations.router)

@@ -47,6 +47,8 @@ _STATUS_BY_CODE: dict[str, int] = {
     "rate-limited": 429,
     "issuance-busy": 503,
     "document-key-required": 403,
+    "evidence-not-found": 404,
+    "evidence-invalid": 422,
 }
 
 

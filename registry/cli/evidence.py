@@ -26,7 +26,7 @@ from anchor.evidence import (
 from anchor.receipt import Verdict
 from registry.cli import EXIT_FAILURE, EXIT_OK
 from registry.cli.output import emit, write_or_print
-from registry.errors import ConfigurationError, MigrationError
+from registry.errors import ConfigurationError, DocumentNotFoundError, MigrationError
 from registry.settings import Settings, load_settings
 
 EVIDENCE_DIR = "evidence"
@@ -117,12 +117,24 @@ def _evidence(args: argparse.Namespace) -> int:
         return _verify(args)
     if args.sha256 is None:
         raise ConfigurationError("give a document HASH, or --verify RECORD")
-    from registry.cli.issue import _load_receipt
+    from registry.cli.audit import build_indexer
+    from registry.evidence_records import IndexedContract, projected_record
     from registry.issuance import normalise_sha256
 
     settings = load_settings()
     sha256 = normalise_sha256(args.sha256)
-    record = _directory(settings).load(sha256) or EvidenceRecord(_load_receipt(settings, sha256))
+    indexer = build_indexer(settings)
+    indexer.catch_up()
+    with indexer.sessions() as session:  # chain + IPFS: any registry indexing the contract
+        record = projected_record(session, IndexedContract(indexer.client.chain_id,
+                                                           indexer.client.address), sha256)
+    # A record this registry made elsewhere (`migrate import` onto another contract).
+    saved = _directory(settings).load(sha256)
+    if saved is not None and (record is None or len(saved.renewals) > len(record.renewals)):
+        record = saved
+    if record is None:
+        raise DocumentNotFoundError(f"no anchored document 0x{sha256} is known to this "
+                                    "registry", sha256=sha256)
     write_or_print(args, record.to_json(), {"renewals": len(record.renewals)},
                    f"evidence record with {len(record.renewals)} renewal(s) written to "
                    f"{args.output}")

@@ -30,10 +30,12 @@ from registry.api.routes._shared import (
     sha256_hex,
     utc_seconds,
 )
+from registry.api.routes.evidence import EvidenceStatus, evidence_status
 from registry.db.lookup import Anchoring, CertificateRecord, ProjectionReader
 from registry.db.models import ChainRevocation
 from registry.documents.ucum import dsi_to_ucum, metadata_units
 from registry.errors import DocumentKeyRequiredError, NotFoundError
+from registry.evidence_records import indexed_contract, projected_record
 from registry.issuance import build_receipt
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
@@ -98,6 +100,9 @@ class Certificate(BaseModel):
     revocation: RevocationInfo | None
     superseded_by: list[str]
     supersedes: list[str]
+    # Renewals of its evidence record (GET /v1/certificates/{sha256}/evidence); None when
+    # it was never renewed (the receipt is its whole evidence).
+    evidence: EvidenceStatus | None = None
 
 
 class CertificateList(BaseModel):
@@ -172,6 +177,7 @@ def _certificate(reader: ProjectionReader, record: CertificateRecord) -> Certifi
     # Only a revocation by an issuer that anchored the document counts against it.
     anchoring_issuers = {a.batch.issuer_id for a in record.anchorings}
     revocations = [r for r in record.revocations if r.issuer_id in anchoring_issuers]
+    renewals = reader.renewals(record.sha256)
     return Certificate(
         sha256="0x" + record.sha256, cid=document.cid, document_type=document.document_type,
         encrypted=document.encrypted, unique_identifier=document.unique_identifier,
@@ -187,7 +193,8 @@ def _certificate(reader: ProjectionReader, record: CertificateRecord) -> Certifi
         revoked=bool(revocations),
         revocation=revocation_info(revocations[0]) if revocations else None,
         superseded_by=[f"0x{r.replacement}" for r in record.superseded_by],
-        supersedes=[f"0x{r.document_sha256}" for r in record.supersedes])
+        supersedes=[f"0x{r.document_sha256}" for r in record.supersedes],
+        evidence=evidence_status(renewals) if renewals else None)
 
 
 def _record(reader: ProjectionReader, sha256: str) -> CertificateRecord:
@@ -293,6 +300,14 @@ def certificate_receipt(sha256: Sha256Path, sessions: SessionFactoryDep,
     anchoring = ProjectionReader(sessions).anchoring(digest)
     if anchoring is None:
         raise NotFoundError(f"no anchored certificate 0x{digest} is known to this registry")
+    if anchoring.document.anchored_hash is not None:
+        # Migrated here: its receipt is the original one, which its evidence record
+        # (GET .../evidence) carries on to this contract.
+        with sessions() as session:
+            contract = indexed_contract(session)
+            record = None if contract is None else projected_record(session, contract, digest)
+        if record is not None:
+            return record.receipt.to_dict()
     return build_receipt(client, anchoring.document, anchoring.batch).to_dict()
 
 
