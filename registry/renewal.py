@@ -94,11 +94,12 @@ def _anchoring(client: RegistryClient, anchored: AnchoredBatch) -> Anchoring:
 
 
 def _manifest(store: ContentStore | None, kind: str, algorithm: str, root: bytes,
-              covered: Iterable[tuple[EvidenceRecord, bytes, bytes | None]]) -> str:
+              covered: Iterable[tuple[EvidenceRecord, bytes, bytes | None]],
+              revocations: Mapping[str, dict[str, Any]] | None = None) -> str:
     """The renewal manifest: each covered record, its leaf (and document digest). Nothing's
     validity rests on it (its CID is SHA-256 based), but with it the indexer rebuilds the
     records from chain + IPFS (registry.index.renewals)."""
-    body = RenewalManifest.of(kind, algorithm, root, covered).to_bytes()
+    body = RenewalManifest.of(kind, algorithm, root, covered, revocations).to_bytes()
     if store is not None:
         return str(store.put(body))
     return str(raw_cid(body))
@@ -282,8 +283,12 @@ def import_export(target: RegistryClient, export: MigrationExport, *,
                              issuer=issuer_hex)
     leaves = {r.document_sha256: renewal_leaf(r, KIND_MIGRATION, algorithm)[0] for r in mine}
     tree = MerkleBatch.of(leaves.values())
+    carried = {v.document_sha256: {"reason": v.reason, "revoked_at": v.revoked_at,
+                                   "effective_from": v.effective_from,
+                                   "replacement": v.replacement}
+               for v in export.revocations if v.issuer_id == issuer_hex}
     manifest = _manifest(store, KIND_MIGRATION, algorithm, tree.root,
-                         ((r, leaves[r.document_sha256], None) for r in mine))
+                         ((r, leaves[r.document_sha256], None) for r in mine), carried)
     anchoring = _anchoring(target, target.anchor_batch(tree.root, len(mine), manifest))
     records = tuple(r.renewed(Renewal(
         KIND_MIGRATION, algorithm, None, leaves[r.document_sha256], TREE_OPENZEPPELIN,

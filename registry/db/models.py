@@ -213,6 +213,9 @@ class ChainDocument(Base):
     # The hash the contract knows the document by, when it is not its SHA-256: a migrated
     # document's migration leaf (docs/evidence-records.md, "Mapping"). None otherwise.
     anchored_hash: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
+    # When a migrated document was first anchored (its receipt's time, which its evidence
+    # covers): what traceability compares, not the migration's time. None otherwise.
+    original_anchored_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class DocumentIdentifier(Base):
@@ -408,6 +411,9 @@ class EvidenceRenewal(Base):
     path: Mapped[list[str]] = mapped_column(JSON)
     # The certreg-evidence-record/1 this renewal covers (P_i), as the manifest lists it.
     previous: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # A migration's: the revocation the old contract held ({reason, revoked_at,
+    # effective_from, replacement}), whose original time the new contract cannot state.
+    carried_revocation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     block_number: Mapped[int] = mapped_column(BigInteger, index=True)
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import issuer_name
@@ -26,6 +26,7 @@ from registry.db.models import (
     ChainIssuer,
     ChainRevocation,
     DocumentIdentifier,
+    UtcDateTime,
 )
 from registry.db.search import NUMBER, normalise
 from registry.documents.citations import Citation, CitationRole, citations_of
@@ -34,6 +35,11 @@ from registry.verify.traceability import (
     Resolution,
     RevocationFacts,
 )
+
+# A migrated document counts from its first anchoring (its evidence covers that time).
+_ANCHORED_AT = type_coerce(func.coalesce(ChainDocument.original_anchored_at,
+                                         ChainBatch.anchored_at), UtcDateTime()).label(
+    "anchored_at")
 
 
 def citation_rows(document_id: int, sha256: str, metadata: Mapping[str, Any] | None,
@@ -87,7 +93,7 @@ class ProjectionTraceabilityView:
     def certificate(self, sha256: str) -> CertificateFacts | None:
         with self._sessions() as session:
             row = session.execute(
-                select(ChainDocument, ChainBatch.anchored_at)
+                select(ChainDocument, _ANCHORED_AT)
                 .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
                 .where(ChainDocument.sha256 == sha256)
                 .order_by(ChainBatch.block_number, ChainBatch.batch_id).limit(1)).first()
@@ -132,7 +138,7 @@ class ProjectionTraceabilityView:
         key = normalise(citation.referral_id)
         with self._sessions() as session:
             rows = session.execute(
-                select(ChainDocument.sha256, ChainDocument.issuer_id, ChainBatch.anchored_at)
+                select(ChainDocument.sha256, ChainDocument.issuer_id, _ANCHORED_AT)
                 .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
                 .join(DocumentIdentifier, DocumentIdentifier.document_id == ChainDocument.id)
                 .where(DocumentIdentifier.kind == NUMBER, DocumentIdentifier.value == key,

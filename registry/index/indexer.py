@@ -69,7 +69,11 @@ from registry.errors import DatabaseStateError, ManifestInvalidError
 from registry.index.documents import insert_documents
 from registry.index.manifest import BatchManifest
 from registry.index.renewal_manifest import is_renewal_manifest
-from registry.index.renewals import load_renewal, projected_document_hash
+from registry.index.renewals import (
+    load_renewal,
+    original_revocation_time,
+    projected_document_hash,
+)
 from registry.index.signing_certificates import (
     SIGNING_CERTIFICATE_EVENTS,
     apply_signing_certificate_event,
@@ -461,19 +465,25 @@ class Indexer:
                            block_time: dt.datetime) -> list[str]:
         """Project a DocumentRevoked or DocumentsRevoked event; the revoked digests (hex)."""
         args = event.args
-        revoked = [(projected_document_hash(session, _hex(args["issuerId"]), document_hash),
-                    replacement) for document_hash, replacement in revoked_documents(event)]
-        for sha256, replacement in revoked:
+        revoked = []
+        reason = RevocationReason(int(args["reason"])).name.lower()
+        effective_from = int(args["effectiveFrom"])
+        for document_hash, replacement in revoked_documents(event):
+            # A migrated document is revoked under its migration leaf: projected under its
+            # SHA-256, at the time the migration says it was first revoked.
+            sha256, migration = projected_document_hash(session, _hex(args["issuerId"]),
+                                                        document_hash)
+            replacement_hex = None if replacement is None else replacement.hex()
+            revoked.append(sha256)
             session.add(ChainRevocation(
                 issuer_id=_hex(args["issuerId"]), document_sha256=sha256,
-                batch_id=int(args["batchId"]),
-                reason=RevocationReason(int(args["reason"])).name.lower(),
-                replacement=None if replacement is None else replacement.hex(),
-                effective_from=int(args["effectiveFrom"]), operator=args["operator"],
+                batch_id=int(args["batchId"]), reason=reason, replacement=replacement_hex,
+                effective_from=effective_from, operator=args["operator"],
                 block_number=event.block_number, block_hash=event.block_hash,
                 tx_hash=event.transaction_hash, log_index=event.log_index,
-                revoked_at=block_time))
-        return [sha256 for sha256, _ in revoked]
+                revoked_at=original_revocation_time(migration, reason, effective_from,
+                                                    replacement_hex, block_time)))
+        return revoked
 
     def _apply_issuer_event(self, session: Session, name: str, args: dict[str, Any],
                             block_number: int) -> None:

@@ -11,7 +11,7 @@ not cover its records or whose tree does not lead to its root.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,9 @@ class RenewalCover:
     record: EvidenceRecord  # the evidence renewed (P_i)
     leaf: bytes
     document_digest: bytes | None  # H(document bytes), hash-tree renewals only
+    # A migration's: the revocation the old contract held ({reason, revoked_at,
+    # effective_from, replacement}); the new contract's revocation time is the migration's.
+    revocation: dict[str, Any] | None = None
 
     @property
     def document_sha256(self) -> str:
@@ -53,9 +56,12 @@ class RenewalManifest:
 
     @classmethod
     def of(cls, kind: str, algorithm: str, root: bytes,
-           covered: Iterable[tuple[EvidenceRecord, bytes, bytes | None]]) -> RenewalManifest:
-        return cls(kind, algorithm, root, tuple(RenewalCover(r, leaf, digest)
-                                                for r, leaf, digest in covered))
+           covered: Iterable[tuple[EvidenceRecord, bytes, bytes | None]],
+           revocations: Mapping[str, dict[str, Any]] | None = None) -> RenewalManifest:
+        revocations = revocations or {}
+        return cls(kind, algorithm, root, tuple(
+            RenewalCover(r, leaf, digest, revocations.get(r.document_sha256))
+            for r, leaf, digest in covered))
 
     def to_bytes(self) -> bytes:
         return canonical_json({
@@ -64,7 +70,8 @@ class RenewalManifest:
             "covers": [{"document_sha256": c.document_sha256, "leaf": "0x" + c.leaf.hex(),
                         "document_digest": None if c.document_digest is None
                         else "0x" + c.document_digest.hex(),
-                        "evidence": c.record.to_dict()} for c in self.covers]})
+                        "evidence": c.record.to_dict(), "revocation": c.revocation}
+                       for c in self.covers]})
 
     @property
     def words(self) -> tuple[bytes, ...]:
@@ -142,4 +149,15 @@ def _cover(kind: str, algorithm: str, entry: object) -> RenewalCover:
     if digest_of(algorithm, bound + previous) != leaf:
         raise ManifestInvalidError("an entry's leaf does not cover its evidence",
                                    document=record.document_sha256)
-    return RenewalCover(record, leaf, digest)
+    revocation = entry.get("revocation")
+    if revocation is not None and (
+            kind != KIND_MIGRATION or not isinstance(revocation, dict)
+            or set(revocation) != {"reason", "revoked_at", "effective_from", "replacement"}
+            or not isinstance(revocation["reason"], str)
+            or not all(isinstance(revocation[k], int) and not isinstance(revocation[k], bool)
+                       for k in ("revoked_at", "effective_from"))
+            or not (revocation["replacement"] is None
+                    or isinstance(revocation["replacement"], str))):
+        raise ManifestInvalidError("malformed carried revocation",
+                                   document=record.document_sha256)
+    return RenewalCover(record, leaf, digest, revocation)

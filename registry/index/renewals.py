@@ -13,7 +13,9 @@ manifests (registry.index.renewal_manifest).
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+import datetime as dt
+
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from anchor.cid import Cid
@@ -29,13 +31,29 @@ from registry.index.renewal_manifest import RenewalManifest
 from registry.index.verdict_inputs import VerdictChanges
 
 
-def projected_document_hash(session: Session, issuer_id: str, document_hash: bytes) -> str:
+def projected_document_hash(session: Session, issuer_id: str, document_hash: bytes
+                            ) -> tuple[str, EvidenceRenewal | None]:
     """The SHA-256 (hex) of the document the contract knows as `document_hash`: a migrated
-    document's original one, else the hash itself."""
-    original = session.scalar(select(ChainDocument.sha256).where(
+    document's original one (with its migration), else the hash itself."""
+    row = session.execute(select(ChainDocument.sha256, EvidenceRenewal).join(
+        EvidenceRenewal, (EvidenceRenewal.batch_id == ChainDocument.batch_id)
+        & (EvidenceRenewal.document_sha256 == ChainDocument.sha256)).where(
         ChainDocument.anchored_hash == document_hash.hex(),
-        ChainDocument.issuer_id == issuer_id).limit(1))
-    return original or document_hash.hex()
+        ChainDocument.issuer_id == issuer_id).limit(1)).first()
+    return (document_hash.hex(), None) if row is None else (row[0], row[1])
+
+
+def original_revocation_time(migration: EvidenceRenewal | None, reason: str,
+                             effective_from: int, replacement: str | None,
+                             revoked_at: dt.datetime) -> dt.datetime:
+    """When a revocation carried over by a migration was first made, if the migration's
+    manifest recorded the same revocation (never later than the carrying one)."""
+    carried = None if migration is None else migration.carried_revocation
+    if carried is None or (carried["reason"], carried["effective_from"]) != (
+            reason, effective_from) or carried["replacement"] != (
+            None if replacement is None else "0x" + replacement):
+        return revoked_at
+    return min(revoked_at, dt.datetime.fromtimestamp(carried["revoked_at"], dt.UTC))
 
 
 def load_renewal(session: Session, batch: ChainBatch, data: bytes, store: ContentStore,
@@ -66,7 +84,7 @@ def load_renewal(session: Session, batch: ChainBatch, data: bytes, store: Conten
          "document_digest": None if c.document_digest is None
          else "0x" + c.document_digest.hex(),
          "path": ["0x" + p.hex() for p in paths[c.leaf]], "previous": c.record.to_dict(),
-         "block_number": last.block_number}
+         "carried_revocation": c.revocation, "block_number": last.block_number}
         for c in manifest.covers])
 
 
@@ -109,6 +127,12 @@ def _insert_migrated(session: Session, batch: ChainBatch, manifest: RenewalManif
     insert_documents(session, batch, members,
                      {sha256: paths[leaf] for sha256, leaf in leaves.items()}, changes,
                      anchored_hashes={sha256: leaf.hex() for sha256, leaf in leaves.items()})
+    for cover in manifest.covers:
+        session.execute(update(ChainDocument).where(
+            ChainDocument.batch_id == batch.batch_id,
+            ChainDocument.sha256 == cover.document_sha256[2:]).values(
+            original_anchored_at=dt.datetime.fromtimestamp(cover.record.receipt.anchored_at,
+                                                           dt.UTC)))
 
 
 def _original_manifest(store: ContentStore, cid: str, root: str) -> BatchManifest:

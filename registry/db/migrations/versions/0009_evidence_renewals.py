@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("document_digest", sa.String(length=130), nullable=True),
         sa.Column("path", sa.JSON(), nullable=False),
         sa.Column("previous", sa.JSON(), nullable=False),
+        sa.Column("carried_revocation", sa.JSON(), nullable=True),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["chain_batches.batch_id"],
@@ -48,6 +49,7 @@ def upgrade() -> None:
                                   unique=False)
     with op.batch_alter_table("chain_documents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("anchored_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("original_anchored_at", sa.DateTime(), nullable=True))
         batch_op.create_index(batch_op.f("ix_chain_documents_anchored_hash"),
                               ["anchored_hash"], unique=False)
 
@@ -56,6 +58,7 @@ def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table("chain_documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chain_documents_anchored_hash"))
+        batch_op.drop_column("original_anchored_at")
         batch_op.drop_column("anchored_hash")
     with op.batch_alter_table("evidence_renewals", schema=None) as batch_op:
         for column in ("block_number", "batch_id", "document_sha256"):
