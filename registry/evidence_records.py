@@ -85,3 +85,12 @@ def projected_record(session: Session, contract: IndexedContract, sha256: str
 def indexed_contract(session: Session) -> IndexedContract | None:
     state = session.scalars(select(IndexerState).limit(1)).first()
     return None if state is None else IndexedContract(state.chain_id, state.contract_address)
+
+
+def renewed_record(session: Session, sha256: str) -> EvidenceRecord | None:
+    """The document's evidence record if this contract holds a renewal of it, else None
+    (its receipt is then its whole evidence, as far as this registry knows)."""
+    contract = indexed_contract(session)
+    if contract is None or latest_renewal(session, sha256) is None:
+        return None
+    return projected_record(session, contract, sha256)

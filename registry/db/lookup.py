@@ -20,7 +20,6 @@ from registry.db.models import (
     ChainIssuer,
     ChainRevocation,
     ChainSigningCertificate,
-    EvidenceRenewal,
     IndexerState,
 )
 from registry.db.search import NUMBER, identifier_matches, normalise
@@ -47,20 +46,15 @@ class CertificateRecord:
     issuer: ChainIssuer | None = None  # of the earliest anchoring's document
 
 
-@dataclass(frozen=True)
-class RenewalRow:
-    kind: str
-    algorithm: str
-    batch_ids: list[int]
-    block_number: int
-    renewed_at: dt.datetime
-
-
 class ProjectionReader:
     """Lookups the API needs; every method opens and closes its own session."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._sessions
 
     # ------------------------------------------------------------ certificates
 
@@ -162,16 +156,6 @@ class ProjectionReader:
             return session.scalars(query.order_by(ChainRevocation.block_number,
                                                   ChainRevocation.log_index)
                                    .limit(limit)).all()
-
-    def renewals(self, sha256: str) -> list[RenewalRow]:
-        """The document's evidence renewals the indexer projected, in chain order."""
-        with self._sessions() as session:
-            return [RenewalRow(r.kind, r.algorithm, list(r.word_batch_ids), r.block_number,
-                               renewed_at) for r, renewed_at in session.execute(
-                select(EvidenceRenewal, ChainBatch.anchored_at)
-                .join(ChainBatch, ChainBatch.batch_id == EvidenceRenewal.batch_id)
-                .where(EvidenceRenewal.document_sha256 == sha256)
-                .order_by(EvidenceRenewal.block_number, EvidenceRenewal.id))]
 
     def indexed_block(self) -> int | None:
         """The last block the indexer has indexed; None before the first catch-up."""

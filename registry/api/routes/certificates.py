@@ -177,7 +177,6 @@ def _certificate(reader: ProjectionReader, record: CertificateRecord) -> Certifi
     # Only a revocation by an issuer that anchored the document counts against it.
     anchoring_issuers = {a.batch.issuer_id for a in record.anchorings}
     revocations = [r for r in record.revocations if r.issuer_id in anchoring_issuers]
-    renewals = reader.renewals(record.sha256)
     return Certificate(
         sha256="0x" + record.sha256, cid=document.cid, document_type=document.document_type,
         encrypted=document.encrypted, unique_identifier=document.unique_identifier,
@@ -194,7 +193,7 @@ def _certificate(reader: ProjectionReader, record: CertificateRecord) -> Certifi
         revocation=revocation_info(revocations[0]) if revocations else None,
         superseded_by=[f"0x{r.replacement}" for r in record.superseded_by],
         supersedes=[f"0x{r.document_sha256}" for r in record.supersedes],
-        evidence=evidence_status(renewals) if renewals else None)
+        evidence=evidence_status(reader.sessions, record.sha256))
 
 
 def _record(reader: ProjectionReader, sha256: str) -> CertificateRecord:

@@ -16,13 +16,13 @@ from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.evidence import EVIDENCE_FORMAT, EvidenceRecord, verify_evidence_record
 from registry.api.deps import RegistryClientDep, SessionFactoryDep
 from registry.api.routes._shared import Sha256Path, error_responses, sha256_hex
-from registry.db.lookup import RenewalRow
 from registry.errors import EvidenceNotFoundError
-from registry.evidence_records import indexed_contract, projected_record
+from registry.evidence_records import indexed_contract, projected_record, renewed_record
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
 
@@ -30,28 +30,36 @@ router = APIRouter(prefix="/v1", tags=["evidence"])
 class RenewalInfo(BaseModel):
     kind: str  # hash-tree | migration
     algorithm: str
+    chain_id: int
+    contract_address: str
     batch_ids: list[int]  # one per 32-byte word of the renewal tree's root
-    block_number: int
+    block_number: int  # of its last word
     renewed_at: dt.datetime
 
 
 class EvidenceStatus(BaseModel):
-    """How the certificate's evidence has been renewed; the record itself is at
-    GET /v1/certificates/{sha256}/evidence."""
+    """How the certificate's evidence has been renewed (earliest first), on this chain
+    and before; the record itself is at GET /v1/certificates/{sha256}/evidence."""
 
     format: str = EVIDENCE_FORMAT
     renewals: list[RenewalInfo]
-    # What the latest evidence binds the document with: sha256 (the receipt) or the
-    # algorithm of the latest hash-tree renewal.
+    # What the latest evidence binds the document's bytes with: sha256 (the receipt's
+    # digest) or the algorithm of the latest hash-tree renewal.
     document_algorithm: str
 
 
-def evidence_status(rows: list[RenewalRow]) -> EvidenceStatus:
-    renewals = [RenewalInfo(kind=r.kind, algorithm=r.algorithm, batch_ids=r.batch_ids,
-                            block_number=r.block_number, renewed_at=r.renewed_at)
-                for r in rows]
-    return EvidenceStatus(renewals=renewals, document_algorithm=next(
-        (r.algorithm for r in reversed(renewals) if r.kind == "hash-tree"), "sha256"))
+def evidence_status(sessions: sessionmaker[Session], sha256: str) -> EvidenceStatus | None:
+    with sessions() as session:
+        record = renewed_record(session, sha256)
+    if record is None:
+        return None
+    return EvidenceStatus(renewals=[RenewalInfo(
+        kind=r.kind, algorithm=r.algorithm, chain_id=r.anchorings[-1].chain_id,
+        contract_address=r.anchorings[-1].contract_address,
+        batch_ids=[a.batch_id for a in r.anchorings],
+        block_number=r.anchorings[-1].block_number,
+        renewed_at=dt.datetime.fromtimestamp(r.anchored_at, dt.UTC)) for r in record.renewals],
+        document_algorithm=record.document_algorithm())
 
 
 class EvidenceVerificationStep(BaseModel):
