@@ -42,6 +42,7 @@ from anchor.receipt import (
     VerificationStep,
     _hex32,
     _StepRunner,
+    load_json,
 )
 from anchor.renewal_tree import (
     DIGEST_SIZES,
@@ -247,11 +248,7 @@ class EvidenceRecord:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> EvidenceRecord:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise EvidenceError("an evidence record is JSON; this is not") from None
-        return cls.from_dict(value)
+        return cls.from_dict(load_json(text, EvidenceError, "an evidence record"))
 
 
 def renewal_leaf(record: EvidenceRecord, kind: str, algorithm: str,

@@ -26,7 +26,7 @@ from eth_utils import is_address, to_checksum_address
 from web3.exceptions import TransactionNotFound
 
 from anchor.chain import RegistryClient, connect
-from anchor.errors import MerkleError, ReceiptError
+from anchor.errors import AnchorError, MerkleError, ReceiptError
 from anchor.merkle import leaf_hash, process_proof
 
 RECEIPT_FORMAT = "certreg-receipt/1"
@@ -41,6 +41,14 @@ def _hex32(value: bytes | str) -> str:
     if not _HEX32.match(text):
         raise ReceiptError("expected 32 bytes as 0x-prefixed hex", value=text[:80])
     return text
+
+
+def load_json(text: str | bytes, error: type[AnchorError], what: str) -> Any:
+    """JSON of a versioned format (receipt, evidence record); `error` if it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise error(f"{what} is JSON; this is not") from None
 
 
 @dataclass(frozen=True)
@@ -145,11 +153,7 @@ class Receipt:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Receipt:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise ReceiptError("a receipt is JSON; this is not") from None
-        return cls.from_dict(value)
+        return cls.from_dict(load_json(text, ReceiptError, "a receipt"))
 
 
 class StepStatus(StrEnum):

@@ -67,3 +67,34 @@ def test_cli_renew_evidence_verify_and_migrate(cli, make_dccs: MakeDccs,  # noqa
     code, again, _ = cli("migrate", "import", str(export), "--to", new.deployer.address)
     assert code == EXIT_OK and again["batch_id"] == imported["batch_id"]
     assert cli("evidence", "--verify", str(tmp_path / "missing.json"))[0] == EXIT_INPUT
+
+
+def test_cli_evidence_at_a_registry_that_did_not_renew(cli, make_dccs: MakeDccs,  # noqa: F811
+                                                       tmp_path: Path, kubo_factory,
+                                                       monkeypatch) -> None:
+    """An auditor's registry (its own database, data directory and Kubo node, no keys)
+    indexing the same chain writes the renewed record from chain + IPFS alone."""
+    node_a = kubo_factory("evidence-a")
+    node_b = kubo_factory("evidence-b")
+    node_b.connect_to(node_a)
+    monkeypatch.setenv("CERTREG_IPFS_API", node_a.api_multiaddr)
+    make_dccs(tmp_path / "in", 2, "AUDIT")
+    code, report, err = cli("issue", str(tmp_path / "in"))
+    assert code == EXIT_OK, err
+    code, renewed, err = cli("renew", "--all", "--algorithm", "sha512")
+    assert code == EXIT_OK and renewed["renewed"] == 2, err
+
+    monkeypatch.setenv("CERTREG_DATA_DIR", str(tmp_path / "auditor"))
+    monkeypatch.setenv("CERTREG_IPFS_API", node_b.api_multiaddr)
+    monkeypatch.setenv("CERTREG_DATABASE_URL", f"sqlite:///{tmp_path / 'auditor.db'}")
+    record = tmp_path / "audited.json"
+    sha256 = report["documents"][0]["sha256"]
+    code, _, err = cli("evidence", sha256, "-o", str(record))
+    assert code == EXIT_OK, err
+    written = json.loads(record.read_text())
+    assert [(r["kind"], r["algorithm"], len(r["anchorings"])) for r in written["renewals"]] == [
+        ("hash-tree", "sha512", 2)]
+    assert not (tmp_path / "auditor" / "evidence").exists()  # nothing of A's files
+    code, result, _ = cli("evidence", "--verify", str(record))
+    assert code == EXIT_OK and result["verdict"] == "valid", result
+    assert cli("evidence", "ab" * 32)[0] == EXIT_INPUT
