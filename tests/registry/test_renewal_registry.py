@@ -20,6 +20,7 @@ from anchor.chain import RevocationReason
 from anchor.evidence import EvidenceRecord, verify_evidence_record
 from anchor.receipt import Verdict
 from anchor.services.anvil import AnvilNode
+from registry.bundle import TraceBundle, build_trace_bundle, verify_trace_bundle
 from registry.context import content_store, registry_client
 from registry.db import open_database
 from registry.documents.keys import SigningIdentityFiles
@@ -190,7 +191,17 @@ def test_migration_keeps_every_registry_verdict_of_traced_certificates(
             "hash-tree", "migration"]
         checked = api.post("/v1/evidence/verify", json=record.to_dict()).json()
         assert checked["verdict"] == result.verdict.value
-    assert api.get("/v1/certificates/" + "ab" * 32 + "/evidence").json()["error"][
+    # Trace bundles carry the records, checked with the new chain alone: the same trace.
+    for name, compromised in (("sound-customer", False), ("cut-customer", True)):
+        bundle = build_trace_bundle(new_indexer.sessions, new_indexer.client,
+                                    new_indexer.store, hashes[name])
+        assert bundle is not None and all(c.evidence is not None for c in bundle.certificates)
+        checked_bundle = verify_trace_bundle(TraceBundle.from_json(bundle.to_json()),
+                                             new_node.rpc_url)
+        assert checked_bundle.traceability is not None
+        assert (checked_bundle.traceability.status.value, checked_bundle.traceability
+                .compromised) == (before[name][3][0], compromised) == before[name][3][:2]
+        assert api.get("/v1/certificates/" + "ab" * 32 + "/evidence").json()["error"][
         "code"] == "evidence-not-found"
     bad = api.post("/v1/evidence/verify", json={"format": "certreg-evidence-record/1"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "evidence-invalid"
