@@ -28,6 +28,17 @@ def _hex_in(value: object, what: str) -> str:
     return value[2:]
 
 
+def load_manifest_json(data: bytes, manifest_format: str) -> dict[str, Any]:
+    """A manifest's JSON object, of `manifest_format` (batch or renewal manifest)."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise ManifestInvalidError("manifest is not JSON") from None
+    if not isinstance(value, dict) or value.get("format") != manifest_format:
+        raise ManifestInvalidError(f"not a {manifest_format} manifest")
+    return value
+
+
 @dataclass(frozen=True)
 class ManifestMember:
     sha256: str  # hex, no 0x (as in the database)
@@ -59,12 +70,7 @@ class BatchManifest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> BatchManifest:
-        try:
-            value = json.loads(data)
-        except ValueError:
-            raise ManifestInvalidError("manifest is not JSON") from None
-        if not isinstance(value, dict) or value.get("format") != MANIFEST_FORMAT:
-            raise ManifestInvalidError(f"not a {MANIFEST_FORMAT} manifest")
+        value = load_manifest_json(data, MANIFEST_FORMAT)
         if value.get("leaf_encoding") != LEAF_ENCODING:
             raise ManifestInvalidError("unsupported leaf encoding")
         documents = value.get("documents")

@@ -10,7 +10,6 @@ not cover its records or whose tree does not lead to its root.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from anchor.evidence import (
 from anchor.merkle import MerkleBatch
 from anchor.renewal_tree import digest_of
 from registry.errors import ManifestInvalidError
+from registry.index.manifest import load_manifest_json
 
 RENEWAL_MANIFEST_FORMAT = "certreg-renewal-manifest/2"
 
@@ -89,7 +89,7 @@ class RenewalManifest:
     @classmethod
     def from_bytes(cls, data: bytes) -> RenewalManifest:
         """The manifest, checked: every leaf covers its record, the tree leads to the root."""
-        value = parse_json_manifest(data)
+        value = load_manifest_json(data, RENEWAL_MANIFEST_FORMAT)
         kind, algorithm = value.get("kind"), value.get("algorithm")
         if kind not in (KIND_HASH_TREE, KIND_MIGRATION) or algorithm not in RENEWAL_ALGORITHMS:
             raise ManifestInvalidError("unknown renewal kind or algorithm")
@@ -114,16 +114,6 @@ def is_renewal_manifest(data: bytes) -> bool:
     """Cheaply: canonical JSON sorts keys, so a renewal manifest (any version) starts with
     its algorithm and a batch manifest with its count."""
     return data.startswith(b'{"algorithm":')
-
-
-def parse_json_manifest(data: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        raise ManifestInvalidError("manifest is not JSON") from None
-    if not isinstance(value, dict) or value.get("format") != RENEWAL_MANIFEST_FORMAT:
-        raise ManifestInvalidError(f"not a {RENEWAL_MANIFEST_FORMAT} manifest")
-    return value
 
 
 def _bytes(value: object, size: int) -> bytes:
