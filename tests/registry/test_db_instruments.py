@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from registry.db import ChainBatch, ChainDocument, open_database
 from registry.db.engine import alembic_config
@@ -55,10 +55,11 @@ def test_migration_0007_backfills_instrument_mentions(url: str) -> None:
         session.add(_batch(2))
         session.flush()
         for index, (meta, encrypted) in enumerate(((metadata, False), (metadata, True))):
-            session.add(ChainDocument(sha256=f"{index:064x}", batch_id=1, issuer_id="aa" * 32,
-                                      cid="bafk", document_type="verification-certificate",
-                                      unique_identifier="VC", public_metadata=meta,
-                                      encrypted=encrypted, proof=[], block_number=1))
+            # Only the 0004 schema's columns (later revisions add more to the model).
+            session.execute(insert(ChainDocument).values(
+                sha256=f"{index:064x}", batch_id=1, issuer_id="aa" * 32, cid="bafk",
+                document_type="verification-certificate", unique_identifier="VC",
+                public_metadata=meta, encrypted=encrypted, proof=[], block_number=1))
     # The 0004 schema has no instrument_mentions table: upgrading creates and fills it.
     command.upgrade(config, "head")
     with sessions() as session:
