@@ -110,8 +110,11 @@ class ConfirmedBatches:
             return cached[0]
         if cached_only:
             raise NeedsThread("the chain head is due to be read again")
+        return self._read_head()
+
+    def _read_head(self) -> int:
         head = self.chain.head_block_number()
-        self._head = (head, now)
+        self._head = (head, self._clock())
         return head
 
     def get(self, batch_id: int, block_hash: str, *,
@@ -123,7 +126,12 @@ class ConfirmedBatches:
         if cached_only:
             raise NeedsThread(f"batch {batch_id} is not cached yet")
         batch = self.chain.get_batch(batch_id)
-        if batch is not None and self.head() - batch.block_number + 1 >= self.confirmations:
+        if batch is None:
+            return None
+        head = self.head()
+        if batch.block_number > head:  # a head read before the batch was anchored
+            head = self._read_head()
+        if head - batch.block_number + 1 >= self.confirmations:
             self._batches.put(key, batch)
         return batch
 
@@ -373,6 +381,12 @@ class FastVerifier:
         if hit is None or seen is None:
             return None
         return hit, seen.indexed_block, self._behind(seen.indexed_block, True)
+
+    def kept(self, sha256: str | None, *, metrology: bool = True,
+             document: bytes | None = None) -> RenderedVerdict | None:
+        """The rendered verdict kept for the generation this process knows, if any."""
+        return self.by_generation.get(self.by_generation.seen(),
+                                      _key(sha256, document, metrology))
 
     def render(self, sha256: str, *, metrology: bool = True,
                cached_only: bool = False) -> tuple[RenderedVerdict, int | None, int | None]:
