@@ -9,22 +9,29 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from registry.db.generation import Generation, ProjectionWatch
 
 DEFAULT_MAX_RESPONSES = 20_000
+# Per worker and cache: a lookup body carries the certificate's public metadata.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
 class BoundedCache(Generic[K, V]):
-    """A thread-safe mapping of at most `max_entries`, least recently used out."""
+    """A thread-safe mapping of at most `max_entries` (and, with `weigh`, at most
+    `max_weight` in total), least recently used out."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, *, weigh: Callable[[V], int] | None = None,
+                 max_weight: int = 0) -> None:
         self.max_entries = max_entries
+        self._weigh = weigh
+        self.max_weight = max_weight
+        self.weight = 0
         self._lock = threading.Lock()
         self._entries: OrderedDict[K, V] = OrderedDict()
 
@@ -37,13 +44,23 @@ class BoundedCache(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
+            old = self._entries.pop(key, None)
+            if self._weigh is not None:
+                if old is not None:
+                    self.weight -= self._weigh(old)
+                self.weight += self._weigh(value)
             self._entries[key] = value
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            while len(self._entries) > self.max_entries or (
+                    self._weigh is not None and self.weight > self.max_weight
+                    and len(self._entries) > 1):
+                _, dropped = self._entries.popitem(last=False)
+                if self._weigh is not None:
+                    self.weight -= self._weigh(dropped)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.weight = 0
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
@@ -58,10 +75,12 @@ class ProjectionResponses(Generic[V]):
     older generation (served only until the worker is told of the commit), never the
     reverse. Entries of older generations are dropped once a newer one is kept."""
 
-    def __init__(self, watch: ProjectionWatch,
-                 max_entries: int = DEFAULT_MAX_RESPONSES) -> None:
+    def __init__(self, watch: ProjectionWatch, max_entries: int = DEFAULT_MAX_RESPONSES, *,
+                 weigh: Callable[[V], int] | None = None,
+                 max_weight: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self.watch = watch
-        self._entries: BoundedCache[tuple[int, Hashable], V] = BoundedCache(max_entries)
+        self._entries: BoundedCache[tuple[int, Hashable], V] = BoundedCache(
+            max_entries, weigh=weigh, max_weight=max_weight)
         self._newest = -1
 
     def seen(self) -> Generation | None:

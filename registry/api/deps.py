@@ -153,7 +153,8 @@ def projection_responses_of(request: Request) -> ProjectionResponses[bytes]:
     state = request.app.state
     with _BUILD_LOCK:
         if getattr(state, "projection_responses", None) is None:
-            state.projection_responses = ProjectionResponses(projection_watch_of(request))
+            state.projection_responses = ProjectionResponses(projection_watch_of(request),
+                                                              weigh=len)
     return state.projection_responses
 
 

@@ -218,6 +218,18 @@ class PostgresWatch(ProjectionWatch):
                 told.condition.wait(left)
             return True
 
+    def wait_settled(self, generation: int, timeout: float) -> None:
+        """Until the watch knows `generation` or knows nothing (then its worker reads the
+        database anyway), at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        told = self._told
+        with told.condition:
+            while told.seen is not None and told.seen.generation < generation:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                told.condition.wait(left)
+
     def close(self) -> None:
         self._told.stopped.set()
         self._thread.join(5)
@@ -230,7 +242,7 @@ def _database_key(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-def settle(engine: Engine, timeout: float = 5.0) -> None:
+def settle(engine: Engine, timeout: float = 2.0) -> None:
     """Return once every watch of this process on the engine's database has been told of
     the generation the database is at now: a writer sharing a process with API workers
     (the indexer under `certreg up`, tests) calls it after committing, so what it wrote
@@ -242,7 +254,7 @@ def settle(engine: Engine, timeout: float = 5.0) -> None:
     now = database_generation(engine)
     if now is not None:
         for watch in watches:
-            watch.wait_for(now.generation, timeout)
+            watch.wait_settled(now.generation, timeout)
 
 
 def watch_projection(engine: Engine) -> ProjectionWatch:
