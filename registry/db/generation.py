@@ -16,6 +16,10 @@ query path and keep nothing):
 
 A response kept for g may be served after a commit until the worker is told of it;
 never once it has been.
+
+For migration authors: on SQLite, `batch_alter_table` rebuilds a table and drops its
+triggers; a migration rebuilding one of WATCHED_TABLES must create its triggers again
+(`trigger_sql`), or the workers would keep responses past writes to it.
 """
 
 from __future__ import annotations
