@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
@@ -42,6 +39,8 @@ from anchor.chain import (
 )
 from anchor.merkle import leaf_hash, process_proof
 from anchor.store import ContentStore
+from registry.chain_facts import ConfirmedBatches, NeedsThread
+from registry.db.generation import ProjectionWatch
 from registry.db.models import IndexerState
 from registry.db.queries import DatabaseIndexView
 from registry.db.verdicts import (
@@ -51,6 +50,7 @@ from registry.db.verdicts import (
     verdict_rows,
 )
 from registry.documents.validate import dcc_document_warnings
+from registry.response_cache import BoundedCache, ProjectionResponses
 from registry.trust import RegistryTrustChecks
 from registry.verify import CertificateVerification, IndexedAnchoring, verify_certificate
 from registry.verify.model import ScopeEvidence, TraceabilityEvidence
@@ -60,110 +60,11 @@ from registry.verify.steps import (
     traceability_evidence,
 )
 
-DEFAULT_HEAD_TTL_SECONDS = 1.0
-DEFAULT_MAX_CACHED_BATCHES = 100_000
 DEFAULT_MAX_CACHED_SIGNATURES = 10_000
 DEFAULT_MAX_RENDERED_VERDICTS = 10_000
 _VERDICT_JSON = TypeAdapter(CertificateVerification)
 # When a verdict was taken, not what it is: left out of the ETag, appended to the body.
 _WHEN = {"as_of_block", "blocks_behind_head"}
-
-
-class NeedsThread(Exception):
-    """The cached-only path met something it would have to wait for (a chain read, a
-    signature check, the uncached path): the caller reruns it where blocking is fine."""
-
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class BoundedCache(Generic[K, V]):
-    """A thread-safe mapping of at most `max_entries`, least recently used out."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None:
-                self._entries.move_to_end(key)
-            return hit
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._entries[key] = value
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-class BatchSource(Protocol):
-    """What the cache reads from the chain (RegistryClient satisfies it)."""
-
-    def get_batch(self, batch_id: int) -> BatchRecord | None: ...
-
-    def head_block_number(self) -> int: ...
-
-
-class ConfirmedBatches:
-    """`getBatch` results kept once the batch is past the confirmation depth.
-
-    Keyed by (batch id, the block hash the index has the batch in): after a reorg the
-    indexer re-indexes the batch in its new block, so the key changes and the chain is
-    asked again. The key's block hash comes from the database, but only ever selects
-    which chain answer to reuse: what is cached is always what `getBatch` returned."""
-
-    def __init__(self, chain: BatchSource, confirmations: int, *,
-                 head_ttl_seconds: float = DEFAULT_HEAD_TTL_SECONDS,
-                 max_entries: int = DEFAULT_MAX_CACHED_BATCHES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.chain = chain
-        self.confirmations = max(1, confirmations)
-        self.head_ttl_seconds = head_ttl_seconds
-        self.max_entries = max_entries
-        self._clock = clock
-        self._batches: BoundedCache[tuple[int, str], BatchRecord] = BoundedCache(max_entries)
-        self._head: tuple[int, float] | None = None
-
-    def head(self, *, cached_only: bool = False) -> int:
-        """The chain head, read at most once per `head_ttl_seconds`."""
-        now = self._clock()
-        cached = self._head
-        if cached is not None and now - cached[1] < self.head_ttl_seconds:
-            return cached[0]
-        if cached_only:
-            raise NeedsThread("the chain head is due to be read again")
-        head = self.chain.head_block_number()
-        self._head = (head, now)
-        return head
-
-    def get(self, batch_id: int, block_hash: str, *,
-            cached_only: bool = False) -> BatchRecord | None:
-        key = (batch_id, block_hash)
-        hit = self._batches.get(key)
-        if hit is not None:
-            return hit
-        if cached_only:
-            raise NeedsThread(f"batch {batch_id} is not cached yet")
-        batch = self.chain.get_batch(batch_id)
-        if batch is not None and self.head() - batch.block_number + 1 >= self.confirmations:
-            self._batches.put(key, batch)
-        return batch
-
-    def cached(self, batch_id: int, block_hash: str) -> bool:
-        return (batch_id, block_hash) in self._batches
-
-    def __len__(self) -> int:
-        return len(self._batches)
 
 
 def _not_anchored() -> OnChainVerification:
@@ -353,6 +254,10 @@ class SignatureCache:
 
         return check
 
+    def holds(self, document_sha256: str) -> bool:
+        """Whether the verdict on these bytes is kept (so it is not the clock's)."""
+        return document_sha256 in self._verdicts
+
 
 @dataclass
 class FastVerifier:
@@ -363,6 +268,8 @@ class FastVerifier:
     store: ContentStore | None
     confirmations: int = 1
     max_rendered: int = DEFAULT_MAX_RENDERED_VERDICTS
+    # Tells which projection generation the database is at (never, by default).
+    watch: ProjectionWatch = field(default_factory=ProjectionWatch)
     batches: ConfirmedBatches = field(init=False)
     signatures: SignatureCache = field(init=False)
 
@@ -372,6 +279,8 @@ class FastVerifier:
         self.signatures = SignatureCache()
         self._rendered: BoundedCache[tuple[Any, ...], RenderedVerdict] = BoundedCache(
             self.max_rendered)
+        self.by_generation: ProjectionResponses[RenderedVerdict] = ProjectionResponses(
+            self.watch, self.max_rendered, weigh=lambda r: len(r.stable_json))
 
     def verify(self, sha256: str | None, document: bytes | None, *,
                verify_signature: Callable[[bytes], Any] | None = None,
@@ -386,23 +295,69 @@ class FastVerifier:
                                       verify_signature, metrology, cached_only)
         return result
 
+    def render_cached(self, sha256: str | None, *, metrology: bool = True,
+                      document: bytes | None = None
+                      ) -> tuple[RenderedVerdict, int | None, int | None] | None:
+        """The rendered verdict kept for the projection generation this process was last
+        told of, or None: no database, no chain, so it runs on the event loop (NeedsThread
+        when the chain head is due to be read again)."""
+        seen = self.by_generation.seen()
+        hit = self.by_generation.get(seen, _key(sha256, document, metrology))
+        if hit is None or seen is None:
+            return None
+        return hit, seen.indexed_block, self._behind(seen.indexed_block, True)
+
+    def kept(self, sha256: str | None, *, metrology: bool = True,
+             document: bytes | None = None) -> RenderedVerdict | None:
+        """The rendered verdict kept for the generation this process knows, if any."""
+        return self.by_generation.get(self.by_generation.seen(),
+                                      _key(sha256, document, metrology))
+
     def render(self, sha256: str, *, metrology: bool = True,
                cached_only: bool = False) -> tuple[RenderedVerdict, int | None, int | None]:
         """Verify by hash, rendered, with the block it reflects and how far behind the
-        head that is. The rendering is kept by the exact rows it was computed from (and
-        only when every batch it needed is a confirmed, cached one): the same facts give
-        the same verdict, so only the SELECT runs again."""
+        head that is. Kept by projection generation (`render_cached`) and by the exact
+        rows it was computed from, when every batch it needed is a confirmed, cached one
+        and nothing came from outside the rows: the same facts give the same verdict."""
         digest = sha256.lower().removeprefix("0x")
+        seen = self.by_generation.seen()
+        key = _key(digest, None, metrology)
+        hit = self.by_generation.get(seen, key)
+        if hit is not None and seen is not None:
+            return hit, seen.indexed_block, self._behind(seen.indexed_block, cached_only)
         rows, as_of = verdict_rows(self.engine, digest)
-        key = (digest, metrology, rows)
-        hit = self._rendered.get(key)
+        rows_key = (digest, metrology, rows)
+        hit = self._rendered.get(rows_key)
         if hit is not None:
+            self.by_generation.put(seen, key, hit)
             return hit, as_of, self._behind(as_of, cached_only)
         result, keep = self._verify_rows(sha256, None, facts_of(digest, rows, as_of), None,
                                          metrology, cached_only)
         rendered = render_verdict(result)
         if keep:
-            self._rendered.put(key, rendered)
+            self._rendered.put(rows_key, rendered)
+            self.by_generation.put(seen, key, rendered)
+        return rendered, result.as_of_block, result.blocks_behind_head
+
+    def render_upload(self, sha256: str | None, document: bytes, *,
+                      verify_signature: Callable[[bytes], Any], metrology: bool = True
+                      ) -> tuple[RenderedVerdict, int | None, int | None]:
+        """Verify an upload, rendered. Kept by projection generation and the bytes' hash
+        when the verdict rests on the precomputed facts alone and the signature verdict
+        on these bytes does not depend on the clock: a repeated upload then costs its
+        hashing and a lookup."""
+        seen = self.by_generation.seen()
+        key = _key(sha256, document, metrology)
+        hit = self.by_generation.get(seen, key)
+        if hit is not None and seen is not None:
+            return hit, seen.indexed_block, self._behind(seen.indexed_block, False)
+        digest = key[1]
+        rows, as_of = verdict_rows(self.engine, digest)
+        result, keep = self._verify_rows(sha256, document, facts_of(digest, rows, as_of),
+                                         verify_signature, metrology, False)
+        rendered = render_verdict(result)
+        if keep and self.signatures.holds(digest):
+            self.by_generation.put(seen, key, rendered)
         return rendered, result.as_of_block, result.blocks_behind_head
 
     def _behind(self, as_of: int | None, cached_only: bool) -> int | None:
@@ -446,6 +401,15 @@ class FastVerifier:
             trust=RegistryTrustChecks(self.sessions, self.store) if metrology else None,
             document_warnings=dcc_document_warnings)
         return dataclasses.replace(result, as_of_block=head, blocks_behind_head=0)
+
+
+def _key(sha256: str | None, document: bytes | None, metrology: bool) -> tuple[Any, ...]:
+    """What a rendered verdict is kept under, besides the generation: by hash, the hash;
+    by upload, the bytes' hash and the hash the request claims (if any)."""
+    if document is None:
+        return ("hash", (sha256 or "").lower().removeprefix("0x"), metrology)
+    return ("upload", hashlib.sha256(document).hexdigest(),
+            None if sha256 is None else sha256.lower().removeprefix("0x"), metrology)
 
 
 def indexed_block(sessions: sessionmaker[Session]) -> int | None:

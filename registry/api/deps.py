@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import RegistryClient
 from anchor.store import ContentStore
+from registry.db.generation import ProjectionWatch, watch_projection
 from registry.db.queries import DatabaseIndexView
 from registry.documents.signer_trust import TrustAnchors
+from registry.response_cache import ProjectionResponses
 from registry.settings import Settings
 from registry.verdicts import FastVerifier
 from registry.verify import ChainView, IndexView
@@ -117,6 +119,14 @@ async def get_trust_checks(sessions: SessionFactoryDep, store: ContentStoreDep) 
 TrustChecksDep = Annotated[TrustChecks, Depends(get_trust_checks)]
 
 
+def projection_watch_of(request: Request) -> ProjectionWatch:
+    state = request.app.state
+    with _BUILD_LOCK:
+        if getattr(state, "projection_watch", None) is None:
+            state.projection_watch = watch_projection(session_factory_of(request).kw["bind"])
+    return state.projection_watch
+
+
 def fast_verifier_of(request: Request) -> FastVerifier:
     state = request.app.state
     with _BUILD_LOCK:
@@ -124,7 +134,8 @@ def fast_verifier_of(request: Request) -> FastVerifier:
             state.fast_verifier = FastVerifier(session_factory_of(request),
                                                registry_client_of(request),
                                                content_store_of(request),
-                                               state.settings.confirmations)
+                                               state.settings.confirmations,
+                                               watch=projection_watch_of(request))
     return state.fast_verifier
 
 
@@ -136,3 +147,22 @@ async def get_fast_verifier(request: Request) -> FastVerifier:
 
 
 FastVerifierDep = Annotated[FastVerifier, Depends(get_fast_verifier)]
+
+
+def projection_responses_of(request: Request) -> ProjectionResponses[bytes]:
+    state = request.app.state
+    with _BUILD_LOCK:
+        if getattr(state, "projection_responses", None) is None:
+            state.projection_responses = ProjectionResponses(projection_watch_of(request),
+                                                              weigh=len)
+    return state.projection_responses
+
+
+async def get_projection_responses(request: Request) -> ProjectionResponses[bytes]:
+    """One per process: lookup and search bodies by projection generation."""
+    responses = getattr(request.app.state, "projection_responses", None)
+    return responses if responses is not None else await run_in_threadpool(
+        projection_responses_of, request)
+
+
+ProjectionResponsesDep = Annotated[ProjectionResponses[bytes], Depends(get_projection_responses)]

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db.models import (
@@ -22,6 +22,7 @@ from registry.db.models import (
     ChainSigningCertificate,
     IndexerState,
 )
+from registry.db.rows import instance, labelled_columns
 from registry.db.search import NUMBER, identifier_matches, normalise
 
 ISSUER_HISTORY_EVENTS = ("IssuerRegistered", "IssuerStatusChanged", "IssuerAdminChanged",
@@ -46,6 +47,23 @@ class CertificateRecord:
     issuer: ChainIssuer | None = None  # of the earliest anchoring's document
 
 
+# A certificate lookup: its anchorings (earliest first) with the issuer of each
+# document, and the revocations of it or naming it as replacement, in chain order.
+_ANCHORINGS = (
+    select(*labelled_columns(ChainDocument, "d_"), *labelled_columns(ChainBatch, "b_"),
+           *labelled_columns(ChainIssuer, "i_"))
+    .select_from(ChainDocument.__table__)
+    .join(ChainBatch.__table__, ChainBatch.batch_id == ChainDocument.batch_id)
+    .outerjoin(ChainIssuer.__table__, ChainIssuer.issuer_id == ChainDocument.issuer_id)
+    .where(ChainDocument.sha256 == bindparam("sha256"))
+    .order_by(ChainBatch.block_number, ChainBatch.batch_id))
+_RELATED = (
+    select(*labelled_columns(ChainRevocation, ""))
+    .where(or_(ChainRevocation.document_sha256 == bindparam("sha256"),
+               ChainRevocation.replacement == bindparam("sha256")))
+    .order_by(ChainRevocation.block_number, ChainRevocation.log_index))
+
+
 class ProjectionReader:
     """Lookups the API needs; every method opens and closes its own session."""
 
@@ -59,25 +77,22 @@ class ProjectionReader:
     # ------------------------------------------------------------ certificates
 
     def certificate(self, sha256: str) -> CertificateRecord | None:
-        """Everything the projection knows about a document hash; None if not anchored."""
-        with self._sessions() as session:
-            rows = session.execute(
-                select(ChainDocument, ChainBatch)
-                .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
-                .where(ChainDocument.sha256 == sha256)
-                .order_by(ChainBatch.block_number, ChainBatch.batch_id)).all()
+        """Everything the projection knows about a document hash; None if not anchored.
+        Two Core statements (anchorings with the issuer; revocations both ways)."""
+        engine = self._sessions.kw["bind"]
+        with engine.connect() as connection:
+            rows = connection.execute(_ANCHORINGS, {"sha256": sha256}).mappings().all()
             if not rows:
                 return None
-            # Both directions in one statement: a lookup is a handful of statements at
-            # most, and each costs more in the ORM than in the database.
-            related = session.scalars(
-                select(ChainRevocation).where(or_(ChainRevocation.document_sha256 == sha256,
-                                                  ChainRevocation.replacement == sha256))
-                .order_by(ChainRevocation.block_number, ChainRevocation.log_index)).all()
-            issuer = session.get(ChainIssuer, rows[0][0].issuer_id)
+            related = [instance(ChainRevocation, "", row) for row in connection.execute(
+                _RELATED, {"sha256": sha256}).mappings()]
+        anchorings = tuple(Anchoring(instance(ChainDocument, "d_", row),
+                                     instance(ChainBatch, "b_", row)) for row in rows)
+        issuer = (instance(ChainIssuer, "i_", rows[0]) if rows[0]["i_issuer_id"] is not None
+                  else None)
         revocations = tuple(r for r in related if r.document_sha256 == sha256)
         return CertificateRecord(
-            sha256, tuple(Anchoring(d, b) for d, b in rows), revocations,
+            sha256, anchorings, revocations,
             tuple(r for r in revocations if r.replacement is not None),
             tuple(r for r in related if r.replacement == sha256), issuer)
 

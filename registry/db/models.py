@@ -448,3 +448,15 @@ class InstrumentMentionRow(Base):
     manufacturer: Mapped[str] = mapped_column(String(255))
     model: Mapped[str] = mapped_column(String(255))
     approval_number: Mapped[str] = mapped_column(String(255))
+
+
+class ProjectionGeneration(Base):
+    """One row counting changes to what verdicts, lookups and search read: database
+    triggers (migration 0009) add one in the transaction of every write to those tables,
+    whoever makes it, so an API worker keeps responses by generation
+    (registry.db.generation) and a commit it has been told of never meets a stale one."""
+
+    __tablename__ = "projection_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)

@@ -15,7 +15,7 @@ manifest might carry, and `search` never returns them. They are found by hash or
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from registry.db.models import ChainBatch, ChainDocument, ChainRevocation, DocumentIdentifier
+from registry.db.rows import instance, labelled_columns
 from registry.documents.kinds import APPROVAL_NUMBER, CLASSIFIER_CODE, KIND_METADATA_FORMAT
 from registry.documents.metadata import METADATA_FORMAT as DCC_METADATA_FORMAT
 from registry.documents.ucum import metadata_units, unit_search_key
@@ -244,15 +245,20 @@ def search(sessions: sessionmaker[Session], criteria: SearchCriteria, *, page: i
     """One page of matching anchored documents, newest anchoring first; ties broken by
     batch and hash, so the order is the same after a rebuild of the projection."""
     conditions = _conditions(criteria)
+    # Core, not the ORM: rows come back as transient model instances (registry.db.rows).
     query: Select[Any] = (
-        select(ChainDocument, ChainBatch, revoked_flag())
-        .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
+        select(*labelled_columns(ChainDocument, "d_"), *labelled_columns(ChainBatch, "b_"),
+               revoked_flag())
+        .select_from(ChainDocument.__table__)
+        .join(ChainBatch.__table__, ChainBatch.batch_id == ChainDocument.batch_id)
         .where(*conditions)
         .order_by(ChainDocument.block_number.desc(), ChainDocument.batch_id.desc(),
                   ChainDocument.sha256)
         .offset((page - 1) * page_size).limit(page_size))
-    with sessions() as session:
-        total = session.scalar(select(func.count()).select_from(ChainDocument)
-                               .where(*conditions)) or 0
-        rows: Sequence[Any] = session.execute(query).all()
-    return SearchPage(total, tuple(SearchHit(row[0], row[1], bool(row[2])) for row in rows))
+    with sessions.kw["bind"].connect() as connection:
+        total = connection.scalar(select(func.count()).select_from(ChainDocument.__table__)
+                                  .where(*conditions)) or 0
+        rows = connection.execute(query).mappings().all()
+    return SearchPage(total, tuple(SearchHit(instance(ChainDocument, "d_", row),
+                                             instance(ChainBatch, "b_", row),
+                                             bool(row["revoked"])) for row in rows))

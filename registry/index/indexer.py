@@ -44,6 +44,7 @@ from anchor.errors import (
 )
 from anchor.merkle import MerkleBatch
 from anchor.store import ContentStore
+from registry.db.generation import settle
 from registry.db.models import (
     ACCREDITATION_NONE,
     MANIFEST_INVALID,
@@ -168,6 +169,8 @@ class Indexer:
             assert state is not None
             backfill_verdict_inputs(session, self.store, state.last_block,
                                     BACKFILL_PER_CATCH_UP)
+        # API workers in this process answer from what it committed from now on.
+        settle(self.sessions.kw["bind"])
         return IndexReport(start, max(start - 1, safe_head), events, batches, revocations,
                            missing, rolled_back)
 

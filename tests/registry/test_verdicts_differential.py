@@ -28,6 +28,7 @@ from anchor.cid import Cid
 from anchor.merkle import MerkleBatch
 from anchor.services.anvil import AnvilNode
 from registry.audit import ProjectionAuditor
+from registry.db.generation import ProjectionWatch, database_generation
 from registry.db.models import ChainBatch, ChainDocument, VerdictInputs
 from registry.db.verdicts import verdict_facts
 from registry.settings import Settings
@@ -51,7 +52,8 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
 @dataclasses.dataclass
 class Corpus:
     chain: TrustChain
-    client: TestClient
+    client: TestClient  # the default: responses kept by projection generation
+    uncached: TestClient  # a worker that never learns the generation: always the query
     documents: dict[str, bytes]  # sha256 -> exact anchored bytes
     examples: list[str]  # the shared corpus's examples among them
 
@@ -70,10 +72,24 @@ class Corpus:
         assert body["as_of_block"] is not None and body["blocks_behind_head"] is not None
         return {k: v for k, v in body.items() if k not in _WHEN}
 
+    def assert_generation_seen(self, phase: str) -> None:
+        """Right after the indexer's commit (Indexer.catch_up settles this process's
+        watches; SQLite's asks the database per request), the worker knows the
+        generation the database is at: nothing kept for an older one is served."""
+        now = database_generation(self.chain.issuer(PTB).sessions.kw["bind"])
+        assert now is not None, phase
+        watch = self.client.app.state.projection_watch
+        seen = watch.current()
+        assert seen is not None and seen.generation == now.generation, (phase, seen, now)
+
     def assert_same(self, phase: str) -> Counter[str]:
-        """Both paths over every certificate (and an unknown hash); the verdict counts."""
+        """Both paths over every certificate (and an unknown hash), the default one twice
+        (computed, then kept for the generation); lookups and searches with and without
+        the generation cache; the verdict counts."""
         self.index()
+        self.assert_generation_seen(phase)
         sessions = self.chain.issuer(PTB).sessions
+        verifier = self.client.app.state.fast_verifier
         unknown = hashlib.sha256(f"never issued {phase}".encode()).hexdigest()
         verdicts: Counter[str] = Counter()
         for sha256 in [*self.documents, unknown]:
@@ -82,11 +98,35 @@ class Corpus:
                 assert verdict_facts(sessions.kw["bind"], sha256).complete, (phase, sha256)
             fast, fresh = (self.verdict(sha256, fresh=f) for f in (False, True))
             assert fast == fresh, (phase, sha256)
+            if sha256 in self.documents:
+                assert verifier.kept(sha256) is not None, (phase, "kept", sha256)
+            assert self.verdict(sha256, fresh=False) == fresh, (phase, "kept", sha256)
             verdicts[fast["verdict"]] += 1
         for sha256 in list(self.documents)[::5]:
-            assert self.verdict(sha256, fresh=False, upload=True) == \
-                self.verdict(sha256, fresh=True, upload=True), (phase, "upload", sha256)
+            fresh = self.verdict(sha256, fresh=True, upload=True)
+            for _ in range(2):
+                assert self.verdict(sha256, fresh=False, upload=True) == fresh, \
+                    (phase, "upload", sha256)
+            assert verifier.kept(None, document=self.documents[sha256]) is not None, \
+                (phase, "upload kept", sha256)
+        self.assert_reads_agree(phase)
         return verdicts
+
+    def assert_reads_agree(self, phase: str) -> None:
+        numbers = set()
+        for sha256 in self.documents:
+            expected = self.uncached.get(f"/v1/certificates/{sha256}")
+            assert expected.status_code == 200, expected.text
+            numbers.add(expected.json()["unique_identifier"])
+            for _ in range(2):
+                assert self.client.get(f"/v1/certificates/{sha256}").json() == \
+                    expected.json(), (phase, "lookup", sha256)
+        for number in sorted(n for n in numbers if n):
+            path = f"/v1/search?number={number}&issuer=PTB"
+            expected = self.uncached.get(path)
+            assert expected.status_code == 200, expected.text
+            for _ in range(2):
+                assert self.client.get(path).json() == expected.json(), (phase, path)
 
 
 def issue_examples(chain: TrustChain, shared_dcc: Path) -> dict[str, bytes]:
@@ -109,8 +149,13 @@ def corpus(world: RegistryWorld, settings: Settings, shared_dcc: Path,
         for sha256 in chain.four_levels(prefix).values():
             documents[sha256] = chain.issuer(PTB).store.get(Cid.parse(_cid(chain, sha256)))
     # Rate limits off: the test is one client address making hundreds of requests.
-    client = api_client(settings.model_copy(update={"rate_limit_per_second": 0}))
-    return Corpus(chain, client, documents, examples)
+    unlimited = settings.model_copy(update={"rate_limit_per_second": 0})
+    uncached = api_client(unlimited)
+    uncached.app.state.projection_watch = ProjectionWatch()  # never knows a generation
+    client = api_client(unlimited)
+    # The worker's watch exists before the first catch-up, as a running API's does.
+    assert client.get(f"/v1/verify/{'0' * 64}").json()["verdict"] == "unknown"
+    return Corpus(chain, client, uncached, documents, examples)
 
 
 def _cid(chain: TrustChain, sha256: str) -> str:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Path
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from anchor.chain import issuer_id_from_name, issuer_name
 from registry.errors import RequestInvalidError
+from registry.response_cache import ProjectionResponses
 
 SHA256_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
 Sha256Path = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]
@@ -45,6 +47,19 @@ def json_response(model: BaseModel) -> Response:
     declaring it as response_model, FastAPI would validate it again and serialize it
     in a second thread-pool round trip, which costs a lookup as much as its queries."""
     return Response(model.model_dump_json(by_alias=True), media_type="application/json")
+
+
+async def projection_json(responses: ProjectionResponses[bytes], key: Hashable,
+                          body: Callable[[], BaseModel]) -> Response:
+    """`body()` as JSON, kept by projection generation: served from memory on the event
+    loop while this worker knows of no newer generation, else computed in the thread
+    pool (it reads the database) and kept. Errors (404) are raised, never kept."""
+    seen = responses.seen()
+    hit = responses.get(seen, key)
+    if hit is None:
+        hit = await run_in_threadpool(lambda: body().model_dump_json(by_alias=True).encode())
+        responses.put(seen, key, hit)
+    return Response(hit, media_type="application/json")
 
 
 class IssuerRef(BaseModel):

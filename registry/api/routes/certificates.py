@@ -16,7 +16,12 @@ from pydantic import BaseModel
 from anchor.cid import Cid
 from anchor.encryption import DocumentKey, decrypt_document
 from anchor.errors import ContentIntegrityError
-from registry.api.deps import ContentStoreDep, RegistryClientDep, SessionFactoryDep
+from registry.api.deps import (
+    ContentStoreDep,
+    ProjectionResponsesDep,
+    RegistryClientDep,
+    SessionFactoryDep,
+)
 from registry.api.routes._shared import (
     ISSUER_DESCRIPTION,
     TEXT_PATTERN,
@@ -27,6 +32,7 @@ from registry.api.routes._shared import (
     issuer_hex,
     issuer_ref,
     json_response,
+    projection_json,
     sha256_hex,
     utc_seconds,
 )
@@ -238,10 +244,13 @@ def certificate_by_cid(
 
 @router.get("/certificates/{sha256}", response_model=Certificate,
             responses=error_responses(404, 422))
-def certificate(sha256: Sha256Path, sessions: SessionFactoryDep) -> Response:
+async def certificate(sha256: Sha256Path, sessions: SessionFactoryDep,
+                      responses: ProjectionResponsesDep) -> Response:
     """Public metadata, issuer, batch, anchoring transaction and revocation of a certificate."""
+    digest = sha256_hex(sha256)
     reader = ProjectionReader(sessions)
-    return json_response(_certificate(reader, _record(reader, sha256_hex(sha256))))
+    return await projection_json(responses, ("certificate", digest),
+                                 lambda: _certificate(reader, _record(reader, digest)))
 
 
 @router.get("/certificates/{sha256}/document", response_class=Response,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from registry.api.deps import SessionFactoryDep
+from registry.api.deps import ProjectionResponsesDep, SessionFactoryDep
 from registry.api.routes._shared import (
     ISSUER_DESCRIPTION,
     TEXT_PATTERN,
@@ -23,7 +23,7 @@ from registry.api.routes._shared import (
     error_responses,
     issuer_hex,
     issuer_ref,
-    json_response,
+    projection_json,
 )
 from registry.db.search import SearchCriteria, SearchHit, search
 
@@ -67,8 +67,8 @@ def _result(hit: SearchHit) -> SearchResult:
 
 
 @router.get("/search", response_model=SearchResults, responses=error_responses(400, 422))
-def search_certificates(
-        sessions: SessionFactoryDep,
+async def search_certificates(
+        sessions: SessionFactoryDep, responses: ProjectionResponsesDep,
         serial: Annotated[Identifier, Query(description="serial number of a calibrated item")]
         = None,
         identification: Annotated[Identifier, Query(
@@ -106,6 +106,10 @@ def search_certificates(
         issuer_id=None if issuer is None else issuer_hex(issuer),
         document_type=document_type, issued_from=issued_from, issued_to=issued_to,
         calibrated_from=calibrated_from, calibrated_to=calibrated_to, unit=unit)
-    found = search(sessions, criteria, page=page, page_size=page_size)
-    return json_response(SearchResults(total=found.total, page=page, page_size=page_size,
-                                       items=[_result(hit) for hit in found.hits]))
+
+    def results() -> SearchResults:
+        found = search(sessions, criteria, page=page, page_size=page_size)
+        return SearchResults(total=found.total, page=page, page_size=page_size,
+                             items=[_result(hit) for hit in found.hits])
+
+    return await projection_json(responses, ("search", criteria, page, page_size), results)

@@ -58,22 +58,32 @@ def _response(request: Request, result: CertificateVerification) -> Response:
                             result.blocks_behind_head)
 
 
-async def _verify(verifier: FastVerifier, fresh: bool, sha256: str | None,
-                  document: bytes | None, metrology: bool,
-                  anchors: TrustAnchors | None = None) -> CertificateVerification:
-    """On the event loop when everything is cached (one indexed SELECT, no chain read,
-    no signature check: a thread-pool round trip would cost more than the work), else
-    in the thread pool."""
-    signature = None if document is None else partial(_signature_of, anchors=anchors)
-    if not fresh:
-        try:
-            return verifier.verify(sha256, document, verify_signature=signature,
-                                   metrology=metrology, cached_only=True)
-        except NeedsThread:
-            pass
-    verify = verifier.verify_fresh if fresh else verifier.verify
-    return await run_in_threadpool(verify, sha256, document, verify_signature=signature,
+async def _rendered(verifier: FastVerifier, sha256: str | None, document: bytes | None,
+                    metrology: bool, anchors: TrustAnchors | None
+                    ) -> tuple[RenderedVerdict, int | None, int | None]:
+    """The verdict kept for the projection generation this worker was last told of, on
+    the event loop (a lookup in memory); anything else (the one SELECT, chain reads, a
+    signature check) in the thread pool, so the loop never waits on the database."""
+    try:
+        hit = verifier.render_cached(sha256, document=document, metrology=metrology)
+    except NeedsThread:
+        hit = None
+    if hit is not None:
+        return hit
+    if document is None:
+        assert sha256 is not None
+        return await run_in_threadpool(verifier.render, sha256, metrology=metrology)
+    return await run_in_threadpool(verifier.render_upload, sha256, document,
+                                   verify_signature=partial(_signature_of, anchors=anchors),
                                    metrology=metrology)
+
+
+async def _fresh(verifier: FastVerifier, sha256: str | None, document: bytes | None,
+                 metrology: bool, anchors: TrustAnchors | None = None
+                 ) -> CertificateVerification:
+    signature = None if document is None else partial(_signature_of, anchors=anchors)
+    return await run_in_threadpool(verifier.verify_fresh, sha256, document,
+                                   verify_signature=signature, metrology=metrology)
 
 
 @router.get("/verify/{sha256}", response_model=CertificateVerification,
@@ -83,15 +93,10 @@ async def verify_by_hash(sha256: Sha256Path, verifier: FastVerifierDep, request:
                          fresh: FreshQuery = False) -> Response:
     """Verify a certificate by the SHA-256 of its exact bytes."""
     if fresh:
-        result = await _verify(verifier, fresh, sha256, None, metrology)
+        result = await _fresh(verifier, sha256, None, metrology)
         count_verdict(request, "hash", result.verdict.value)
         return _response(request, result)
-    try:
-        rendered, as_of, behind = verifier.render(sha256, metrology=metrology,
-                                                  cached_only=True)
-    except NeedsThread:
-        rendered, as_of, behind = await run_in_threadpool(verifier.render, sha256,
-                                                          metrology=metrology)
+    rendered, as_of, behind = await _rendered(verifier, sha256, None, metrology, None)
     count_verdict(request, "hash", rendered.verdict)
     return verdict_response(request, rendered, as_of, behind)
 
@@ -111,9 +116,13 @@ async def verify_upload(request: Request, verifier: FastVerifierDep, anchors: Tr
     """Verify an uploaded certificate (raw body or multipart field `file`). With `sha256`,
     the upload must also hash to it."""
     document = await read_document(request)
-    result = await _verify(verifier, fresh, sha256, document, metrology, anchors)
-    count_verdict(request, "upload", result.verdict.value)
-    return _response(request, result)
+    if fresh:
+        result = await _fresh(verifier, sha256, document, metrology, anchors)
+        count_verdict(request, "upload", result.verdict.value)
+        return _response(request, result)
+    rendered, as_of, behind = await _rendered(verifier, sha256, document, metrology, anchors)
+    count_verdict(request, "upload", rendered.verdict)
+    return verdict_response(request, rendered, as_of, behind)
 
 
 def _signature_of(document: bytes, anchors: TrustAnchors | None) -> SignatureVerification:
