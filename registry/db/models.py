@@ -213,6 +213,10 @@ class ChainDocument(Base):
     # The hash the contract knows the document by, when it is not its SHA-256: a migrated
     # document's migration leaf (docs/evidence-records.md, "Mapping"). None otherwise.
     anchored_hash: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
+    # What binds a migrated document's SHA-256 to that leaf: "<algorithm>:<hex>" of the
+    # digest of the evidence the migration covers (leaf = H(sha256 || that digest)), so
+    # verification recomputes the leaf rather than trusting the row's claim of one.
+    migration_binding: Mapped[str | None] = mapped_column(String(80))
     # When a migrated document was first anchored (its receipt's time, which its evidence
     # covers): what traceability compares, not the migration's time. None otherwise.
     original_anchored_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -87,4 +87,5 @@ def anchoring_of(document: ChainDocument, batch: ChainBatch) -> IndexedAnchoring
         block_number=batch.block_number, anchored_at=batch.anchored_at,
         manifest_cid=batch.manifest_cid, cid=document.cid, document_type=document.document_type,
         unique_identifier=document.unique_identifier, encrypted=document.encrypted,
-        metadata=document.public_metadata, anchored_hash=document.anchored_hash)
+        metadata=document.public_metadata, anchored_hash=document.anchored_hash,
+        migration_binding=document.migration_binding)

@@ -85,6 +85,7 @@ _FACTS = (
            _i.country, _i.kind, _i.status, _r.reason, _r.revoked_at, _r.effective_from,
            _r.replacement, _v.document_id, _v.issuer_status_at_issue, _v.block_number,
            cast(_v.traceability, Text), cast(_v.scope, Text), _d.anchored_hash,
+           _d.migration_binding,
            select(IndexerState.last_block).limit(1).scalar_subquery())
     .select_from(ChainDocument.__table__)
     .join(ChainBatch.__table__, _b.batch_id == _d.batch_id)
@@ -121,7 +122,7 @@ def facts_of(sha256: str, rows: FactRows, as_of: int | None) -> VerdictFacts:
             proof=tuple(_json(row[4])), transaction_hash=row[5], block_number=row[6],
             anchored_at=row[7], manifest_cid=row[8], cid=row[9], document_type=row[10],
             unique_identifier=row[11], encrypted=row[12], metadata=_json(row[13]),
-            anchored_hash=row[27]),
+            anchored_hash=row[27], migration_binding=row[28]),
         block_hash=row[14], issuer_country=row[15], issuer_kind=row[16],
         issuer_status=row[17],
         revocation=None if row[19] is None else RevocationRow(row[18], row[19], row[20],

@@ -22,6 +22,7 @@ from anchor.cid import Cid
 from anchor.errors import CidError, ContentIntegrityError, MerkleError
 from anchor.evidence import KIND_MIGRATION
 from anchor.merkle import MerkleBatch
+from anchor.renewal_tree import digest_of
 from anchor.store import ContentStore
 from registry.db.models import MANIFEST_RENEWAL, ChainBatch, ChainDocument, EvidenceRenewal
 from registry.errors import ManifestInvalidError
@@ -128,11 +129,15 @@ def _insert_migrated(session: Session, batch: ChainBatch, manifest: RenewalManif
                      {sha256: paths[leaf] for sha256, leaf in leaves.items()}, changes,
                      anchored_hashes={sha256: leaf.hex() for sha256, leaf in leaves.items()})
     for cover in manifest.covers:
+        record = cover.record
+        covered = digest_of(manifest.algorithm,
+                            record.previous_evidence(len(record.renewals)))
         session.execute(update(ChainDocument).where(
             ChainDocument.batch_id == batch.batch_id,
             ChainDocument.sha256 == cover.document_sha256[2:]).values(
-            original_anchored_at=dt.datetime.fromtimestamp(cover.record.receipt.anchored_at,
-                                                           dt.UTC)))
+            original_anchored_at=dt.datetime.fromtimestamp(record.receipt.anchored_at,
+                                                           dt.UTC),
+            migration_binding=f"{manifest.algorithm}:{covered.hex()}"))
 
 
 def _original_manifest(store: ContentStore, cid: str, root: str) -> BatchManifest:

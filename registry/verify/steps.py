@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from anchor.chain import BatchRecord, IssuerStatus, OnChainVerification, issuer_name
+from anchor.errors import EvidenceError
 from anchor.merkle import leaf_hash, process_proof
+from anchor.renewal_tree import digest_of
 from registry.documents.signer_trust import SignerTrustStatus, without_proof_of_existence
 from registry.verify.model import (
     AnchoringEvidence,
@@ -90,6 +92,9 @@ class IndexedAnchoring:
     # The hash the contract knows the document by when it is not its SHA-256 (64 hex):
     # a migrated document's migration leaf (docs/evidence-records.md, "Mapping").
     anchored_hash: str | None = None
+    # "<algorithm>:<hex>": the digest of the evidence the migration covered; the leaf is
+    # H(SHA-256 || it), recomputed here, so a row cannot lend a document another's leaf.
+    migration_binding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -275,8 +280,11 @@ def _verify_certificate(sha256: str | None, document: bytes | None, *, index: In
     failures: list[tuple[str, str]] = []
     for candidate in candidates:
         proof = [bytes.fromhex(p.removeprefix("0x")) for p in candidate.proof]
-        anchored = (digest if candidate.anchored_hash is None
-                    else bytes.fromhex(candidate.anchored_hash))
+        anchored = _anchored_hash(digest, candidate)
+        if anchored is None:
+            failures.append((STEP_MERKLE_PROOF, f"batch {candidate.batch_id}: the indexed "
+                             "migration leaf is not this document's"))
+            continue
         if process_proof(leaf_hash(anchored), proof).hex() != candidate.merkle_root:
             failures.append((STEP_MERKLE_PROOF, f"batch {candidate.batch_id}: the indexed "
                              "proof does not lead to the indexed root"))
@@ -464,3 +472,17 @@ def _scope_step(steps: _Steps, scope: ScopeEvidence | None) -> None:
         steps.record(STEP_ACCREDITATION_SCOPE, CheckStatus.PASSED, scope.detail)
     else:
         steps.record(STEP_ACCREDITATION_SCOPE, CheckStatus.FAILED, scope.detail)
+
+
+def _anchored_hash(digest: bytes, candidate: IndexedAnchoring) -> bytes | None:
+    """The hash the contract knows the document by: its SHA-256, or for a migrated
+    document the migration leaf recomputed from the SHA-256 and the covered evidence's
+    digest (None when the row's leaf is not that)."""
+    if candidate.anchored_hash is None:
+        return digest
+    algorithm, _, previous = (candidate.migration_binding or "").partition(":")
+    try:
+        leaf = digest_of(algorithm, digest + bytes.fromhex(previous))
+    except (EvidenceError, ValueError):
+        return None
+    return leaf if leaf.hex() == candidate.anchored_hash else None

@@ -9,12 +9,14 @@ from chain + IPFS, checkable with nothing but the new chain's RPC endpoint."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 
 from anchor.chain import RevocationReason
 from anchor.evidence import EvidenceRecord, verify_evidence_record
@@ -23,6 +25,7 @@ from anchor.services.anvil import AnvilNode
 from registry.bundle import TraceBundle, build_trace_bundle, verify_trace_bundle
 from registry.context import content_store, registry_client
 from registry.db import open_database
+from registry.db.models import ChainDocument
 from registry.documents.keys import SigningIdentityFiles
 from registry.index.indexer import Indexer
 from registry.renewal import EvidenceDirectory, export_from_projection, import_export, renew_batches
@@ -205,3 +208,24 @@ def test_migration_keeps_every_registry_verdict_of_traced_certificates(
         "code"] == "evidence-not-found"
     bad = api.post("/v1/evidence/verify", json={"format": "certreg-evidence-record/1"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "evidence-invalid"
+
+    # A forged row lending an unanchored hash a migrated document's leaf and proof (a
+    # self-consistent projection otherwise) is unknown: the leaf is recomputed from the
+    # hash and the covered evidence's digest, never taken from the row.
+    forged = hashlib.sha256(b"forged migrated certificate").hexdigest()
+    with new_indexer.sessions() as session, session.begin():
+        genuine = session.scalar(select(ChainDocument).where(
+            ChainDocument.sha256 == sound["work"], ChainDocument.anchored_hash.is_not(None)))
+        assert genuine.migration_binding.startswith(genuine_algorithm(genuine) + ":")
+        row = {column.name: getattr(genuine, attribute) for attribute, column
+               in ChainDocument.__mapper__.columns.items() if column.name != "id"}
+        row.update(sha256=forged)
+        session.execute(insert(ChainDocument.__table__).values(**row))
+    forged_verdict = verdicts(new_settings, {"forged": forged})["forged"]
+    assert forged_verdict[0] == "unknown"
+    assert verdicts(new_settings, {"work": sound["work"]})["work"] == before["sound-work"]
+
+
+def genuine_algorithm(document: ChainDocument) -> str:
+    """The 32-byte algorithm the migration leaves were made with (sha256 by default)."""
+    return document.migration_binding.partition(":")[0]

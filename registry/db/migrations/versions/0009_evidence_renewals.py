@@ -50,6 +50,8 @@ def upgrade() -> None:
     with op.batch_alter_table("chain_documents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("anchored_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("original_anchored_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("migration_binding", sa.String(length=80),
+                                      nullable=True))
         batch_op.create_index(batch_op.f("ix_chain_documents_anchored_hash"),
                               ["anchored_hash"], unique=False)
 
@@ -58,6 +60,7 @@ def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table("chain_documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chain_documents_anchored_hash"))
+        batch_op.drop_column("migration_binding")
         batch_op.drop_column("original_anchored_at")
         batch_op.drop_column("anchored_hash")
     with op.batch_alter_table("evidence_renewals", schema=None) as batch_op:
