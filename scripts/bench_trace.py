@@ -386,13 +386,19 @@ def build_graph(url: str, spec: GraphSpec, template: bytes | None = None) -> dic
             connection, "document_identifiers", ("document_id", "kind", "value"),
             ((document_id, NUMBER, normalise(doc.number))
              for document_id, _, doc in documents()))
+        # With the citing anchoring's facts, as registry.db.traceability.
+        # record_citing_facts writes them (every synthetic certificate is anchored once).
         counts["certificate_citations"] = _copy(
             connection, "certificate_citations",
             ("document_id", "citing_sha256", "position", "role", "referral", "referral_id",
-             "referral_id_key", "procedure", "value", "cited_sha256"),
+             "referral_id_key", "procedure", "value", "cited_sha256", "citing_block_number",
+             "citing_batch_id", "citing_issuer_id", "citing_number",
+             "citing_calibration_date", "citing_relied_on", "citing_reanchored"),
             ((document_id, doc.sha256, 0, role, REFERRAL, doc.parent_number,
-              normalise(doc.parent_number), "SHA-256", doc.parent_sha256, doc.parent_sha256)
-             for document_id, _, doc in documents() if doc.parent_number is not None))
+              normalise(doc.parent_number), "SHA-256", doc.parent_sha256, doc.parent_sha256,
+              batch.block_number, batch.batch_id, doc.issuer_id, doc.number, doc.calibrated,
+              doc.calibrated, False)
+             for document_id, batch, doc in documents() if doc.parent_number is not None))
         connection.commit()
         insert_seconds = time.perf_counter() - started
         connection.autocommit = True
