@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Generator, Iterator, Sequence
+from itertools import islice
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -205,14 +206,30 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
 
 def _stream_driver_rows(connection: Connection, query: Select[Any]
                         ) -> Iterator[list[AffectedCertificate]]:
-    """`query` through a psycopg server-side cursor, its rows taken as psycopg makes
-    them (already the Python values: at a million rows SQLAlchemy's row processing
-    would be a third of the walk's time)."""
+    """`query` streamed by psycopg, its rows taken as psycopg makes them (already the
+    Python values: at a million rows SQLAlchemy's row processing would be a third of the
+    walk's time). With libpq 17 or later the server sends chunks of STREAM_ROWS rows
+    without waiting to be asked for each (a third faster than a server-side cursor's
+    FETCH round trips; what the socket buffers bounds memory); closed early, psycopg
+    cancels the query. Older libpq: a server-side cursor."""
+    import psycopg
+
     compiled = query.compile(dialect=connection.dialect)
-    with connection.connection.driver_connection.cursor(name="cascade_level") as cursor:
+    driver = connection.connection.driver_connection
+    if psycopg.pq.version() >= 170000:
+        with driver.cursor() as cursor:
+            rows = cursor.stream(compiled.string, compiled.params, size=STREAM_ROWS)
+            try:
+                while batch := list(map(AffectedCertificate._make,
+                                        islice(rows, STREAM_ROWS))):
+                    yield batch
+            finally:
+                rows.close()
+        return
+    with driver.cursor(name="cascade_level") as cursor:
         cursor.execute(compiled.string, compiled.params)
-        while rows := cursor.fetchmany(STREAM_ROWS):
-            yield list(map(AffectedCertificate._make, rows))
+        while fetched := cursor.fetchmany(STREAM_ROWS):
+            yield list(map(AffectedCertificate._make, fetched))
 
 
 def _collation(connection: Connection) -> str | None:
