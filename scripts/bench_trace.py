@@ -835,7 +835,8 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         "CERTREG_CONTRACT_ADDRESS": deployment["address"],
         "CERTREG_DEPLOYMENT_BLOCK": str(deployment.get("block_number", 0)),
         "CERTREG_RATE_LIMIT_PER_SECOND": "0", "CERTREG_ISSUANCE_RATE_LIMIT_PER_MINUTE": "0"}
-    proc, port = start_server("registry", env, workdir / "registry.log")
+    # One worker: the feed server's memory is one process's (measure_feed reads its RSS).
+    proc, port = start_server("registry", env, workdir / "registry.log", 1)
     servers.append(proc)
     base = f"http://127.0.0.1:{port}"
 
@@ -846,7 +847,9 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         lua.write_text(GET_LUA % {"paths": paths_file})
         return lua
 
-    on = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true")
+    # fresh=true: the synthetic graph was written with COPY after the real DCCs were
+    # indexed, so their indexer-kept verdict inputs predate the standards they cite.
+    on = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true&fresh=true")
     off = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=false")
     tree = _get_json(f"{base}/v1/certificates/{real[-1]}/traceability")
     assert off["verdict"] == on["verdict"] == "valid", (off, on)
@@ -870,7 +873,7 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
 
     # The NMI certificate revoked (compromised, effective before every calibration).
     revoke_in_projection(sessions, spec, dt.datetime.now(dt.UTC))
-    compromised = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true")
+    compromised = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true&fresh=true")
     assert compromised["verdict"] == "traceability-compromised", compromised["verdict"]
     nmi_affected = spec.labs + spec.labs * spec.instruments + args.real
     http["alerts_feed_after_nmi_revocation"] = measure_feed(
