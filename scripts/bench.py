@@ -82,6 +82,12 @@ BENCHMARKS = (
                  # bare one); growth with the registry's size is for the full run.
                  ("--sizes", "1000", "--real", "20", "--seconds", "1", "--warmup", "1"),
                  ("--sizes", "10000,100000,1000000", "--seconds", "5")),
+    # The revocation cascade: quick 20 x 50 (about 1,000 certificates, a few seconds),
+    # full the 1 NMI <- 1,000 standards <- 1,000 instruments each (1,001,001).
+    SubBenchmark("cascade", "bench_trace.py",
+                 ("--cascade-only", "--labs", "20", "--instruments", "50", "--real", "4",
+                  "--seconds", "1", "--warmup", "1"),
+                 ("--cascade-only", "--labs", "1000", "--instruments", "1000")),
 )
 BY_NAME = {b.name: b for b in BENCHMARKS}
 

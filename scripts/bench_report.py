@@ -28,6 +28,7 @@ SECTIONS = (
     ("store", "Content stores against the machine's limit"),
     ("api", "Verification API against a bare endpoint"),
     ("receipts", "Receipts: size and offline verification"),
+    ("cascade", "Revocation cascade and alerts feed"),
 )
 TITLES = dict(SECTIONS)
 
@@ -569,6 +570,37 @@ def section_store(entry: dict | None, plots: dict) -> list[str]:
                   "ratio to SHA-256"], rows)
 
 
+def section_cascade(entry: dict | None, plots: dict) -> list[str]:
+    """scripts/bench_trace.py --cascade-only: the cascades (in a fresh process) and the
+    alerts feed over HTTP after the NMI certificate is revoked."""
+    if entry_error(entry) is not None:
+        return error_rows("cascade", entry, 6)
+    result = entry["result"]
+    graph = dig(result, "graph", default={}) or {}
+    lines = [f"1 NMI certificate <- {fmt(graph.get('laboratory_standards'))} laboratory "
+             f"standards <- {fmt(graph.get('instrument_certificates'))} instrument "
+             f"certificates ({fmt(graph.get('indexed_documents'))} indexed documents, "
+             "PostgreSQL).", ""]
+    rows = []
+    for key, label in (("nmi_revocation", "NMI certificate revoked"),
+                       ("lab_revocation", "one laboratory standard revoked")):
+        run = dig(result, "cascade", key)
+        if run:
+            rows.append([label, fmt(run.get("affected")),
+                         fmt_summary(run.get("first_item_seconds"), 1000),
+                         fmt_summary(run.get("seconds"), 1000),
+                         fmt(run.get("peak_rss_growth_mb")), fmt(run.get("tracemalloc_peak_mb"))])
+    feed = dig(result, "http", "alerts_feed_after_nmi_revocation")
+    if feed:
+        rows.append(["GET /v1/alerts after the NMI revocation", fmt(feed.get("lines")),
+                     fmt_summary(feed.get("first_line_seconds"), 1000),
+                     fmt_summary(feed.get("seconds"), 1000),
+                     fmt_summary(feed.get("server_peak_rss_growth_mb")), ""])
+    lines += table(["cascade", "affected", "first (ms)", "all (ms)", "peak RSS growth (MB)",
+                    "tracemalloc peak (MB)"], rows)
+    return lines
+
+
 def section_api(entry: dict | None, plots: dict) -> list[str]:
     if entry_error(entry) is not None:
         return error_rows("api", entry, 5)
@@ -749,7 +781,7 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
     lines += ["## Summary", "", *table(["benchmark", "status", "wall time (s)", "headline"],
                                        rows), ""]
     renderers = {"anchor": section_anchor, "eas": section_eas, "issuance": section_issuance,
-                 "store": section_store, "api": section_api}
+                 "store": section_store, "api": section_api, "cascade": section_cascade}
     for name, title in SECTIONS:
         entry = benchmarks.get(name)
         lines += [f"## {title}", ""]

@@ -386,13 +386,19 @@ def build_graph(url: str, spec: GraphSpec, template: bytes | None = None) -> dic
             connection, "document_identifiers", ("document_id", "kind", "value"),
             ((document_id, NUMBER, normalise(doc.number))
              for document_id, _, doc in documents()))
+        # With the citing anchoring's facts, as registry.db.traceability.
+        # record_citing_facts writes them (every synthetic certificate is anchored once).
         counts["certificate_citations"] = _copy(
             connection, "certificate_citations",
             ("document_id", "citing_sha256", "position", "role", "referral", "referral_id",
-             "referral_id_key", "procedure", "value", "cited_sha256"),
+             "referral_id_key", "procedure", "value", "cited_sha256", "citing_block_number",
+             "citing_batch_id", "citing_issuer_id", "citing_number",
+             "citing_calibration_date", "citing_relied_on", "citing_reanchored"),
             ((document_id, doc.sha256, 0, role, REFERRAL, doc.parent_number,
-              normalise(doc.parent_number), "SHA-256", doc.parent_sha256, doc.parent_sha256)
-             for document_id, _, doc in documents() if doc.parent_number is not None))
+              normalise(doc.parent_number), "SHA-256", doc.parent_sha256, doc.parent_sha256,
+              batch.block_number, batch.batch_id, doc.issuer_id, doc.number, doc.calibrated,
+              doc.calibrated, False)
+             for document_id, batch, doc in documents() if doc.parent_number is not None))
         connection.commit()
         insert_seconds = time.perf_counter() - started
         connection.autocommit = True
@@ -829,7 +835,8 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         "CERTREG_CONTRACT_ADDRESS": deployment["address"],
         "CERTREG_DEPLOYMENT_BLOCK": str(deployment.get("block_number", 0)),
         "CERTREG_RATE_LIMIT_PER_SECOND": "0", "CERTREG_ISSUANCE_RATE_LIMIT_PER_MINUTE": "0"}
-    proc, port = start_server("registry", env, workdir / "registry.log")
+    # One worker: the feed server's memory is one process's (measure_feed reads its RSS).
+    proc, port = start_server("registry", env, workdir / "registry.log", 1)
     servers.append(proc)
     base = f"http://127.0.0.1:{port}"
 
@@ -840,7 +847,9 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         lua.write_text(GET_LUA % {"paths": paths_file})
         return lua
 
-    on = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true")
+    # fresh=true: the synthetic graph was written with COPY after the real DCCs were
+    # indexed, so their indexer-kept verdict inputs predate the standards they cite.
+    on = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true&fresh=true")
     off = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=false")
     tree = _get_json(f"{base}/v1/certificates/{real[-1]}/traceability")
     assert off["verdict"] == on["verdict"] == "valid", (off, on)
@@ -864,7 +873,7 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
 
     # The NMI certificate revoked (compromised, effective before every calibration).
     revoke_in_projection(sessions, spec, dt.datetime.now(dt.UTC))
-    compromised = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true")
+    compromised = _get_json(f"{base}/v1/verify/{real[-1]}?metrology=true&fresh=true")
     assert compromised["verdict"] == "traceability-compromised", compromised["verdict"]
     nmi_affected = spec.labs + spec.labs * spec.instruments + args.real
     http["alerts_feed_after_nmi_revocation"] = measure_feed(

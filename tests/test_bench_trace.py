@@ -24,7 +24,11 @@ from registry.db import ChainBatch, ChainDocument, ChainIssuer, DocumentIdentifi
 from registry.db.cascade import affected_by
 from registry.db.models import CertificateCitation
 from registry.db.search import NUMBER, search_fields
-from registry.db.traceability import ProjectionTraceabilityView, citation_rows
+from registry.db.traceability import (
+    ProjectionTraceabilityView,
+    citation_rows,
+    record_citing_facts,
+)
 from registry.verify.traceability import trace
 from scripts import bench_trace
 from scripts.bench_trace import GraphSpec, build_graph
@@ -97,6 +101,26 @@ def test_trace_postgres_builder_writes_what_the_indexer_would(
         assert batches[cited.batch_id].anchored_at.date() <= citing.calibrated_to
     ordered = sorted(batches.values(), key=lambda b: b.block_number)
     assert [b.anchored_at for b in ordered] == sorted(b.anchored_at for b in ordered)
+    # The citing facts copied in are those the indexer's UPDATE computes.
+    facts = _citing_facts(sessions)
+    assert all(row[-2] is not None for row in facts.values())  # citing_relied_on
+    with sessions() as session, session.begin():
+        record_citing_facts(session)
+        recomputed = _citing_facts(sessions, session)
+        session.rollback()
+    assert recomputed == facts
+
+
+def _citing_facts(sessions: sessionmaker[Session], session: Session | None = None
+                  ) -> dict[int, tuple]:
+    c = CertificateCitation
+    query = select(c.id, c.citing_block_number, c.citing_batch_id, c.citing_issuer_id,
+                   c.citing_number, c.citing_calibration_date, c.citing_relied_on,
+                   c.citing_reanchored)
+    if session is not None:
+        return {row[0]: tuple(row[1:]) for row in session.execute(query)}
+    with sessions() as own:
+        return {row[0]: tuple(row[1:]) for row in own.execute(query)}
 
 
 def test_trace_postgres_nmi_revocation_affects_the_whole_graph(

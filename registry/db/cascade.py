@@ -1,16 +1,29 @@
 """The revocation cascade and the alerts feed, streamed from the chain projection.
 
-`affected_by` walks the citation graph from a revoked certificate breadth first, one SQL
-statement per level, and yields each level as soon as it is found, through a streamed
-cursor (a server-side cursor on PostgreSQL, SQLite's own cursor): memory does not grow
-with the affected set. The walk's visited set is a temporary table on the same
-connection (`cascade_affected`), not a Python set: a million 64-hex digests would be
-about 140 MB of Python strings, and the table also gives each level's order and the
-frontier the next level joins.
+`affected_by` walks the citation graph from a revoked certificate breadth first and
+yields each level as soon as it is found, through a streamed cursor (a server-side
+cursor on PostgreSQL, SQLite's own cursor): memory does not grow with the affected set.
+The walk's visited set is a temporary table on the same connection (`cascade_affected`),
+not a Python set: a million 64-hex digests would be about 140 MB of Python strings.
+
+Each level is two statements over certificate_citations alone (the citing anchoring's
+facts are copied onto its rows by the indexer: `record_citing_facts`):
+
+1. INSERT every candidate (citation into the previous level, calibrated on or after the
+   effective date, not reached before) into the temporary table, unsorted and not yet
+   deduplicated;
+2. SELECT the level's certificates from it in the order they are yielded, (block,
+   digest), keeping the first candidate of each digest in that order: one sort gives
+   both the choice of each certificate's anchoring and `via`, and the order.
+
+Before the next level, a large frontier is cut down to the digests anything cites (read
+off the citations index, skipping through its distinct values): at the last level of a
+million instruments nothing cites, that is a few thousand index probes instead of
+joining a million rows.
 
 It is derived on demand from the projection, never stored, so `certreg reindex`
-reproduces it exactly: every choice is made on chain data (block numbers, digests),
-never on row ids or insertion order.
+reproduces it exactly: every choice is made on chain data (block numbers, batch ids,
+digests), never on row ids or insertion order.
 """
 
 from __future__ import annotations
@@ -18,16 +31,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from itertools import islice
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     CompoundSelect,
     Connection,
     Date,
-    Insert,
     Integer,
     MetaData,
     Select,
@@ -39,6 +52,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,7 +61,6 @@ from anchor.chain import issuer_name
 from registry.db.models import (
     HASH_HEX,
     CertificateCitation,
-    ChainBatch,
     ChainDocument,
     ChainRevocation,
     DocumentIdentifier,
@@ -59,13 +72,21 @@ from registry.verify.traceability import MEASUREMENT_AFFECTING_REASONS
 
 MAX_CASCADE_DEPTH = 64  # a forged manifest could make citations loop
 STREAM_ROWS = 2_000  # rows per fetch from the streamed cursor
-LARGE_LEVEL = 10_000  # citations into a level from which it is hashed, not looked up
+# From this many candidates a level's frontier is first cut down to the cited digests,
+# when those are fewer than 1/CITED_SHARE of it (else the join is the cheaper probe).
+LARGE_LEVEL = 10_000
+CITED_SHARE = 16
+# PostgreSQL's per-sort memory for the walk's statements: a million-row level sorts in
+# memory (about 370 MB) instead of spilling to disk, which costs 0.6 s more (server
+# memory, taken only as a level needs it, for this transaction only).
+WORK_MEM = "512MB"
 
 _TRACEABILITY_ROLES = [r.value for r in CitationRole if r.carries_traceability]
 
 
-@dataclass(frozen=True, slots=True)
-class AffectedCertificate:
+class AffectedCertificate(NamedTuple):
+    """A certificate the cascade reached (a tuple: a million are made per big cascade)."""
+
     sha256: str
     issuer_id: str
     unique_identifier: str | None
@@ -74,17 +95,21 @@ class AffectedCertificate:
     via: str  # the certificate it cites on the way (64 hex)
 
 
-# The visited set: every certificate reached, at its shortest depth. PostgreSQL drops it
-# with the transaction; SQLite keeps temporary tables per connection, so it is dropped
-# explicitly as well (and first, should a crashed walk have left one on a pooled
+# The visited set: every candidate of every level (a certificate may be a candidate more
+# than once in its level: through several citations, or several anchorings). PostgreSQL
+# drops it with the transaction; SQLite keeps temporary tables per connection, so it is
+# dropped explicitly as well (and first, should a crashed walk have left one on a pooled
 # connection).
 _affected = Table(
     "cascade_affected", MetaData(),
     Column("sha256", String(HASH_HEX), nullable=False),
     Column("depth", Integer, nullable=False),
     Column("via", String(HASH_HEX), nullable=False),
-    Column("document_id", Integer),  # the anchoring chosen (for its certificate number)
-    Column("block_number", BigInteger),
+    Column("via_block", BigInteger),
+    Column("block_number", BigInteger),  # of the candidate's anchoring
+    Column("batch_id", BigInteger),
+    Column("reanchored", Boolean),  # that anchoring is not its digest's first
+    Column("document_id", Integer),  # that anchoring (for its certificate number)
     Column("issuer_id", String(HASH_HEX)),
     Column("unique_identifier", String(255)),
     Column("calibration_date", Date),
@@ -96,11 +121,12 @@ def affected_by(sessions: sessionmaker[Session], revoked_sha256: str,
                 ) -> Iterator[AffectedCertificate]:
     """Every certificate relying on `revoked_sha256` (by hash, or by number) through
     reference-standard citations, directly or transitively, calibrated on or after
-    `effective_from`; each once, at its shortest distance, `via` the cited certificate
-    anchored first (then the smaller digest). A certificate calibrated before that date
-    stops the cascade: what was calibrated with it is sound. Ordered by depth, then
-    block number and digest. With `issuer_id`, only that issuer's certificates (the
-    walk still goes through everyone's).
+    `effective_from`; each once, at its shortest distance, through its first anchoring
+    (block, then batch) that qualifies, `via` the cited certificate anchored first (then
+    the smaller digest). A certificate calibrated before that date stops the cascade:
+    what was calibrated with it is sound. Ordered by depth, then block number and
+    digest. With `issuer_id`, only that issuer's certificates (the walk still goes
+    through everyone's).
 
     A generator holding one connection until it is exhausted or closed."""
     for rows in affected_batches(sessions, revoked_sha256, effective_from,
@@ -118,12 +144,16 @@ def affected_batches(sessions: sessionmaker[Session], revoked_sha256: str,
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             _affected.drop(connection, checkfirst=True)
+        else:
+            connection.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            # Compiling each statement would cost more than running the small ones.
+            connection.exec_driver_sql("SET LOCAL jit = off")
         _affected.create(connection)
         if sqlite:
             # SQLite looks digests up by index; PostgreSQL hashes them (at a million
             # rows, maintaining a B-tree over random digests would double the inserts).
-            connection.exec_driver_sql(f"CREATE UNIQUE INDEX ix_{_affected.name}_sha256 "
-                                       f"ON {_affected.name} (sha256)")
+            connection.exec_driver_sql(f"CREATE INDEX ix_{_affected.name}_sha256 "
+                                       f"ON {_affected.name} (sha256, depth)")
         try:
             yield from _walk(connection, revoked_sha256, effective_from, issuer_id)
         finally:
@@ -133,48 +163,83 @@ def affected_batches(sessions: sessionmaker[Session], revoked_sha256: str,
 
 def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
           issuer_id: str | None) -> Iterator[list[AffectedCertificate]]:
-    first = (select(ChainDocument.id, ChainDocument.block_number)
+    first = (select(ChainDocument.id, ChainDocument.block_number, ChainDocument.batch_id)
              .where(ChainDocument.sha256 == revoked_sha256)
              .order_by(ChainDocument.block_number, ChainDocument.batch_id).limit(1))
     anchoring = connection.execute(first).first()
     connection.execute(insert(_affected).values(
-        sha256=revoked_sha256, depth=0, via="",
+        sha256=revoked_sha256, depth=0, via="", reanchored=False,
         document_id=None if anchoring is None else anchoring.id,
-        block_number=None if anchoring is None else anchoring.block_number))
+        block_number=None if anchoring is None else anchoring.block_number,
+        batch_id=None if anchoring is None else anchoring.batch_id))
     by_number = _citations_by_number_exist(connection)
     postgresql = connection.dialect.name == "postgresql"
-    frontier = 1
+    candidates = 1
     for depth in range(1, MAX_CASCADE_DEPTH + 1):
-        edges = _edges(depth, by_number)
-        large = frontier >= LARGE_LEVEL
-        if not large:
-            # How a level is best joined depends on how many citations lead into it,
-            # which the planner cannot tell (a few standards are cited a thousand times
-            # each, most certificates never): probe for up to LARGE_LEVEL of them by
-            # index. (From a large frontier, hashing the citations is the cheaper probe:
-            # the level's own query.)
-            probed = connection.scalar(select(func.count()).select_from(
-                edges.limit(LARGE_LEVEL).subquery()))
-            if not probed:
-                return
-            large = probed >= LARGE_LEVEL
-        if postgresql and large:
-            # A large level is hashed, which needs statistics on the frontier: temporary
-            # tables get none from autovacuum (without, nested loops over a million
-            # rows). Without them a small level keeps its index lookups.
+        cited_only = candidates >= LARGE_LEVEL and _few_cited(connection,
+                                                              candidates // CITED_SHARE)
+        if cited_only and not by_number and not connection.scalar(select(exists().where(
+                _affected.c.depth == depth - 1, _affected.c.sha256.in_(_cited_digests())))):
+            return  # nothing cites the last level (a million instruments: a tenth of a second)
+        if postgresql and depth > 1:
+            # Temporary tables get no statistics from autovacuum: without, the planner
+            # takes a frontier of a thousand for a million (or the reverse), and sorts
+            # every citation to join them. A few ms for a small level.
             connection.exec_driver_sql(f"ANALYZE {_affected.name}")
-        inserted = connection.execute(_level(depth, effective_from, edges),
+        edges = _edges(depth, effective_from, by_number, cited_only, _collation(connection))
+        inserted = connection.execute(insert(_affected).from_select(_EDGE_COLUMNS, edges),
                                       execution_options={"preserve_rowcount": True})
-        frontier = inserted.rowcount
-        if not frontier:
+        candidates = inserted.rowcount
+        if not candidates:
             return
-        result = connection.execute(_level_rows(depth, issuer_id),
-                                    execution_options={"yield_per": STREAM_ROWS})
+        query = _level_rows(depth, _collation(connection), issuer_id=issuer_id)
+        if postgresql:
+            yield from _stream_driver_rows(connection, query)
+            continue
+        result = connection.execute(query, execution_options={"yield_per": STREAM_ROWS})
         try:
             for partition in result.partitions():
-                yield [AffectedCertificate(*row) for row in partition]
+                yield list(map(AffectedCertificate._make, partition))
         finally:
             result.close()
+
+
+def _stream_driver_rows(connection: Connection, query: Select[Any]
+                        ) -> Iterator[list[AffectedCertificate]]:
+    """`query` streamed by psycopg, its rows taken as psycopg makes them (already the
+    Python values: at a million rows SQLAlchemy's row processing would be a third of the
+    walk's time). With libpq 17 or later the server sends chunks of STREAM_ROWS rows
+    without waiting to be asked for each (a third faster than a server-side cursor's
+    FETCH round trips; what the socket buffers bounds memory); closed early, psycopg
+    cancels the query. Older libpq: a server-side cursor."""
+    import psycopg
+
+    compiled = query.compile(dialect=connection.dialect)
+    driver = connection.connection.driver_connection
+    if psycopg.pq.version() >= 170000:
+        with driver.cursor() as cursor:
+            rows = cursor.stream(compiled.string, compiled.params, size=STREAM_ROWS)
+            try:
+                while batch := list(map(AffectedCertificate._make,
+                                        islice(rows, STREAM_ROWS))):
+                    yield batch
+            finally:
+                rows.close()
+        return
+    with driver.cursor(name="cascade_level") as cursor:
+        cursor.execute(compiled.string, compiled.params)
+        while fetched := cursor.fetchmany(STREAM_ROWS):
+            yield list(map(AffectedCertificate._make, fetched))
+
+
+def _collation(connection: Connection) -> str | None:
+    """Digests are ordered by their bytes (lower-case hex), whatever the database's
+    collation: C on PostgreSQL (also the fastest), SQLite's default elsewhere."""
+    return None if connection.dialect.name == "sqlite" else "C"
+
+
+def _ordered(column: Any, collation: str | None) -> Any:
+    return column if collation is None else column.collate(collation)
 
 
 def _citations_by_number_exist(connection: Connection) -> bool:
@@ -183,74 +248,109 @@ def _citations_by_number_exist(connection: Connection) -> bool:
         CertificateCitation.referral_id_key != "").limit(1)) is not None
 
 
-def _edges(depth: int, by_number: bool) -> Select[Any] | CompoundSelect[Any]:
-    """(citing document id, via, via's block) for every citation of a certificate
-    reached at depth - 1 (by its hash; or by its number, when citations by number
-    exist) by one not reached yet."""
+def _cited_digests() -> Select[Any]:
+    """The distinct digests citations name, skipping through the cited_sha256 index
+    (one probe per distinct value, however many citations name each)."""
+    citation = CertificateCitation
+    start = select(func.min(citation.cited_sha256).label("sha256")).cte(
+        "cited", recursive=True)
+    following = (select(func.min(citation.cited_sha256))
+                 .where(citation.cited_sha256 > start.c.sha256).scalar_subquery())
+    cited = start.union_all(select(following).where(start.c.sha256.is_not(None)))
+    return select(cited.c.sha256).where(cited.c.sha256.is_not(None))
+
+
+def _few_cited(connection: Connection, limit: int) -> bool:
+    """Fewer than `limit` distinct digests cited (counting stops there)."""
+    return connection.scalar(select(func.count()).select_from(
+        _cited_digests().limit(limit).subquery())) < limit
+
+
+_EDGE_COLUMNS = ["sha256", "depth", "via", "via_block", "block_number", "batch_id",
+                 "reanchored", "document_id", "issuer_id", "unique_identifier",
+                 "calibration_date"]
+
+
+def _edges(depth: int, effective_from: dt.date, by_number: bool, cited_only: bool,
+           collation: str | None) -> Select[Any] | CompoundSelect[Any]:
+    """The candidates of `depth`: for every traceability citation of a certificate of
+    depth - 1 (by its hash; or by its number, when citations by number exist) by an
+    anchoring calibrated (else anchored) on or after `effective_from` whose digest was
+    not reached yet, the citing anchoring's facts and the cited certificate (`via`)."""
     frontier = _affected.alias("frontier")
     seen = _affected.alias("seen")
     citation = CertificateCitation
-    # Not reached yet, by the citation's own copy of the citing digest: the planner then
-    # drops the edges into what was reached (at the last level, all of them) before it
-    # looks the citing documents up.
-    new = ~exists().where(seen.c.sha256 == citation.citing_sha256)
-    edges = (select(citation.document_id, frontier.c.sha256.label("via"),
-                    frontier.c.block_number.label("via_block"))
+
+    def candidates(via: Any, via_block: Any) -> Select[Any]:
+        return select(citation.citing_sha256, literal(depth, Integer), via, via_block,
+                      citation.citing_block_number, citation.citing_batch_id,
+                      citation.citing_reanchored, citation.document_id,
+                      citation.citing_issuer_id, citation.citing_number,
+                      citation.citing_calibration_date)
+
+    # Not reached yet, by the citation's own copy of the citing digest.
+    conditions = [citation.role.in_(_TRACEABILITY_ROLES),
+                  citation.citing_relied_on >= effective_from,
+                  ~exists().where(seen.c.sha256 == citation.citing_sha256)]
+    reached = [frontier.c.depth == depth - 1]
+    if cited_only:
+        reached.append(frontier.c.sha256.in_(_cited_digests()))
+    edges = (candidates(frontier.c.sha256, frontier.c.block_number)
              .join(frontier, citation.cited_sha256 == frontier.c.sha256)
-             .where(frontier.c.depth == depth - 1, citation.role.in_(_TRACEABILITY_ROLES),
-                    new))
+             .where(*reached, *conditions))
     if not by_number:
         return edges
-    # Two branches, each on its own index: one OR over both columns makes PostgreSQL
-    # scan the citations table.
-    return union_all(edges, select(citation.document_id, frontier.c.sha256,
-                                   frontier.c.block_number)
+    # By number: only the chosen anchoring of each certificate of the level gives its
+    # number. Two branches, each on its own index: one OR over both columns makes
+    # PostgreSQL scan the citations table.
+    chosen = _level_rows(depth - 1, collation, anchoring=True).subquery("chosen")
+    return union_all(edges, candidates(chosen.c.sha256, chosen.c.block_number)
+                     .select_from(chosen)
                      .join(DocumentIdentifier,
-                           (DocumentIdentifier.document_id == frontier.c.document_id)
+                           (DocumentIdentifier.document_id == chosen.c.document_id)
                            & (DocumentIdentifier.kind == NUMBER))
                      .join(citation, (citation.referral_id_key == DocumentIdentifier.value)
                            & citation.cited_sha256.is_(None))
-                     .where(frontier.c.depth == depth - 1,
-                            citation.role.in_(_TRACEABILITY_ROLES), new))
+                     .where(*conditions))
 
 
-def _level(depth: int, effective_from: dt.date,
-           edges: Select[Any] | CompoundSelect[Any]) -> Insert:
-    """INSERT the certificates first reached at `depth`: those `edges` lead to,
-    calibrated on or after `effective_from`."""
-    edge = edges.subquery("edges")
-    calibrated = func.coalesce(ChainDocument.calibrated_to, ChainDocument.calibrated_from,
-                               ChainDocument.issued_on)
-    # One row per certificate: its first anchoring, reached via the cited certificate
-    # anchored first (chain data only, so a rebuilt projection chooses the same).
-    rank = func.row_number().over(partition_by=ChainDocument.sha256, order_by=(
-        ChainDocument.block_number, ChainDocument.batch_id, edge.c.via_block, edge.c.via)
-    ).label("rank")
-    candidates = (
-        select(ChainDocument.sha256, edge.c.via, ChainDocument.id, ChainDocument.block_number,
-               ChainDocument.issuer_id, ChainDocument.unique_identifier,
-               calibrated.label("calibration_date"), rank)
-        .select_from(edge)
-        .join(ChainDocument, ChainDocument.id == edge.c.document_id)
-        .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
-        .where(or_(calibrated >= effective_from,
-                   calibrated.is_(None) & (ChainBatch.anchored_at >= dt.datetime.combine(
-                       effective_from, dt.time(), dt.UTC))))
-        .subquery("candidates"))
-    c = candidates.c
-    return insert(_affected).from_select(
-        ["sha256", "depth", "via", "document_id", "block_number", "issuer_id",
-         "unique_identifier", "calibration_date"],
-        select(c.sha256, literal(depth, Integer), c.via, c.id, c.block_number, c.issuer_id,
-               c.unique_identifier, c.calibration_date).where(c.rank == 1))
-
-
-def _level_rows(depth: int, issuer_id: str | None) -> Any:
-    t = _affected.c
-    query = (select(t.sha256, t.issuer_id, t.unique_identifier, t.calibration_date, t.depth,
-                    t.via)
-             .where(t.depth == depth).order_by(t.block_number, t.sha256))
-    return query if issuer_id is None else query.where(t.issuer_id == issuer_id)
+def _level_rows(depth: int, collation: str | None, *, issuer_id: str | None = None,
+               anchoring: bool = False) -> Select[Any]:
+    """The certificates of `depth` (AffectedCertificate's columns; with `anchoring`, also
+    the chosen anchoring's block and document), ordered by block and digest: of each
+    digest's candidates the first in (block, digest, batch, via's block, via) order. That
+    is its earliest qualifying anchoring and, among the citations into the previous
+    level, the one via the cited certificate anchored first: one sort chooses and
+    orders. With `issuer_id`, only that issuer's (chosen among everyone's)."""
+    t = _affected.alias("level")
+    ranked = (select(t.c.sha256, t.c.issuer_id, t.c.unique_identifier, t.c.calibration_date,
+                     t.c.depth, t.c.via, t.c.block_number, t.c.document_id, t.c.reanchored,
+                     func.lag(t.c.sha256).over(order_by=(
+                         t.c.block_number, _ordered(t.c.sha256, collation), t.c.batch_id,
+                         t.c.via_block, t.c.via)).label("previous"))
+              .where(t.c.depth == depth).subquery("ranked"))
+    r = ranked.c
+    # A digest anchored more than once can be a candidate at two blocks, apart in that
+    # order: only its earliest block counts. Only anchorings after a first one are
+    # checked (rare), and only then is the level read again.
+    again = _affected.alias("again")
+    reanchored = _affected.alias("reanchored")
+    first_block = (select(again.c.sha256, func.min(again.c.block_number).label("block"))
+                   .where(again.c.depth == depth, again.c.sha256.in_(
+                       select(reanchored.c.sha256).where(reanchored.c.depth == depth,
+                                                         reanchored.c.reanchored)))
+                   .group_by(again.c.sha256).subquery("first_block"))
+    later = (select(first_block.c.sha256, again.c.block_number)
+             .join(again, (again.c.sha256 == first_block.c.sha256)
+                   & (again.c.depth == depth) & (again.c.block_number > first_block.c.block)))
+    columns = [r.sha256, r.issuer_id, r.unique_identifier, r.calibration_date, r.depth, r.via]
+    if anchoring:
+        columns += [r.block_number, r.document_id]
+    query = (select(*columns)
+             .where(or_(r.previous.is_(None), r.previous != r.sha256),
+                    or_(~r.reanchored, tuple_(r.sha256, r.block_number).not_in(later)))
+             .order_by(r.block_number, _ordered(r.sha256, collation)))
+    return query if issuer_id is None else query.where(r.issuer_id == issuer_id)
 
 
 # ------------------------------------------------------------------ alerts feed

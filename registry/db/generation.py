@@ -1,7 +1,7 @@
 """The projection generation: how an API worker learns, without a query per request, that
 what verdicts, lookups and search read has changed.
 
-Triggers (migration 0009) advance `projection_generation.generation` in the transaction
+Triggers (migration 0011) advance `projection_generation.generation` in the transaction
 of every write to those tables, whoever makes it (the indexer, `certreg reindex`, an
 operator's psql): a response kept for generation g is the response the database gave
 at g. `ProjectionWatch.current()` is the newest generation (with the indexer's last
@@ -85,7 +85,7 @@ class Generation:
 
 
 def database_generation(engine: Engine) -> Generation | None:
-    """The generation as the database holds it now (None before migration 0009)."""
+    """The generation as the database holds it now (None before migration 0011)."""
     with engine.connect() as connection:
         row = connection.exec_driver_sql(_READ).one()
     return None if row[0] is None else Generation(int(row[0]), row[1])

@@ -255,6 +255,21 @@ class CertificateCitation(Base):
     procedure: Mapped[str] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(String(255))
     cited_sha256: Mapped[str | None] = mapped_column(String(HASH_HEX), index=True)
+    # The citing anchoring's own facts (its chain_documents row and batch), copied here by
+    # registry.db.traceability.record_citing_facts so that the cascade walks this table
+    # alone: at a million citations, joining the wide chain_documents rows was most of its
+    # time. Immutable once written (an anchoring's facts never change); rebuilt by reindex.
+    citing_block_number: Mapped[int | None] = mapped_column(BigInteger)
+    citing_batch_id: Mapped[int | None] = mapped_column(BigInteger)
+    citing_issuer_id: Mapped[str | None] = mapped_column(String(HASH_HEX))
+    citing_number: Mapped[str | None] = mapped_column(String(255))  # unique_identifier
+    citing_calibration_date: Mapped[dt.date | None] = mapped_column(Date)
+    # What the cascade compares with a revocation's effective date: the calibration date,
+    # else (undated) the UTC day the anchoring's batch was anchored.
+    citing_relied_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Another anchoring of the same digest came before this one (chain order): only then
+    # can the cascade meet the digest twice at different blocks.
+    citing_reanchored: Mapped[bool | None] = mapped_column(Boolean)
 
 
 # chain_accreditations.document_status, like chain_batches.manifest_status (plus "none"
@@ -456,7 +471,7 @@ class InstrumentMentionRow(Base):
 
 class ProjectionGeneration(Base):
     """One row counting changes to what verdicts, lookups and search read: database
-    triggers (migration 0009) add one in the transaction of every write to those tables,
+    triggers (migration 0011) add one in the transaction of every write to those tables,
     whoever makes it, so an API worker keeps responses by generation
     (registry.db.generation) and a commit it has been told of never meets a stale one."""
 

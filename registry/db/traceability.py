@@ -1,7 +1,9 @@
 """Traceability, cascade and accreditation over the chain projection.
 
 * `citation_rows` / `record_citations`: the indexer's (and migration 0004's) extraction of
-  the certificates each document cites into `certificate_citations`.
+  the certificates each document cites into `certificate_citations`;
+  `record_citing_facts` copies the citing anchoring's facts onto those rows (the
+  indexer's, and migration 0010's backfill), for the cascade.
 * `ProjectionTraceabilityView`: what registry.verify.traceability asks (a certificate's
   facts, where a citation leads), answered from the projection.
 * the revocation cascade and the alerts feed are in registry.db.cascade.
@@ -14,7 +16,19 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Date,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchor.chain import issuer_name
@@ -61,6 +75,45 @@ def record_citations(session: Session, batch_id: int,
             for row in citation_rows(ids[sha256], sha256, metadata, encrypted)]
     if rows:
         session.execute(insert(CertificateCitation), rows)
+        record_citing_facts(session, batch_id)
+
+
+def record_citing_facts(connection: Connection | Session, batch_id: int | None = None
+                        ) -> None:
+    """Copy onto certificate_citations rows the facts of their citing anchoring (its
+    chain_documents row and batch): those of one batch's documents, or of every row
+    (`batch_id` None: migration 0010's backfill). One set-based UPDATE: what the
+    indexer and the backfill write is the same by construction."""
+    citation = CertificateCitation.__table__
+    document = ChainDocument.__table__
+    batch = ChainBatch.__table__
+    earlier = ChainDocument.__table__.alias("earlier")
+    sqlite = (connection.get_bind() if isinstance(connection, Session)
+              else connection).dialect.name == "sqlite"
+    calibrated = func.coalesce(document.c.calibrated_to, document.c.calibrated_from,
+                               document.c.issued_on)
+    # anchored_at is naive UTC on every backend; SQLite keeps it as text. A migrated
+    # document counts from its first anchoring (as _ANCHORED_AT), not the migration's.
+    first_anchored = func.coalesce(document.c.original_anchored_at, batch.c.anchored_at)
+    anchored_day = (func.date(first_anchored) if sqlite else cast(first_anchored, Date))
+    statement = (
+        update(citation)
+        .where(citation.c.document_id == document.c.id,
+               document.c.batch_id == batch.c.batch_id)
+        .values(citing_block_number=document.c.block_number,
+                citing_batch_id=document.c.batch_id,
+                citing_issuer_id=document.c.issuer_id,
+                citing_number=document.c.unique_identifier,
+                citing_calibration_date=calibrated,
+                citing_relied_on=func.coalesce(calibrated, anchored_day),
+                citing_reanchored=exists().where(
+                    earlier.c.sha256 == document.c.sha256,
+                    or_(earlier.c.block_number < document.c.block_number,
+                        and_(earlier.c.block_number == document.c.block_number,
+                             earlier.c.batch_id < document.c.batch_id)))))
+    if batch_id is not None:
+        statement = statement.where(document.c.batch_id == batch_id)
+    connection.execute(statement)
 
 
 def revocation_reason(value: str) -> str:

@@ -25,6 +25,7 @@ from anchor.merkle import MerkleBatch
 from anchor.renewal_tree import digest_of
 from anchor.store import ContentStore
 from registry.db.models import MANIFEST_RENEWAL, ChainBatch, ChainDocument, EvidenceRenewal
+from registry.db.traceability import record_citing_facts
 from registry.errors import ManifestInvalidError
 from registry.index.documents import insert_documents
 from registry.index.manifest import BatchManifest, ManifestMember
@@ -138,6 +139,7 @@ def _insert_migrated(session: Session, batch: ChainBatch, manifest: RenewalManif
             original_anchored_at=dt.datetime.fromtimestamp(record.receipt.anchored_at,
                                                            dt.UTC),
             migration_binding=f"{manifest.algorithm}:{covered.hex()}"))
+    record_citing_facts(session, batch.batch_id)  # again: now with the first anchorings
 
 
 def _original_manifest(store: ContentStore, cid: str, root: str) -> BatchManifest:

@@ -149,3 +149,56 @@ def test_db_migration_0006_backfills_unit_search_rows(url: str) -> None:
         session.add(DocumentIdentifier(document_id=document_id, kind=UNIT, value="ucum:K1"))
     command.upgrade(config, "head")
     assert units() == ["ucum:K1", "ucum:hPa1"]
+
+
+def test_db_migration_0010_backfills_the_citing_facts_as_the_indexer_writes_them(
+        url: str) -> None:
+    """Citations indexed before 0010 get the citing anchoring's facts from the backfill,
+    the same the indexer writes (and the second anchoring of a digest is marked)."""
+    from alembic import command
+
+    from registry.db.models import CertificateCitation, ChainBatch, ChainDocument
+    from registry.db.traceability import record_citing_facts
+
+    sessions = open_database(url)
+    anchored = dt.datetime(2025, 5, 2, 23, 59, tzinfo=dt.UTC)
+    with transaction(sessions) as session:
+        for batch_id, block in ((7, 40), (8, 41)):
+            session.add(ChainBatch(batch_id=batch_id, issuer_id="aa" * 32, root=f"{batch_id}" * 64,
+                                   count=1, manifest_cid="bafy", manifest_status="ok",
+                                   operator="0x" + "00" * 20, block_number=block,
+                                   block_hash="0x" + "11" * 32, tx_hash="0x" + "22" * 32,
+                                   log_index=0, anchored_at=anchored))
+        session.flush()
+        for batch_id, block in ((7, 40), (8, 41)):  # one digest anchored twice, undated
+            document = ChainDocument(sha256="ab" * 32, batch_id=batch_id, issuer_id="aa" * 32,
+                                     cid="bafy", document_type="dcc", unique_identifier="K-1",
+                                     public_metadata=None, encrypted=False, proof=[],
+                                     block_number=block)
+            session.add(document)
+            session.flush()
+            session.add(CertificateCitation(
+                document_id=document.id, citing_sha256="ab" * 32, position=0,
+                role="measuring-equipment", referral="r", referral_id="S-1",
+                referral_id_key="s-1", procedure="SHA-256", value="cd" * 32,
+                cited_sha256="cd" * 32))
+
+    def facts() -> list[tuple]:
+        c = CertificateCitation
+        with sessions() as session:
+            return [tuple(row) for row in session.execute(
+                select(c.citing_block_number, c.citing_batch_id, c.citing_issuer_id,
+                       c.citing_number, c.citing_calibration_date, c.citing_relied_on,
+                       c.citing_reanchored).order_by(c.citing_block_number))]
+
+    assert facts() == [(None,) * 7] * 2  # written as before 0010
+    config = alembic_config(url)
+    command.downgrade(config, "0008_verdict_inputs")
+    command.upgrade(config, "head")
+    expected = [(40, 7, "aa" * 32, "K-1", None, dt.date(2025, 5, 2), False),
+                (41, 8, "aa" * 32, "K-1", None, dt.date(2025, 5, 2), True)]
+    assert facts() == expected
+    with transaction(sessions) as session:  # what the indexer runs per batch: the same
+        record_citing_facts(session, 8)
+    assert facts() == expected
+    sessions.kw["bind"].dispose()

@@ -4,8 +4,8 @@ On PostgreSQL the triggers are per statement and also NOTIFY `certreg_projection
 (delivered on commit, once per transaction), as does a write to `indexer_state`; on
 SQLite they are per row and API workers notice commits through `PRAGMA data_version`.
 
-Revision ID: 0010_projection_generation
-Revises: 0009_evidence_renewals
+Revision ID: 0011_projection_generation
+Revises: 0010_cascade_citing_facts
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic import op
 
 from registry.db.generation import drop_triggers_sql, trigger_sql
 
-revision: str = "0010_projection_generation"
-down_revision: str | None = "0009_evidence_renewals"
+revision: str = "0011_projection_generation"
+down_revision: str | None = "0010_cascade_citing_facts"
 branch_labels: str | None = None
 depends_on: str | None = None
 
