@@ -193,7 +193,7 @@ def test_db_migration_0010_backfills_the_citing_facts_as_the_indexer_writes_them
 
     assert facts() == [(None,) * 7] * 2  # written as before 0010
     config = alembic_config(url)
-    command.downgrade(config, "0008_verdict_inputs")
+    command.downgrade(config, "0009_evidence_renewals")
     command.upgrade(config, "head")
     expected = [(40, 7, "aa" * 32, "K-1", None, dt.date(2025, 5, 2), False),
                 (41, 8, "aa" * 32, "K-1", None, dt.date(2025, 5, 2), True)]
