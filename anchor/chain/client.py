@@ -285,22 +285,24 @@ class RegistryClient:
         try:
             signed = prepare()
         except ContractRevertError as exc:
-            if exc.error_name == "BatchRootAlreadyAnchored":
-                found = self.find_anchoring(root)
-                if found is not None:
-                    return found
+            if (found := self._anchored_already(root, exc)) is not None:
+                return found
             raise
         return self._settle_anchoring(root, signed)
+
+    def _anchored_already(self, root: bytes, exc: ContractRevertError) -> AnchoredBatch | None:
+        """The batch a `BatchRootAlreadyAnchored` revert refers to, if the chain shows it."""
+        if exc.error_name != "BatchRootAlreadyAnchored":
+            return None
+        return self.find_anchoring(root)
 
     def _settle_anchoring(self, root: bytes, signed: SignedTransaction) -> AnchoredBatch:
         try:
             self.broadcast(signed)
             receipt = self._wait_receipt(signed.transaction_hash)
         except ContractRevertError as exc:
-            if exc.error_name == "BatchRootAlreadyAnchored":
-                found = self.find_anchoring(root)
-                if found is not None:
-                    return found
+            if (found := self._anchored_already(root, exc)) is not None:
+                return found
             raise
         batch_id = self._events_of(receipt, "BatchAnchored")[0].args["batchId"]
         batch = self.get_batch(int(batch_id))
