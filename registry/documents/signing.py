@@ -6,12 +6,9 @@ the hash of those bytes. No timestamp authority is reachable, so signatures are
 XAdES-BES (signer-claimed SigningTime); the on-chain anchor is what later
 proves *when* a document existed.
 
-Verification keeps an already-signed document as it is and only judges it.
-Against signature wrapping it accepts exactly one ds:Signature, a direct child
-of the root, whose single data reference covers the whole document (URI="" or
-the root's own Id, enveloped transform), plus the XAdES SignedProperties and
-optionally the KeyInfo. What the signature covers is taken from signxml's
-verified result (`signed_content`), not from the input tree.
+Verification lives in registry.documents.signature_verification and the shared
+XMLDSig/XAdES structure in registry.documents.xmldsig; their public names are
+re-exported here, where callers have always imported them from.
 
 Defaults are chosen for independent verification with Debian's xmlsec1 1.2.x:
 exclusive C14N, SHA-256, RSA PKCS#1 v1.5 or ECDSA P-256. RSA-PSS is available on
@@ -20,18 +17,11 @@ request but xmlsec1 < 1.3 cannot verify it.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
-from base64 import b64decode, b64encode
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature as InvalidSignatureValue
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 from signxml.algorithms import (
@@ -40,56 +30,51 @@ from signxml.algorithms import (
     SignatureConstructionMethod,
     SignatureMethod,
 )
-from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidSignature, SignXMLException
-from signxml.util import _remove_sig, add_pem_header
-from signxml.xades import (
-    XAdESSignatureConfiguration,
-    XAdESSigner,
-    XAdESVerifier,
-    XAdESVerifyResult,
-)
+from signxml.exceptions import SignXMLException
 
 from registry.documents.keys import CertificateInfo, SigningIdentity
 from registry.documents.parse import parse_xml
-from registry.documents.signer_trust import (
-    EmbeddedValidationData,
-    SignerTrust,
-    TrustAnchors,
-    assess_signer,
-    build_chain,
-    read_validation_data,
+
+# Re-exported: callers import the verification side from here too.
+from registry.documents.signature_verification import (
+    SignatureCheck,
+    SignatureStatus,
+    SignatureVerification,
+    check_own_signature,
+    verify_signature,
+)
+from registry.documents.xmldsig import (
+    ACCEPTED_DIGEST_ALGORITHMS,
+    ACCEPTED_SIGNATURE_METHODS,
+    DS_NS,
+    SIGNED_PROPERTIES_TYPE,
+    XADES_NS,
+    XPATH_FILTER2,
+    _FixedTimeXAdESSigner,
 )
 from registry.errors import (
     DocumentAlreadySignedError,
-    SignatureInvalidError,
     SigningError,
     SigningKeyError,
 )
 
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
-XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
-XPATH_FILTER2 = "http://www.w3.org/2002/06/xmldsig-filter2"
-SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
-_NS = {"ds": DS_NS, "xades": XADES_NS, "dsig-filter2": XPATH_FILTER2}
-_ID_ATTRIBUTES = ("Id", "ID", "id", "{http://www.w3.org/XML/1998/namespace}id")
-
-# What a foreign signature may use. SHA-1 and HMAC are out; so are transforms we
-# cannot evaluate exactly (signxml would silently skip an unknown transform).
-ACCEPTED_SIGNATURE_METHODS = frozenset({
-    SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512,
-    SignatureMethod.SHA256_RSA_MGF1, SignatureMethod.SHA384_RSA_MGF1,
-    SignatureMethod.SHA512_RSA_MGF1,
-    SignatureMethod.ECDSA_SHA256, SignatureMethod.ECDSA_SHA384, SignatureMethod.ECDSA_SHA512,
-})
-ACCEPTED_DIGEST_ALGORITHMS = frozenset({
-    DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512,
-})
-_C14N_TRANSFORMS = frozenset(method.value for method in CanonicalizationMethod)
-_ENVELOPED = SignatureConstructionMethod.enveloped.value
-_EXCLUSIVE_C14N_PREFIX = "http://www.w3.org/2001/10/xml-exc-c14n#"
-# XPath Filter 2.0 "subtract every ds:Signature" is what some DCC tools (DSS) write
-# instead of the enveloped transform; with exactly one signature it is the same.
-_FILTER2_SUBTRACT_SIGNATURES = "/descendant::ds:Signature"
+__all__ = [
+    "ACCEPTED_DIGEST_ALGORITHMS",
+    "ACCEPTED_SIGNATURE_METHODS",
+    "DS_NS",
+    "SIGNED_PROPERTIES_TYPE",
+    "XADES_NS",
+    "XPATH_FILTER2",
+    "SignatureAlgorithm",
+    "SignatureCheck",
+    "SignatureStatus",
+    "SignatureVerification",
+    "SignedDocument",
+    "check_own_signature",
+    "default_signature_algorithm",
+    "sign_document",
+    "verify_signature",
+]
 
 
 class SignatureAlgorithm(StrEnum):
@@ -109,12 +94,6 @@ _XMLDSIG_METHODS = {
 }
 
 
-class SignatureStatus(StrEnum):
-    VALID = "valid"
-    INVALID = "invalid"
-    UNSIGNED = "unsigned"
-
-
 @dataclass(frozen=True)
 class SignedDocument:
     """A document we signed. `data` are the exact bytes to store and anchor."""
@@ -125,53 +104,6 @@ class SignedDocument:
     signing_time: dt.datetime
     signature_algorithm: SignatureAlgorithm
 
-
-@dataclass(frozen=True)
-class SignatureCheck:
-    name: str
-    passed: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class SignatureVerification:
-    """The verdict on a document's signature.
-
-    `status` is about the signature itself (cryptography, coverage, certificate
-    validity at the signing time). Trust in the signer is separate:
-    `chains_to_trusted_anchor` is None when no anchors were given.
-    `signing_time` is claimed by the signer (XAdES-BES has no timestamp token).
-    """
-
-    status: SignatureStatus
-    reason: str
-    checks: tuple[SignatureCheck, ...]
-    signer: CertificateInfo | None = None
-    signing_time: dt.datetime | None = None
-    signature_method: str | None = None
-    chains_to_trusted_anchor: bool | None = None
-    trust_detail: str | None = None
-    # The canonical bytes the signature covers, from the verified result; read
-    # the certificate's content from here, not from the submitted tree.
-    signed_content: bytes | None = field(default=None, repr=False)
-    # The verified signer's certificate and every X.509 certificate of the KeyInfo (the
-    # signer's among them), for checks of who signed: whose the signer is, which CA issued it.
-    signer_certificate: x509.Certificate | None = field(default=None, repr=False)
-    key_info_certificates: tuple[x509.Certificate, ...] = field(default=(), repr=False)
-    # PKI validity of the signer at the signing time (registry.documents.signer_trust):
-    # set for every valid signature, `unchecked` when no trust anchors were given.
-    signer_trust: SignerTrust | None = None
-
-    @property
-    def is_valid(self) -> bool:
-        return self.status is SignatureStatus.VALID
-
-    def require_valid(self) -> SignatureVerification:
-        """Return self if valid, else raise SignatureInvalidError (code `signature-invalid`)."""
-        if not self.is_valid:
-            raise SignatureInvalidError(f"signature {self.status.value}: {self.reason}",
-                                        status=self.status.value)
-        return self
 
 
 def default_signature_algorithm(identity: SigningIdentity) -> SignatureAlgorithm:
@@ -245,328 +177,6 @@ def sign_document(data: bytes, identity: SigningIdentity, *,
     )
 
 
-def verify_signature(
-    data: bytes, trusted_certs: Iterable[x509.Certificate] | None = None, *,
-    anchors: TrustAnchors | None = None,
-) -> SignatureVerification:
-    """Judge the XAdES/XMLDSig enveloped signature of `data` without changing it.
-
-    Returns UNSIGNED if there is no ds:Signature, INVALID with a reason for any
-    failed check, VALID otherwise. With `trusted_certs`, also reports whether the
-    signer's certificate chains to one of them at the signing time. With `anchors`,
-    `signer_trust` judges the signer's chain, key usage, validity and embedded
-    revocation data at the signing time; the signer certificate's validity period is
-    then part of that judgement rather than of the signature's. Malformed or hostile
-    XML raises the parser's DocumentError instead of a verdict.
-    """
-    root = parse_xml(data).getroot()
-    checks: list[SignatureCheck] = []
-
-    def invalid(check: str, reason: str, **extra: Any) -> SignatureVerification:
-        checks.append(SignatureCheck(check, False, reason))
-        return SignatureVerification(status=SignatureStatus.INVALID, reason=reason,
-                                     checks=tuple(checks), **extra)
-
-    signatures = root.findall(f".//{{{DS_NS}}}Signature")
-    if root.tag == f"{{{DS_NS}}}Signature":
-        return invalid("single-enveloped-signature",
-                       "the document is a bare signature, not a signed certificate")
-    if not signatures:
-        return SignatureVerification(status=SignatureStatus.UNSIGNED,
-                                     reason="the document carries no XML signature", checks=())
-    if len(signatures) > 1:
-        return invalid("single-enveloped-signature",
-                       f"{len(signatures)} signatures found; exactly one is accepted")
-    signature = signatures[0]
-    if signature.getparent() is not root:
-        return invalid("single-enveloped-signature",
-                       "the signature is not a direct child of the root element")
-    checks.append(SignatureCheck("single-enveloped-signature", True))
-
-    try:
-        _check_references(root, signature)
-    except _StructureError as exc:
-        return invalid("reference-covers-whole-document", str(exc))
-    checks.append(SignatureCheck("reference-covers-whole-document", True))
-
-    signature_method = signature.find("ds:SignedInfo/ds:SignatureMethod", namespaces=_NS)
-    method_uri = signature_method.get("Algorithm") if signature_method is not None else None
-    try:
-        key_info_certificates = _key_info_certificates(signature)
-        signer_certificate = _signer_certificate(signature, key_info_certificates)
-        claimed_signing_time = _claimed_signing_time(signature)
-    except _StructureError as exc:
-        return invalid("signing-certificate", str(exc), signature_method=method_uri)
-    signer_info = CertificateInfo.from_certificate(signer_certificate)
-    details: dict[str, Any] = {"signer": signer_info, "signature_method": method_uri,
-                               "signing_time": claimed_signing_time}
-
-    # The certificate must be valid when the signer says it signed; without a
-    # timestamp token that claim is all XAdES-BES offers (the anchor adds proof).
-    verification_time = claimed_signing_time or dt.datetime.now(dt.UTC)
-    config = XAdESSignatureConfiguration(
-        expect_references=True,  # counted and typed by _check_references above
-        signature_methods=ACCEPTED_SIGNATURE_METHODS,
-        digest_algorithms=ACCEPTED_DIGEST_ALGORITHMS,
-        verification_time=verification_time,
-    )
-    try:
-        results = _RegistryXAdESVerifier(validity_judged_by_chain=anchors is not None).verify(
-            root, x509_cert=signer_certificate, expect_config=config, parser=_hardened_parser())
-    except InvalidCertificate as exc:
-        return invalid("certificate-valid-at-signing-time", str(exc), **details)
-    except InvalidDigest as exc:
-        return invalid("reference-digests", f"content changed after signing ({exc})", **details)
-    except InvalidSignature as exc:
-        return invalid("signature-value", f"signature value does not verify ({exc})", **details)
-    except (SignXMLException, etree.DocumentInvalid, ValueError) as exc:
-        return invalid("signature-structure", f"unusable signature: {exc}", **details)
-    checks.extend([
-        SignatureCheck("signature-value", True),
-        SignatureCheck("reference-digests", True),
-        SignatureCheck("signing-certificate-binding", True, "XAdES SigningCertificate digest"),
-    ])
-    if anchors is None:
-        checks.append(SignatureCheck("certificate-valid-at-signing-time", True,
-                                     f"checked at {verification_time.isoformat()}"))
-
-    # Only what signxml verified counts from here on.
-    document_results = [result for result in results
-                        if result.signed_xml is not None and result.signed_xml.tag == root.tag]
-    if len(document_results) != 1:
-        return invalid("reference-covers-whole-document",
-                       "the verified references do not cover the certificate's root element",
-                       **details)
-    signed_properties = next((result.signed_properties for result in results
-                              if isinstance(result, XAdESVerifyResult)), None)
-    verified_time_text = (signed_properties.findtext("xades:SigningTime", namespaces=_NS)
-                          if signed_properties is not None else None)
-    verified_signing_time = _parse_xs_datetime(verified_time_text) if verified_time_text else None
-    if verified_signing_time != claimed_signing_time:
-        return invalid("signing-time",
-                       "the signed SigningTime differs from the one in the document", **details)
-
-    chains: bool | None = None
-    trust_detail: str | None = None
-    if trusted_certs is not None:
-        chain, trust_detail = build_chain(
-            signer_certificate,
-            [cert for cert in key_info_certificates if cert != signer_certificate],
-            list(trusted_certs), verification_time)
-        chains = chain is not None
-        checks.append(SignatureCheck("certificate-chain", chains, trust_detail))
-    # Without anchors nothing is judged, so the unsigned properties are not even read.
-    embedded = (read_validation_data(signature) if anchors is not None
-                else EmbeddedValidationData())
-    signer_trust = assess_signer(signer_certificate, key_info_certificates, embedded, anchors,
-                                 verified_signing_time)
-    if anchors is not None:
-        checks.append(SignatureCheck("signer-trust", not signer_trust.refuses,
-                                     signer_trust.detail))
-
-    return SignatureVerification(
-        status=SignatureStatus.VALID,
-        reason="the signature covers the whole document and verifies",
-        checks=tuple(checks),
-        signer=signer_info,
-        signing_time=verified_signing_time,
-        signature_method=method_uri,
-        chains_to_trusted_anchor=chains,
-        trust_detail=trust_detail,
-        signed_content=document_results[0].signed_data,
-        signer_certificate=signer_certificate,
-        key_info_certificates=tuple(key_info_certificates),
-        signer_trust=signer_trust,
-    )
-
-
-def check_own_signature(data: bytes, certificate: x509.Certificate,
-                        signing_time: dt.datetime) -> None:
-    """Raise SigningError unless `data`, which we just signed, verifies under `certificate`.
-
-    Judges the bytes, not the tree they came from: they are parsed again, and every
-    reference digest and the signature value are recomputed with the same transforms
-    (enveloped, then the stated C14N) and the same public-key check as verify_signature.
-    Our signer's fixed shape is demanded instead of tolerated: one ds:Signature as the
-    root's child, one document reference, one SignedProperties reference, the
-    SigningCertificate digest and first KeyInfo certificate of `certificate`, and the
-    SigningTime we stamped. The certificate's validity at `signing_time` and trust in it
-    are settled before signing, so they are not repeated here.
-    """
-    def refuse(reason: str) -> SigningError:
-        return SigningError(reason)
-
-    try:
-        root = etree.fromstring(data, _hardened_parser())
-    except etree.XMLSyntaxError as exc:
-        raise refuse(f"the signed bytes do not parse: {exc}") from None
-    signatures = root.findall(f".//{{{DS_NS}}}Signature")
-    if len(signatures) != 1 or signatures[0].getparent() is not root:
-        raise refuse("not exactly one ds:Signature as a child of the root")
-    signature = signatures[0]
-    signed_info = signature.find("ds:SignedInfo", namespaces=_NS)
-    if signed_info is None:
-        raise refuse("the signature has no SignedInfo")
-    signed_info_c14n = _c14n_by_uri(
-        signed_info, _algorithm_of(signed_info, "ds:CanonicalizationMethod"))
-    # Digests inside the signature first: the enveloped transform detaches it last.
-    document_reference: tuple[etree._Element, str] | None = None
-    signed_properties = 0
-    for reference in signed_info.findall("ds:Reference", namespaces=_NS):
-        uri = reference.get("URI")
-        transforms = [t.get("Algorithm") or "" for t in
-                      reference.findall("ds:Transforms/ds:Transform", namespaces=_NS)]
-        c14n = [algorithm for algorithm in transforms if algorithm in _C14N_TRANSFORMS]
-        if len(c14n) != 1:
-            raise refuse(f"reference {uri!r} does not state exactly one canonicalisation")
-        if uri == "" or (uri and uri[1:] in _element_ids(root)):
-            if _ENVELOPED not in transforms or document_reference is not None:
-                raise refuse("the document reference is not the one enveloped reference")
-            document_reference = (reference, c14n[0])
-            continue
-        targets = [element for element in signature.iter(etree.Element)
-                   if uri and uri.startswith("#") and uri[1:] in _element_ids(element)]
-        if len(targets) != 1 or set(transforms) != set(c14n):
-            raise refuse(f"reference {uri!r} does not point at one element of the signature")
-        if targets[0].tag == f"{{{XADES_NS}}}SignedProperties":
-            signed_properties += 1
-        _check_reference_digest(reference, _c14n_by_uri(targets[0], c14n[0]))
-    if document_reference is None or signed_properties != 1:
-        raise refuse("the signature lacks its document or SignedProperties reference")
-
-    try:
-        key_info_certificate = b64decode(signature.findtext(
-            "ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces=_NS) or "")
-        cert_digest = b64decode(signature.findtext(
-            "ds:Object/xades:QualifyingProperties/xades:SignedProperties/"
-            "xades:SignedSignatureProperties/*/xades:Cert/xades:CertDigest/ds:DigestValue",
-            namespaces=_NS) or "")
-        claimed_time = _claimed_signing_time(signature)
-        raw_signature = b64decode(signature.findtext("ds:SignatureValue", namespaces=_NS) or "")
-        method = SignatureMethod(_algorithm_of(signed_info, "ds:SignatureMethod"))
-    except (ValueError, _StructureError) as exc:
-        raise refuse(f"unreadable signature: {exc}") from None
-    if key_info_certificate != certificate.public_bytes(serialization.Encoding.DER):
-        raise refuse("the first KeyInfo certificate is not the signing certificate")
-    if cert_digest != certificate.fingerprint(hashes.SHA256()):
-        raise refuse("the XAdES SigningCertificate digest is not the signing certificate's")
-    if claimed_time != signing_time:
-        raise refuse("the SigningTime is not the one stamped")
-    if method not in ACCEPTED_SIGNATURE_METHODS:
-        raise refuse(f"signature method {method.value} is not accepted")
-    try:
-        _RegistryXAdESVerifier()._verify_signature_with_pubkey(
-            signed_info_c14n=signed_info_c14n, raw_signature=raw_signature,
-            signature_alg=method, signing_certificate=certificate)
-    except (InvalidSignatureValue, SignXMLException, ValueError) as exc:
-        raise refuse(f"the signature value does not verify ({type(exc).__name__})") from None
-
-    reference, c14n_uri = document_reference
-    _remove_sig(signature)
-    _check_reference_digest(reference, _c14n_by_uri(root, c14n_uri))
-
-
-# --- internals -------------------------------------------------------------------------------
-
-class _StructureError(Exception):
-    """A signature shape we refuse before any cryptography runs."""
-
-
-class _FixedTimeXAdESSigner(XAdESSigner):
-    """signxml's XAdES signer stamps `now()`; we need the time we report and validate against."""
-
-    def __init__(self, signing_time: dt.datetime, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._signing_time = signing_time
-
-    def get_root(self, data: Any) -> Any:
-        # signxml copies what it signs through a serialise/parse round trip, twice per
-        # document, so that namespaces inherited from ancestors cannot change the C14N.
-        # A document root has no ancestors: lxml's deepcopy of it is the same tree at a
-        # third of the cost (tests compare the signed bytes of both ways).
-        if isinstance(data, etree._Element) and data.getparent() is None:
-            return copy.deepcopy(data)
-        return super().get_root(data)
-
-    def add_signing_time(self, signed_signature_properties: etree._Element, sig_root: Any,
-                         signing_settings: Any) -> None:
-        element = etree.SubElement(signed_signature_properties, f"{{{XADES_NS}}}SigningTime",
-                                   nsmap=self.namespaces)
-        element.text = self._signing_time.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-    def _add_reference_to_signed_info(self, sig_root: etree._Element,
-                                      node_to_reference: etree._Element, **attrs: str) -> None:
-        # signxml digests SignedProperties/KeyInfo with our C14N but writes no
-        # Transforms, so verifiers fall back to inclusive C14N and (since the DCC
-        # root declares namespaces) compute a different digest. State it explicitly.
-        signed_info = self._find(sig_root, "SignedInfo")
-        reference = etree.SubElement(signed_info, f"{{{DS_NS}}}Reference",
-                                     URI=f"#{node_to_reference.get('Id')}", **attrs)
-        transforms = etree.SubElement(reference, f"{{{DS_NS}}}Transforms")
-        etree.SubElement(transforms, f"{{{DS_NS}}}Transform", Algorithm=self.c14n_alg.value)
-        etree.SubElement(reference, f"{{{DS_NS}}}DigestMethod", Algorithm=self.digest_alg.value)
-        digest = self._get_digest(self._c14n(node_to_reference, algorithm=self.c14n_alg),
-                                  algorithm=self.digest_alg)
-        etree.SubElement(reference, f"{{{DS_NS}}}DigestValue").text = b64encode(digest).decode()
-
-
-class _RegistryXAdESVerifier(XAdESVerifier):
-    """signxml's verifier, refusing (not skipping) transforms it cannot evaluate."""
-
-    def __init__(self, *, validity_judged_by_chain: bool = False) -> None:
-        super().__init__()
-        self._validity_judged_by_chain = validity_judged_by_chain
-
-    def _check_cert_validity(self, cert: x509.Certificate, cert_source: str) -> None:
-        # With trust anchors, signer_trust checks every certificate's validity at the
-        # signing time and reports it as the signer being untrusted, with the dates.
-        if not self._validity_judged_by_chain:
-            super()._check_cert_validity(cert, cert_source)
-
-    def _apply_transforms(self, payload: Any, *, transforms_node: etree._Element | None,
-                          signature: etree._Element) -> Any:
-        if transforms_node is not None:
-            transforms_node = copy.deepcopy(transforms_node)
-            for transform in transforms_node.findall("ds:Transform", namespaces=_NS):
-                if _is_filter2_subtract_signatures(transform):
-                    # Exactly one signature exists (checked before), so removing every
-                    # ds:Signature is removing this one: the enveloped transform.
-                    transform.set("Algorithm", _ENVELOPED)
-                    for child in list(transform):
-                        transform.remove(child)
-        return super()._apply_transforms(payload, transforms_node=transforms_node,
-                                         signature=signature)
-
-
-def _algorithm_of(parent: etree._Element, path: str) -> str:
-    element = parent.find(path, namespaces=_NS)
-    algorithm = element.get("Algorithm") if element is not None else None
-    if algorithm is None:
-        raise SigningError(f"{path} states no algorithm")
-    return algorithm
-
-
-def _c14n_by_uri(element: etree._Element, algorithm_uri: str) -> bytes:
-    method = CanonicalizationMethod(algorithm_uri)
-    return etree.tostring(element, method="c14n",
-                          exclusive=method.value.startswith(_EXCLUSIVE_C14N_PREFIX),
-                          with_comments=method.value.endswith("#WithComments"))
-
-
-def _check_reference_digest(reference: etree._Element, canonical: bytes) -> None:
-    method = DigestAlgorithm(_algorithm_of(reference, "ds:DigestMethod"))
-    if method not in ACCEPTED_DIGEST_ALGORITHMS:
-        raise SigningError(f"digest method {method.value} is not accepted")
-    expected = b64decode(reference.findtext("ds:DigestValue", namespaces=_NS) or "")
-    if hashlib.new(method.name.lower(), canonical).digest() != expected:
-        raise SigningError(f"the digest of reference {reference.get('URI')!r} does not match")
-
-
-def _hardened_parser() -> etree.XMLParser:
-    # signxml re-parses copies internally; give it the same refusals as parse_xml.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False)
-
 
 def _check_key_matches_algorithm(identity: SigningIdentity, algorithm: SignatureAlgorithm) -> None:
     is_ec = isinstance(identity.private_key, ec.EllipticCurvePrivateKey)
@@ -575,136 +185,3 @@ def _check_key_matches_algorithm(identity: SigningIdentity, algorithm: Signature
             algorithm is not SignatureAlgorithm.ECDSA_P256_SHA256 and not is_rsa):
         raise SigningKeyError(f"a {identity.key_description} key cannot sign with {algorithm}",
                               algorithm=str(algorithm))
-
-
-def _is_filter2_subtract_signatures(transform: etree._Element) -> bool:
-    if transform.get("Algorithm") != XPATH_FILTER2:
-        return False
-    xpaths = transform.findall("dsig-filter2:XPath", namespaces=_NS)
-    return (len(xpaths) == 1 and len(transform) == 1
-            and xpaths[0].get("Filter") == "subtract"
-            and (xpaths[0].text or "").strip() == _FILTER2_SUBTRACT_SIGNATURES
-            and xpaths[0].nsmap.get("ds") == DS_NS)
-
-
-def _element_ids(element: etree._Element) -> list[str]:
-    return [value for name in _ID_ATTRIBUTES if (value := element.get(name)) is not None]
-
-
-def _check_references(root: etree._Element, signature: etree._Element) -> None:
-    """Allow only: one whole-document reference, one SignedProperties, optionally KeyInfo."""
-    references = signature.findall("ds:SignedInfo/ds:Reference", namespaces=_NS)
-    ids: dict[str, list[etree._Element]] = {}
-    for element in root.iter(etree.Element):
-        for value in _element_ids(element):
-            ids.setdefault(value, []).append(element)
-
-    def target(uri: str) -> etree._Element:
-        elements = ids.get(uri[1:], [])
-        if len(elements) != 1:
-            raise _StructureError(f"reference {uri} matches {len(elements)} elements; "
-                                  "it must match exactly one")
-        return elements[0]
-
-    document_references = signed_properties_references = 0
-    key_info = signature.find("ds:KeyInfo", namespaces=_NS)
-    for reference in references:
-        uri = reference.get("URI")
-        if uri is None:
-            raise _StructureError("a reference without URI is not accepted")
-        if reference.get("Type") == SIGNED_PROPERTIES_TYPE:
-            element = target(uri) if uri.startswith("#") else None
-            if (element is None or element.tag != f"{{{XADES_NS}}}SignedProperties"
-                    or signature not in element.iterancestors()):
-                raise _StructureError("the SignedProperties reference must point into the "
-                                      "signature's own QualifyingProperties")
-            signed_properties_references += 1
-        elif uri == "" or (uri.startswith("#") and target(uri) is root):
-            _check_document_transforms(reference)
-            document_references += 1
-        elif uri.startswith("#") and key_info is not None and target(uri) is key_info:
-            pass  # signxml's XAdES signer also signs KeyInfo; harmless and covered.
-        else:
-            raise _StructureError(f"reference {uri!r} does not cover the whole document; "
-                                  "only the signed root counts")
-    if document_references != 1:
-        raise _StructureError(f"{document_references} references cover the whole document; "
-                              "exactly one is required")
-    if signed_properties_references != 1:
-        raise _StructureError("a XAdES signature needs exactly one SignedProperties reference")
-
-
-def _check_document_transforms(reference: etree._Element) -> None:
-    transforms = reference.findall("ds:Transforms/ds:Transform", namespaces=_NS)
-    removes_signature = False
-    for transform in transforms:
-        algorithm = transform.get("Algorithm")
-        if algorithm == _ENVELOPED or _is_filter2_subtract_signatures(transform):
-            removes_signature = True
-        elif algorithm not in _C14N_TRANSFORMS:
-            raise _StructureError(
-                f"transform {algorithm} is not accepted on the document reference")
-    if not removes_signature:
-        raise _StructureError("the document reference has no enveloped-signature transform")
-
-
-def _key_info_certificates(signature: etree._Element) -> list[x509.Certificate]:
-    certificates = []
-    for element in signature.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces=_NS):
-        try:
-            certificates.append(x509.load_pem_x509_certificate(add_pem_header(element.text or "")))
-        except ValueError:
-            raise _StructureError("an X509Certificate in KeyInfo is not a certificate") from None
-    if not certificates:
-        raise _StructureError("the signature carries no X.509 certificate in KeyInfo")
-    return certificates
-
-
-def _signer_certificate(signature: etree._Element,
-                        certificates: Sequence[x509.Certificate]) -> x509.Certificate:
-    """The KeyInfo certificate the XAdES SigningCertificate(V2) names first.
-
-    signxml then checks that this digest is signed and that the signature value
-    verifies with this certificate's key, so the choice cannot be forged.
-    """
-    cert_digest = signature.find(
-        "ds:Object/xades:QualifyingProperties/xades:SignedProperties/"
-        "xades:SignedSignatureProperties/*/xades:Cert/xades:CertDigest", namespaces=_NS)
-    if cert_digest is None:
-        raise _StructureError("XAdES SigningCertificate is missing")
-    method = cert_digest.find("ds:DigestMethod", namespaces=_NS)
-    value = cert_digest.findtext("ds:DigestValue", namespaces=_NS) or ""
-    algorithms = {DigestAlgorithm.SHA256.value: hashes.SHA256(),
-                  DigestAlgorithm.SHA384.value: hashes.SHA384(),
-                  DigestAlgorithm.SHA512.value: hashes.SHA512()}
-    algorithm = algorithms.get(method.get("Algorithm") if method is not None else "")
-    if algorithm is None:
-        raise _StructureError("the SigningCertificate digest algorithm is not accepted")
-    try:
-        expected = b64decode(value, validate=True)
-    except ValueError:
-        raise _StructureError("the SigningCertificate digest is not base64") from None
-    for certificate in certificates:
-        if certificate.fingerprint(algorithm) == expected:
-            return certificate
-    raise _StructureError("no KeyInfo certificate matches the XAdES SigningCertificate")
-
-
-def _claimed_signing_time(signature: etree._Element) -> dt.datetime | None:
-    text = signature.findtext(
-        "ds:Object/xades:QualifyingProperties/xades:SignedProperties/"
-        "xades:SignedSignatureProperties/xades:SigningTime", namespaces=_NS)
-    if text is None:
-        return None
-    try:
-        return _parse_xs_datetime(text)
-    except ValueError:
-        raise _StructureError(f"SigningTime {text.strip()!r} is not an xs:dateTime") from None
-
-
-def _parse_xs_datetime(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        # xs:dateTime without zone; XAdES requires UTC in practice.
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)

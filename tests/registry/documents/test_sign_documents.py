@@ -28,11 +28,11 @@ from registry.documents.parse import parse_xml
 from registry.documents.signing import (
     SignatureAlgorithm,
     SignatureStatus,
-    _FixedTimeXAdESSigner,
     sign_document,
     verify_signature,
 )
 from registry.documents.validate import validate_dcc
+from registry.documents.xmldsig import _FixedTimeXAdESSigner
 from registry.errors import (
     DocumentAlreadySignedError,
     SignatureInvalidError,

@@ -27,11 +27,11 @@ from registry.documents.keys import KeyType, SigningIdentity, create_test_signin
 from registry.documents.parse import parse_xml
 from registry.documents.signing import (
     SignedDocument,
-    _FixedTimeXAdESSigner,
     check_own_signature,
     sign_document,
     verify_signature,
 )
+from registry.documents.xmldsig import _FixedTimeXAdESSigner
 from registry.errors import SigningError
 
 EXAMPLE = "examples/ptb_example_v3.0.0.xml"

@@ -21,7 +21,8 @@ from registry.documents.signer_trust import (
     SignerTrustStatus,
     TrustAnchors,
 )
-from registry.documents.signing import SignatureStatus, _FixedTimeXAdESSigner, verify_signature
+from registry.documents.signing import SignatureStatus, verify_signature
+from registry.documents.xmldsig import _FixedTimeXAdESSigner
 from registry.errors import ConfigurationError
 from tests.registry.documents._pki_fixtures import (
     AFTER_SIGNING,

@@ -1,469 +1,58 @@
-"""The registry contract client: the only module that talks to Ethereum (web3).
-
-Deploy, govern, register issuers, anchor, revoke and read. Transactions are
-signed locally with an explicit nonce so several can be in flight at once
-(`prepare_*` + `broadcast` + `wait`), and anchoring is idempotent by Merkle
-root: before sending, and whenever a send fails in an ambiguous way, the client
-asks the chain whether the root is already anchored and, if so, returns that
-batch instead of sending a second transaction.
-
-Two contract versions are read: version 2 (what `deploy` deploys: the manifest CID and
-operator of a batch live only in its `BatchAnchored` event, the CID as digest + codec)
-and version 1 (manifest CID and operator in storage), so receipts and registries
-anchored with version 1 keep verifying. A client probes the version once.
+"""RegistryClient: deploy, govern, register issuers, anchor, revoke and read one registry.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import (
     BlockNotFound,
     ContractCustomError,
-    ContractLogicError,
-    TimeExhausted,
-    TransactionNotFound,
-    Web3RPCError,
 )
-from web3.middleware import ExtraDataToPOAMiddleware
 
-from anchor.cid import CODEC_DAG_PB, CODEC_RAW, HASH_SHA2_256, Cid
-from anchor.compile import ARTIFACTS_DIR, load_artifact
-from anchor.errors import ChainError, CidError, ContractRevertError
+from anchor.chain.contract import (
+    RevertDecoder,
+    _abi_for,
+    _abi_type,
+    _hex,
+    connect,
+    probe_version,
+)
+from anchor.chain.records import (
+    CURRENT_VERSION,
+    ZERO32,
+    AccreditationRecord,
+    ActionKind,
+    AnchoredBatch,
+    BatchRecord,
+    BlockHeader,
+    ChainEvent,
+    Deployment,
+    GovernanceAction,
+    IssuerKind,
+    IssuerRecord,
+    IssuerStatus,
+    OnChainVerification,
+    ProposalRecord,
+    RevocationReason,
+    RevocationRecord,
+    SigningCertificateKind,
+    SigningCertificateRecord,
+    TransactionOutcome,
+    manifest_cid_of,
+    manifest_cid_parts,
+)
+from anchor.chain.transactions import (
+    SignedTransaction,
+    TransactionSender,
+)
+from anchor.compile import load_artifact
+from anchor.errors import ChainError, ContractRevertError
 from anchor.merkle import MultiProof
-
-ZERO32 = b"\x00" * 32
-CURRENT_VERSION = 2
-V1_ARTIFACT_PATH = ARTIFACTS_DIR / "CertificateRegistryV1.json"
-_MANIFEST_CODECS = (CODEC_RAW, CODEC_DAG_PB)
-
-
-def manifest_cid_parts(manifest_cid: str) -> tuple[bytes, int]:
-    """(SHA-256 digest, multicodec) of a manifest CID, as contract version 2 takes it.
-
-    A CIDv0 is the same dag-pb block as the CIDv1 with its digest, so it is accepted;
-    the chain gives it back in its CIDv1 form."""
-    try:
-        cid = Cid.parse(manifest_cid)
-    except CidError as exc:
-        raise ChainError(f"manifest CID {manifest_cid[:80]!r} is not a CID: {exc.message}",
-                         manifest_cid=manifest_cid[:80]) from None
-    if cid.hash_code != HASH_SHA2_256 or cid.codec not in _MANIFEST_CODECS:
-        raise ChainError("a manifest CID must be a SHA-256 raw or dag-pb CID",
-                         manifest_cid=manifest_cid[:80])
-    return cid.digest, cid.codec
-
-
-def manifest_cid_of(digest: bytes, codec: int) -> str:
-    """The CIDv1 text of a manifest from what a version 2 `BatchAnchored` event carries."""
-    return str(Cid(1, int(codec), bytes(digest)))
-
-
-def _abi_for(version: int) -> list[dict]:
-    if version == CURRENT_VERSION:
-        return load_artifact()["abi"]
-    if version == 1:
-        return json.loads(V1_ARTIFACT_PATH.read_text())["abi"]
-    raise ChainError(f"registry contract version {version} is newer than this client",
-                     version=version)
-
-
-class IssuerStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-    RETIRED = 3
-
-
-class IssuerKind(IntEnum):
-    NATIONAL_METROLOGY_INSTITUTE = 0
-    ACCREDITED_LABORATORY = 1
-    OTHER = 2
-
-
-class RevocationReason(IntEnum):
-    UNSPECIFIED = 0
-    SUPERSEDED = 1
-    WITHDRAWN = 2
-    ERROR = 3
-    COMPROMISED = 4
-    OUT_OF_TOLERANCE = 5
-
-
-class ActionKind(IntEnum):
-    REGISTER_ISSUER = 0
-    SET_ISSUER_STATUS = 1
-    SET_ISSUER_ADMIN = 2
-    SET_ISSUER_METADATA = 3
-    ADD_GOVERNOR = 4
-    REMOVE_GOVERNOR = 5
-    SET_THRESHOLD = 6
-    PAUSE = 7
-    UNPAUSE = 8
-    SET_ACCREDITATION = 9
-    DECLARE_SIGNING_CERTIFICATE = 10
-    WITHDRAW_SIGNING_CERTIFICATE = 11
-
-
-class SigningCertificateKind(IntEnum):
-    """What a declared certificate stands for: the signer itself, or a CA it is issued by."""
-
-    NONE = 0
-    SIGNER = 1
-    AUTHORITY = 2
-
-
-@dataclass(frozen=True)
-class GovernanceAction:
-    """One administrative action, ready to propose."""
-
-    kind: ActionKind
-    params: bytes
-
-    @classmethod
-    def register_issuer(cls, issuer_id: bytes, country: str, kind: IssuerKind, admin: str,
-                        metadata_cid: str) -> GovernanceAction:
-        return cls(ActionKind.REGISTER_ISSUER, abi_encode(
-            ["bytes32", "bytes2", "uint8", "address", "string"],
-            [issuer_id, country.encode("ascii"), int(kind), to_checksum_address(admin),
-             metadata_cid]))
-
-    @classmethod
-    def set_issuer_status(cls, issuer_id: bytes, status: IssuerStatus) -> GovernanceAction:
-        return cls(ActionKind.SET_ISSUER_STATUS,
-                   abi_encode(["bytes32", "uint8"], [issuer_id, int(status)]))
-
-    @classmethod
-    def set_issuer_admin(cls, issuer_id: bytes, admin: str) -> GovernanceAction:
-        return cls(ActionKind.SET_ISSUER_ADMIN,
-                   abi_encode(["bytes32", "address"], [issuer_id, to_checksum_address(admin)]))
-
-    @classmethod
-    def set_issuer_metadata(cls, issuer_id: bytes, metadata_cid: str) -> GovernanceAction:
-        return cls(ActionKind.SET_ISSUER_METADATA,
-                   abi_encode(["bytes32", "string"], [issuer_id, metadata_cid]))
-
-    @classmethod
-    def add_governor(cls, governor: str) -> GovernanceAction:
-        return cls(ActionKind.ADD_GOVERNOR,
-                   abi_encode(["address"], [to_checksum_address(governor)]))
-
-    @classmethod
-    def remove_governor(cls, governor: str) -> GovernanceAction:
-        return cls(ActionKind.REMOVE_GOVERNOR,
-                   abi_encode(["address"], [to_checksum_address(governor)]))
-
-    @classmethod
-    def set_threshold(cls, threshold: int) -> GovernanceAction:
-        return cls(ActionKind.SET_THRESHOLD, abi_encode(["uint256"], [threshold]))
-
-    @classmethod
-    def pause(cls) -> GovernanceAction:
-        return cls(ActionKind.PAUSE, b"")
-
-    @classmethod
-    def unpause(cls) -> GovernanceAction:
-        return cls(ActionKind.UNPAUSE, b"")
-
-    @classmethod
-    def set_accreditation(cls, issuer_id: bytes, document_hash: bytes | None,
-                          document_cid: str, effective_from: int) -> GovernanceAction:
-        """Record the issuer's accreditation document (None/empty: accreditation withdrawn)."""
-        return cls(ActionKind.SET_ACCREDITATION, abi_encode(
-            ["bytes32", "bytes32", "string", "uint64"],
-            [issuer_id, document_hash or ZERO32, document_cid, effective_from]))
-
-    @classmethod
-    def declare_signing_certificate(cls, issuer_id: bytes, certificate_der: bytes,
-                                    kind: SigningCertificateKind, valid_from: int,
-                                    valid_until: int) -> GovernanceAction:
-        """Declare for the issuer the certificate (DER) it signs with, or its CA."""
-        return cls(ActionKind.DECLARE_SIGNING_CERTIFICATE, abi_encode(
-            ["bytes32", "bytes", "uint8", "uint64", "uint64"],
-            [issuer_id, certificate_der, int(kind), valid_from, valid_until]))
-
-    @classmethod
-    def withdraw_signing_certificate(cls, issuer_id: bytes,
-                                     certificate_hash: bytes) -> GovernanceAction:
-        return cls(ActionKind.WITHDRAW_SIGNING_CERTIFICATE,
-                   abi_encode(["bytes32", "bytes32"], [issuer_id, certificate_hash]))
-
-
-def issuer_id_from_name(name: str) -> bytes:
-    """A stable bytes32 issuer id from a short code such as "PTB" or "DE-DAkkS-D-K-15070"."""
-    raw = name.encode("utf-8")
-    if not 0 < len(raw) <= 32:
-        raise ValueError("an issuer code is 1 to 32 bytes of UTF-8")
-    return raw.ljust(32, b"\x00")
-
-
-def issuer_name(issuer_id: bytes) -> str:
-    """The short code back from an id made by `issuer_id_from_name`, else hex."""
-    stripped = issuer_id.rstrip(b"\x00")
-    try:
-        text = stripped.decode("utf-8")
-    except UnicodeDecodeError:
-        return "0x" + issuer_id.hex()
-    return text if text.isprintable() and stripped else "0x" + issuer_id.hex()
-
-
-@dataclass(frozen=True)
-class BlockHeader:
-    number: int
-    hash: str  # 0x-hex
-    timestamp: int
-
-
-@dataclass(frozen=True)
-class Deployment:
-    address: str
-    chain_id: int
-    block_number: int
-    transaction_hash: str
-
-
-@dataclass(frozen=True)
-class IssuerRecord:
-    issuer_id: bytes
-    country: str
-    kind: IssuerKind
-    status: IssuerStatus
-    admin: str
-    registered_at: int
-    status_changed_at: int
-    metadata_cid: str
-
-
-@dataclass(frozen=True)
-class BatchRecord:
-    """A batch as the chain holds it; with version 2, `operator`, `manifest_cid` and
-    `transaction_hash` come from its `BatchAnchored` event (version 1: storage, and no
-    transaction hash)."""
-
-    batch_id: int
-    issuer_id: bytes
-    root: bytes
-    count: int
-    anchored_at: int
-    block_number: int
-    operator: str
-    manifest_cid: str
-    transaction_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class AnchoredBatch:
-    """A batch on chain together with the transaction that anchored it."""
-
-    batch: BatchRecord
-    transaction_hash: str
-    already_anchored: bool = False
-
-
-@dataclass(frozen=True)
-class RevocationRecord:
-    reason: RevocationReason
-    revoked_at: int
-    effective_from: int
-    block_number: int
-    batch_id: int
-    replacement: bytes | None
-
-
-@dataclass(frozen=True)
-class OnChainVerification:
-    """What the contract's `verify` view says about a document, batch and proof."""
-
-    anchored: bool
-    revoked: bool
-    issuer_id: bytes
-    issuer_status_now: IssuerStatus
-    anchored_at: int
-    anchored_block: int
-    revocation_reason: RevocationReason
-    revoked_at: int
-    effective_from: int
-    replacement: bytes | None
-
-
-@dataclass(frozen=True)
-class AccreditationRecord:
-    """One version of an issuer's accreditation as the contract holds it."""
-
-    issuer_id: bytes
-    version: int
-    document_hash: bytes | None  # None: no accreditation from effective_from on
-    effective_from: int
-    recorded_at: int
-    recorded_block: int
-    document_cid: str
-
-
-@dataclass(frozen=True)
-class SigningCertificateRecord:
-    """An issuer's declaration of a signing certificate as the contract holds it."""
-
-    issuer_id: bytes
-    certificate_hash: bytes  # SHA-256 of the certificate's DER
-    kind: SigningCertificateKind
-    valid_from: int
-    valid_until: int
-    withdrawn_at: int  # 0: in force
-
-
-@dataclass(frozen=True)
-class ProposalRecord:
-    proposal_id: int
-    kind: ActionKind
-    executed: bool
-    approvals: int
-    epoch: int
-    created_at: int
-    proposer: str
-    params: bytes
-
-
-@dataclass(frozen=True)
-class TransactionOutcome:
-    transaction_hash: str
-    block_number: int
-    gas_used: int
-    events: tuple[ChainEvent, ...]
-
-
-@dataclass(frozen=True)
-class ChainEvent:
-    """A decoded contract event with its position on chain."""
-
-    name: str
-    args: dict[str, Any]
-    block_number: int
-    block_hash: str
-    transaction_hash: str
-    log_index: int
-
-
-REVOCATION_EVENTS = ("DocumentRevoked", "DocumentsRevoked")
-
-
-def revoked_documents(event: ChainEvent) -> list[tuple[bytes, bytes | None]]:
-    """(document hash, replacement or None) for each document a revocation event revokes:
-    one for `DocumentRevoked`, every hash of a `DocumentsRevoked` (`revokeMany`)."""
-    if event.name == "DocumentRevoked":
-        replacement = bytes(event.args["replacement"])
-        return [(bytes(event.args["documentHash"]), replacement if any(replacement) else None)]
-    if event.name == "DocumentsRevoked":
-        return [(bytes(h), None) for h in event.args["documentHashes"]]
-    return []
-
-
-@dataclass(frozen=True)
-class SignedTransaction:
-    """A transaction signed with a fixed nonce: re-broadcasting it can never make a second one."""
-
-    raw: bytes
-    transaction_hash: str
-    nonce: int
-    sender: str
-
-
-@dataclass
-class NonceManager:
-    """Hands out consecutive nonces for one account without a round trip per transaction."""
-
-    fetch: Callable[[], int]
-    _next: int | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self) -> int:
-        with self._lock:
-            if self._next is None:
-                self._next = self.fetch()
-            nonce = self._next
-            self._next += 1
-            return nonce
-
-    def resync(self) -> None:
-        with self._lock:
-            self._next = None
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + bytes(value).hex()
-
-
-class RevertDecoder:
-    """Turns revert data into the contract's custom error name and arguments."""
-
-    def __init__(self, abi: list[dict]) -> None:
-        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
-        for item in abi:
-            if item["type"] != "error":
-                continue
-            types = [_abi_type(i) for i in item["inputs"]]
-            selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
-            self._errors[selector] = (item["name"], types, [i["name"] for i in item["inputs"]])
-        # OpenZeppelin Pausable's errors are in the ABI too; add Solidity's builtins.
-        self._errors[keccak(text="Error(string)")[:4]] = ("Error", ["string"], ["message"])
-        self._errors[keccak(text="Panic(uint256)")[:4]] = ("Panic", ["uint256"], ["code"])
-
-    def decode(self, data: str | bytes | None) -> ContractRevertError:
-        if isinstance(data, dict):  # some nodes nest the data
-            data = data.get("data")
-        raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else (data or b"")
-        entry = self._errors.get(raw[:4])
-        if entry is None:
-            return ContractRevertError("UnknownRevert", (_hex(raw),))
-        name, types, _ = entry
-        args = tuple(abi_decode(types, raw[4:])) if types else ()
-        return ContractRevertError(name, args)
-
-
-def probe_version(w3: Web3, address: str) -> int:
-    """2 when the contract at `address` answers `REGISTRY_VERSION()`, else 1 (it predates it)."""
-    selector = keccak(text="REGISTRY_VERSION()")[:4]
-    try:
-        answer = bytes(w3.eth.call({"to": to_checksum_address(address), "data": _hex(selector)}))
-    except (ContractLogicError, Web3RPCError, ValueError):
-        return 1
-    if len(answer) != 32:
-        return 1
-    return int.from_bytes(answer, "big")
-
-
-def _abi_type(item: dict) -> str:
-    if item["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item["components"])
-        return f"({inner}){item['type'][5:]}"
-    return item["type"]
-
-
-def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
-    """A Web3 for `rpc_url`, with the proof-of-authority middleware when the chain needs it."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-    try:
-        w3.eth.chain_id  # noqa: B018 - fail fast with a clear error
-    except Exception as exc:
-        raise ChainError(f"cannot reach Ethereum node at {rpc_url}: {type(exc).__name__}",
-                         rpc_url=rpc_url) from None
-    try:
-        w3.eth.get_block("latest")
-    except Exception:
-        # Clique (geth) blocks carry 97 bytes of extraData, which web3 rejects without this.
-        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
-    return w3
 
 
 class RegistryClient:
@@ -696,22 +285,24 @@ class RegistryClient:
         try:
             signed = prepare()
         except ContractRevertError as exc:
-            if exc.error_name == "BatchRootAlreadyAnchored":
-                found = self.find_anchoring(root)
-                if found is not None:
-                    return found
+            if (found := self._anchored_already(root, exc)) is not None:
+                return found
             raise
         return self._settle_anchoring(root, signed)
+
+    def _anchored_already(self, root: bytes, exc: ContractRevertError) -> AnchoredBatch | None:
+        """The batch a `BatchRootAlreadyAnchored` revert refers to, if the chain shows it."""
+        if exc.error_name != "BatchRootAlreadyAnchored":
+            return None
+        return self.find_anchoring(root)
 
     def _settle_anchoring(self, root: bytes, signed: SignedTransaction) -> AnchoredBatch:
         try:
             self.broadcast(signed)
             receipt = self._wait_receipt(signed.transaction_hash)
         except ContractRevertError as exc:
-            if exc.error_name == "BatchRootAlreadyAnchored":
-                found = self.find_anchoring(root)
-                if found is not None:
-                    return found
+            if (found := self._anchored_already(root, exc)) is not None:
+                return found
             raise
         batch_id = self._events_of(receipt, "BatchAnchored")[0].args["batchId"]
         batch = self.get_batch(int(batch_id))
@@ -878,125 +469,6 @@ class RegistryClient:
                                   receipt["gasUsed"], tuple(self._events_of(receipt)))
 
 
-class TransactionSender:
-    """Signs locally with explicit nonces, broadcasts idempotently, waits for confirmations."""
-
-    def __init__(self, w3: Web3, account: LocalAccount, revert_decoder: RevertDecoder, *,
-                 confirmations: int = 1, receipt_timeout: float = 120.0,
-                 poll_interval: float = 0.05) -> None:
-        self.w3 = w3
-        self.account = account
-        self.chain_id = w3.eth.chain_id
-        self.revert_decoder = revert_decoder
-        self.confirmations = max(1, confirmations)
-        self.receipt_timeout = receipt_timeout
-        self.poll_interval = poll_interval
-        self.nonces = NonceManager(lambda: w3.eth.get_transaction_count(account.address,
-                                                                         "pending"))
-        self._fees: dict[str, int] | None = None
-        self._fees_at = 0.0
-
-    def _fee_params(self) -> dict[str, int]:
-        """EIP-1559 fees, refreshed at most once a second: two RPC round trips per
-        transaction saved when pipelining, and the base fee cannot move faster than blocks."""
-        now = time.monotonic()
-        if self._fees is None or now - self._fees_at > 1.0:
-            latest = self.w3.eth.get_block("latest")
-            base_fee = latest.get("baseFeePerGas")
-            if base_fee is None:  # a pre-London chain: legacy pricing
-                self._fees = {"gasPrice": int(self.w3.eth.gas_price)}
-            else:
-                priority = int(self.w3.eth.max_priority_fee)
-                self._fees = {"maxPriorityFeePerGas": priority,
-                              "maxFeePerGas": 2 * int(base_fee) + priority}
-            self._fees_at = now
-        return self._fees
-
-    def sign(self, call: Any) -> SignedTransaction:
-        params = {"from": self.account.address, "chainId": self.chain_id, **self._fee_params()}
-        try:
-            tx = call.build_transaction(params)  # estimates gas: reverts surface here
-        except ContractCustomError as exc:
-            raise self.revert_decoder.decode(exc.data) from None
-        except ContractLogicError as exc:
-            raise ContractRevertError("Revert", (str(exc),)) from None
-        tx["nonce"] = self.nonces.take()
-        # Headroom: state may change between estimation and mining (e.g. a longer proof path).
-        tx["gas"] = int(tx["gas"] * 1.2) + 10_000
-        signed = self.account.sign_transaction(tx)
-        return SignedTransaction(bytes(signed.raw_transaction), _hex(signed.hash), tx["nonce"],
-                                 self.account.address)
-
-    def broadcast(self, signed: SignedTransaction, attempts: int = 5) -> str:
-        """Send a signed transaction; safe to repeat (same bytes, same hash)."""
-        for attempt in range(attempts):
-            try:
-                self.w3.eth.send_raw_transaction(signed.raw)
-                return signed.transaction_hash
-            except Exception as exc:  # web3 raises Web3RPCError / requests errors
-                text = str(exc).lower()
-                if "already known" in text or "already imported" in text:
-                    return signed.transaction_hash
-                if "nonce too low" in text or "nonce is too low" in text:
-                    # Mined already (ours), or the nonce was used by another transaction.
-                    if self.receipt_or_none(signed.transaction_hash) is not None:
-                        return signed.transaction_hash
-                    self.nonces.resync()
-                    raise ChainError("nonce already used by another transaction",
-                                     nonce=signed.nonce) from None
-                if attempt == attempts - 1 or not _transient(exc):
-                    raise ChainError(f"could not send transaction: {type(exc).__name__}: {exc}",
-                                     transaction_hash=signed.transaction_hash) from None
-                time.sleep(0.2 * 2**attempt)
-        raise AssertionError("unreachable")
-
-    def receipt_or_none(self, tx_hash: str) -> Any:
-        try:
-            return self.w3.eth.get_transaction_receipt(tx_hash)
-        except TransactionNotFound:
-            return None
-
-    def wait_receipt(self, tx_hash: str) -> Any:
-        """The receipt once it has `confirmations` blocks on top; reverts raise decoded."""
-        deadline = time.monotonic() + self.receipt_timeout
-        while True:
-            receipt = self.receipt_or_none(tx_hash)
-            if receipt is not None:
-                if receipt["status"] != 1:
-                    raise self._revert_reason(receipt)
-                if self.confirmations == 1:
-                    return receipt
-                if self.w3.eth.block_number - receipt["blockNumber"] + 1 >= self.confirmations:
-                    # Re-read: a reorg may have moved or dropped it while we waited.
-                    final = self.receipt_or_none(tx_hash)
-                    if final is not None and final["blockHash"] == receipt["blockHash"]:
-                        return final
-                    continue
-            if time.monotonic() > deadline:
-                raise ChainError(f"transaction {tx_hash} not confirmed within "
-                                 f"{self.receipt_timeout:.0f}s", transaction_hash=tx_hash)
-            time.sleep(self.poll_interval)
-
-    def _revert_reason(self, receipt: Any) -> ContractRevertError:
-        tx = self.w3.eth.get_transaction(receipt["transactionHash"])
-        call = {k: tx[k] for k in ("from", "to", "data", "value") if tx.get(k) is not None}
-        try:
-            self.w3.eth.call(call, receipt["blockNumber"] - 1)
-        except ContractCustomError as exc:
-            return self.revert_decoder.decode(exc.data)
-        except ContractLogicError as exc:
-            return ContractRevertError("Revert", (str(exc),))
-        return ContractRevertError("Revert", (), "transaction reverted (out of gas?)")
-
-
-def _transient(exc: Exception) -> bool:
-    name = type(exc).__name__
-    return any(word in name for word in ("Timeout", "Connection", "HTTPError")) or isinstance(
-        exc, (TimeoutError, ConnectionError, TimeExhausted))
-
-
-def account_from_key(private_key: str | bytes) -> LocalAccount:
-    return Account.from_key(private_key)
 
 
 def deploy_registry(rpc_url: str, deployer: LocalAccount, governors: Iterable[str],
