@@ -345,6 +345,13 @@ def headline(name: str, entry: dict | None, published: dict | None) -> str:
             first = proofs[0]
             return (f"receipt at batch {int(largest):,}: {fmt_ratio(ratios[largest][first['id']])}"
                     f" the size of {first.get('label', first['id'])} ({PUBLISHED_LABEL})")
+    if name == "cascade":
+        run = dig(result, "cascade", "nmi_revocation")
+        if run:
+            first, whole = (dig(run, key, "median") for key in ("first_item_seconds", "seconds"))
+            return (f"NMI certificate revoked: first of {fmt(run.get('affected'))} affected "
+                    f"in {fmt(None if first is None else first * 1000)} ms, all in "
+                    f"{fmt(whole)} s")
     if name == "eas":
         ratios = eas_ratios(result)
         gas = ratios.get("gas_per_certificate_eas_vs_ours")
