@@ -7,7 +7,8 @@ Settings on first use), so a route never opens connections of its own.
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -34,6 +35,24 @@ from registry.verify.steps import TrustChecks
 # build these in their own thread: two Alembic upgrades in one process race on Alembic's
 # module-level proxies. Reentrant: the fast verifier builds the others.
 _BUILD_LOCK = threading.RLock()
+T = TypeVar("T")
+
+
+def _built_once(request: Request, name: str, build: Callable[[], T]) -> T:
+    """app.state.<name>, built by `build` on first use under the lock."""
+    state = request.app.state
+    with _BUILD_LOCK:
+        if getattr(state, name, None) is None:
+            setattr(state, name, build())
+    return getattr(state, name)
+
+
+async def _built_off_loop(request: Request, name: str,
+                          built_of: Callable[[Request], T]) -> T:
+    """app.state.<name> as it stands, or `built_of` run in the thread pool once (it may
+    connect or migrate), never on the event loop."""
+    built = getattr(request.app.state, name, None)
+    return built if built is not None else await run_in_threadpool(built_of, request)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -41,33 +60,24 @@ async def get_settings(request: Request) -> Settings:
 
 
 def registry_client_of(request: Request) -> RegistryClient:
-    state = request.app.state
-    with _BUILD_LOCK:
-        if state.registry_client is None:
-            from registry.context import registry_client
+    from registry.context import registry_client
 
-            state.registry_client = registry_client(state.settings)
-    return state.registry_client
+    return _built_once(request, "registry_client",
+                       lambda: registry_client(request.app.state.settings))
 
 
 def session_factory_of(request: Request) -> sessionmaker[Session]:
-    state = request.app.state
-    with _BUILD_LOCK:
-        if state.session_factory is None:
-            from registry.db import open_database
+    from registry.db import open_database
 
-            state.session_factory = open_database(state.settings.effective_database_url)
-    return state.session_factory
+    return _built_once(request, "session_factory", lambda: open_database(
+        request.app.state.settings.effective_database_url))
 
 
 def content_store_of(request: Request) -> ContentStore:
-    state = request.app.state
-    with _BUILD_LOCK:
-        if getattr(state, "content_store", None) is None:
-            from registry.context import content_store
+    from registry.context import content_store
 
-            state.content_store = content_store(state.settings)
-    return state.content_store
+    return _built_once(request, "content_store",
+                       lambda: content_store(request.app.state.settings))
 
 
 async def get_trust_anchors(request: Request) -> TrustAnchors | None:
@@ -75,20 +85,15 @@ async def get_trust_anchors(request: Request) -> TrustAnchors | None:
 
 
 async def get_registry_client(request: Request) -> RegistryClient:
-    client = request.app.state.registry_client
-    return client if client is not None else await run_in_threadpool(registry_client_of,
-                                                                       request)
+    return await _built_off_loop(request, "registry_client", registry_client_of)
 
 
 async def get_session_factory(request: Request) -> sessionmaker[Session]:
-    factory = request.app.state.session_factory
-    return factory if factory is not None else await run_in_threadpool(session_factory_of,
-                                                                         request)
+    return await _built_off_loop(request, "session_factory", session_factory_of)
 
 
 async def get_content_store(request: Request) -> ContentStore:
-    store = getattr(request.app.state, "content_store", None)
-    return store if store is not None else await run_in_threadpool(content_store_of, request)
+    return await _built_off_loop(request, "content_store", content_store_of)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -120,49 +125,32 @@ TrustChecksDep = Annotated[TrustChecks, Depends(get_trust_checks)]
 
 
 def projection_watch_of(request: Request) -> ProjectionWatch:
-    state = request.app.state
-    with _BUILD_LOCK:
-        if getattr(state, "projection_watch", None) is None:
-            state.projection_watch = watch_projection(session_factory_of(request).kw["bind"])
-    return state.projection_watch
+    return _built_once(request, "projection_watch", lambda: watch_projection(
+        session_factory_of(request).kw["bind"]))
 
 
 def fast_verifier_of(request: Request) -> FastVerifier:
-    state = request.app.state
-    with _BUILD_LOCK:
-        if getattr(state, "fast_verifier", None) is None:
-            state.fast_verifier = FastVerifier(session_factory_of(request),
-                                               registry_client_of(request),
-                                               content_store_of(request),
-                                               state.settings.confirmations,
-                                               watch=projection_watch_of(request))
-    return state.fast_verifier
+    return _built_once(request, "fast_verifier", lambda: FastVerifier(
+        session_factory_of(request), registry_client_of(request), content_store_of(request),
+        request.app.state.settings.confirmations, watch=projection_watch_of(request)))
 
 
 async def get_fast_verifier(request: Request) -> FastVerifier:
     """One per process: it holds the caches of confirmed batches and signature verdicts."""
-    verifier = getattr(request.app.state, "fast_verifier", None)
-    return verifier if verifier is not None else await run_in_threadpool(fast_verifier_of,
-                                                                           request)
+    return await _built_off_loop(request, "fast_verifier", fast_verifier_of)
 
 
 FastVerifierDep = Annotated[FastVerifier, Depends(get_fast_verifier)]
 
 
 def projection_responses_of(request: Request) -> ProjectionResponses[bytes]:
-    state = request.app.state
-    with _BUILD_LOCK:
-        if getattr(state, "projection_responses", None) is None:
-            state.projection_responses = ProjectionResponses(projection_watch_of(request),
-                                                              weigh=len)
-    return state.projection_responses
+    return _built_once(request, "projection_responses", lambda: ProjectionResponses(
+        projection_watch_of(request), weigh=len))
 
 
 async def get_projection_responses(request: Request) -> ProjectionResponses[bytes]:
     """One per process: lookup and search bodies by projection generation."""
-    responses = getattr(request.app.state, "projection_responses", None)
-    return responses if responses is not None else await run_in_threadpool(
-        projection_responses_of, request)
+    return await _built_off_loop(request, "projection_responses", projection_responses_of)
 
 
 ProjectionResponsesDep = Annotated[ProjectionResponses[bytes], Depends(get_projection_responses)]
