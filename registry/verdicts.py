@@ -40,7 +40,7 @@ from anchor.chain import (
 from anchor.merkle import leaf_hash, process_proof
 from anchor.store import ContentStore
 from registry.chain_facts import ConfirmedBatches, NeedsThread
-from registry.db.generation import ProjectionWatch
+from registry.db.generation import Generation, ProjectionWatch
 from registry.db.models import IndexerState
 from registry.db.queries import DatabaseIndexView
 from registry.db.verdicts import (
@@ -301,11 +301,7 @@ class FastVerifier:
         """The rendered verdict kept for the projection generation this process was last
         told of, or None: no database, no chain, so it runs on the event loop (NeedsThread
         when the chain head is due to be read again)."""
-        seen = self.by_generation.seen()
-        hit = self.by_generation.get(seen, _key(sha256, document, metrology))
-        if hit is None or seen is None:
-            return None
-        return hit, seen.indexed_block, self._behind(seen.indexed_block, True)
+        return self._kept_for_generation(_key(sha256, document, metrology), True)[1]
 
     def kept(self, sha256: str | None, *, metrology: bool = True,
              document: bytes | None = None) -> RenderedVerdict | None:
@@ -320,11 +316,10 @@ class FastVerifier:
         rows it was computed from, when every batch it needed is a confirmed, cached one
         and nothing came from outside the rows: the same facts give the same verdict."""
         digest = sha256.lower().removeprefix("0x")
-        seen = self.by_generation.seen()
         key = _key(digest, None, metrology)
-        hit = self.by_generation.get(seen, key)
-        if hit is not None and seen is not None:
-            return hit, seen.indexed_block, self._behind(seen.indexed_block, cached_only)
+        seen, kept = self._kept_for_generation(key, cached_only)
+        if kept is not None:
+            return kept
         rows, as_of = verdict_rows(self.engine, digest)
         rows_key = (digest, metrology, rows)
         hit = self._rendered.get(rows_key)
@@ -346,11 +341,10 @@ class FastVerifier:
         when the verdict rests on the precomputed facts alone and the signature verdict
         on these bytes does not depend on the clock: a repeated upload then costs its
         hashing and a lookup."""
-        seen = self.by_generation.seen()
         key = _key(sha256, document, metrology)
-        hit = self.by_generation.get(seen, key)
-        if hit is not None and seen is not None:
-            return hit, seen.indexed_block, self._behind(seen.indexed_block, False)
+        seen, kept = self._kept_for_generation(key, False)
+        if kept is not None:
+            return kept
         digest = key[1]
         rows, as_of = verdict_rows(self.engine, digest)
         result, keep = self._verify_rows(sha256, document, facts_of(digest, rows, as_of),
@@ -359,6 +353,17 @@ class FastVerifier:
         if keep and self.signatures.holds(digest):
             self.by_generation.put(seen, key, rendered)
         return rendered, result.as_of_block, result.blocks_behind_head
+
+    def _kept_for_generation(self, key: tuple[Any, ...], cached_only: bool
+                             ) -> tuple[Generation | None,
+                                        tuple[RenderedVerdict, int | None, int | None] | None]:
+        """The generation this process was last told of, and the verdict kept under it
+        for `key` with the block it reflects and how far behind the head (None if none)."""
+        seen = self.by_generation.seen()
+        hit = self.by_generation.get(seen, key)
+        if hit is None or seen is None:
+            return seen, None
+        return seen, (hit, seen.indexed_block, self._behind(seen.indexed_block, cached_only))
 
     def _behind(self, as_of: int | None, cached_only: bool) -> int | None:
         return None if as_of is None else max(0, self.batches.head(cached_only=cached_only)

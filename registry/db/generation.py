@@ -29,6 +29,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,27 +213,25 @@ class PostgresWatch(ProjectionWatch):
         return self._told.seen
 
     def wait_for(self, generation: int, timeout: float = 10.0) -> bool:
+        return self._wait_until(
+            lambda seen: seen is not None and seen.generation >= generation, timeout)
+
+    def wait_settled(self, generation: int, timeout: float) -> None:
+        """Until the watch knows `generation` or knows nothing (then its worker reads the
+        database anyway), at most `timeout` seconds."""
+        self._wait_until(lambda seen: seen is None or seen.generation >= generation, timeout)
+
+    def _wait_until(self, done: Callable[[Generation | None], bool], timeout: float) -> bool:
+        """Whether what the listener was told met `done` within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         told = self._told
         with told.condition:
-            while told.seen is None or told.seen.generation < generation:
+            while not done(told.seen):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 told.condition.wait(left)
             return True
-
-    def wait_settled(self, generation: int, timeout: float) -> None:
-        """Until the watch knows `generation` or knows nothing (then its worker reads the
-        database anyway), at most `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        told = self._told
-        with told.condition:
-            while told.seen is not None and told.seen.generation < generation:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                told.condition.wait(left)
 
     def close(self) -> None:
         self._told.stopped.set()
