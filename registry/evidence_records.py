@@ -69,7 +69,7 @@ def projected_record(session: Session, contract: IndexedContract, sha256: str
     this registry knows no anchoring of it."""
     row = latest_renewal(session, sha256)
     if row is not None:
-        return EvidenceRecord.from_dict(row.previous).renewed(renewal_of(session, contract, row))
+        return _renewed(session, contract, row)
     found = session.execute(
         select(ChainDocument, ChainBatch)
         .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
@@ -82,15 +82,26 @@ def projected_record(session: Session, contract: IndexedContract, sha256: str
     return EvidenceRecord(build_receipt(contract, document, batch))  # type: ignore[arg-type]
 
 
+def _renewed(session: Session, contract: IndexedContract, row: EvidenceRenewal
+             ) -> EvidenceRecord:
+    return EvidenceRecord.from_dict(row.previous).renewed(renewal_of(session, contract, row))
+
+
 def indexed_contract(session: Session) -> IndexedContract | None:
     state = session.scalars(select(IndexerState).limit(1)).first()
     return None if state is None else IndexedContract(state.chain_id, state.contract_address)
 
 
+def indexed_record(session: Session, sha256: str) -> EvidenceRecord | None:
+    """`projected_record` on the contract this projection indexes (None before it
+    indexed any)."""
+    contract = indexed_contract(session)
+    return None if contract is None else projected_record(session, contract, sha256)
+
+
 def renewed_record(session: Session, sha256: str) -> EvidenceRecord | None:
     """The document's evidence record if this contract holds a renewal of it, else None
     (its receipt is then its whole evidence, as far as this registry knows)."""
-    contract = indexed_contract(session)
-    if contract is None or latest_renewal(session, sha256) is None:
-        return None
-    return projected_record(session, contract, sha256)
+    row = latest_renewal(session, sha256)
+    contract = None if row is None else indexed_contract(session)
+    return None if row is None or contract is None else _renewed(session, contract, row)

@@ -41,7 +41,7 @@ from registry.db.lookup import Anchoring, CertificateRecord, ProjectionReader
 from registry.db.models import ChainRevocation
 from registry.documents.ucum import dsi_to_ucum, metadata_units
 from registry.errors import DocumentKeyRequiredError, NotFoundError
-from registry.evidence_records import indexed_contract, projected_record
+from registry.evidence_records import indexed_record
 from registry.issuance import build_receipt
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
@@ -312,8 +312,7 @@ def certificate_receipt(sha256: Sha256Path, sessions: SessionFactoryDep,
         # Migrated here: its receipt is the original one, which its evidence record
         # (GET .../evidence) carries on to this contract.
         with sessions() as session:
-            contract = indexed_contract(session)
-            record = None if contract is None else projected_record(session, contract, digest)
+            record = indexed_record(session, digest)
         if record is not None:
             return record.receipt.to_dict()
     return build_receipt(client, anchoring.document, anchoring.batch).to_dict()

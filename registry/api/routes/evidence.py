@@ -22,7 +22,7 @@ from anchor.evidence import EVIDENCE_FORMAT, EvidenceRecord, verify_evidence_rec
 from registry.api.deps import RegistryClientDep, SessionFactoryDep
 from registry.api.routes._shared import Sha256Path, error_responses, sha256_hex
 from registry.errors import EvidenceNotFoundError
-from registry.evidence_records import indexed_contract, projected_record, renewed_record
+from registry.evidence_records import indexed_record, renewed_record
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
 
@@ -82,8 +82,7 @@ def certificate_evidence(sha256: Sha256Path, sessions: SessionFactoryDep) -> Res
     """The certificate's evidence record: its receipt and every renewal, from chain + IPFS."""
     digest = sha256_hex(sha256)
     with sessions() as session:
-        contract = indexed_contract(session)
-        record = None if contract is None else projected_record(session, contract, digest)
+        record = indexed_record(session, digest)
     if record is None:
         raise EvidenceNotFoundError(f"no anchored certificate 0x{digest} is known to this "
                                     "registry", sha256=digest)
