@@ -50,6 +50,7 @@ from registry.db.models import (
     MANIFEST_INVALID,
     MANIFEST_MISSING,
     MANIFEST_OK,
+    PROJECTION_TABLES,
     AuditEvent,
     BatchState,
     ChainAccreditation,
@@ -57,13 +58,11 @@ from registry.db.models import (
     ChainDocument,
     ChainIssuer,
     ChainRevocation,
-    ChainSigningCertificate,
     DocumentState,
     EvidenceRenewal,
     IndexerState,
     IssuedDocument,
     OutboxBatch,
-    VerdictInputs,
 )
 from registry.db.verdicts import citing_closure
 from registry.errors import DatabaseStateError, ManifestInvalidError
@@ -177,9 +176,7 @@ class Indexer:
     def rebuild(self) -> IndexReport:
         """Drop the projection and index again from the deployment block."""
         with self.sessions() as session, session.begin():
-            for model in (VerdictInputs, EvidenceRenewal, ChainDocument, ChainBatch,
-                          ChainRevocation, ChainIssuer, ChainAccreditation, ChainSigningCertificate,
-                          AuditEvent, IndexerState):
+            for model in PROJECTION_TABLES:  # dependants first
                 session.execute(delete(model))
         return self.catch_up()
 
