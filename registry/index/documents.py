@@ -3,7 +3,11 @@ manifest) into chain_documents and the tables derived from them."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -16,12 +20,22 @@ from registry.index.manifest import ManifestMember
 from registry.index.verdict_inputs import VerdictChanges
 
 
+@dataclass(frozen=True)
+class MigratedDocument:
+    """What a migration batch adds to a document's row (docs/evidence-records.md)."""
+
+    anchored_hash: str  # the migration leaf: the hash this contract knows it by (64 hex)
+    original_anchored_at: dt.datetime  # its first anchoring, which traceability counts
+    migration_binding: str  # "<algorithm>:<hex>" of the covered evidence's digest
+
+
 def insert_documents(session: Session, batch: ChainBatch, members: Sequence[ManifestMember],
                      proofs: Mapping[str, Sequence[bytes]], changes: VerdictChanges, *,
-                     anchored_hashes: Mapping[str, str] | None = None) -> None:
-    """Insert the batch's documents with their proofs (by SHA-256 hex); `anchored_hashes`
-    names the hash the contract knows a document by when it is not its SHA-256."""
-    anchored_hashes = anchored_hashes or {}
+                     migrated: Mapping[str, MigratedDocument] | None = None) -> None:
+    """Insert the batch's documents with their proofs (by SHA-256 hex); `migrated` gives
+    the migration's facts of documents a migration batch brings (in the same insert, so
+    the citing facts derived from the rows are computed once, with them)."""
+    migrated = migrated or {}
     # A bulk insert, not ORM objects: a 10,000-document batch would otherwise keep
     # 10,000 metadata trees in the session until the chunk commits.
     session.execute(insert(ChainDocument), [
@@ -30,7 +44,7 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
          "unique_identifier": member.unique_identifier,
          "public_metadata": member.metadata, "encrypted": member.encrypted,
          "proof": ["0x" + p.hex() for p in proofs[member.sha256]],
-         "anchored_hash": anchored_hashes.get(member.sha256),
+         **_migration_columns(migrated.get(member.sha256)),
          "block_number": batch.block_number,
          **search_fields(member.metadata, member.encrypted).columns()}
         for member in members])
@@ -44,3 +58,9 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
             .where(ChainDocument.batch_id == batch.batch_id)):
         changes.documents.add(document_id)
         changes.touched.add(sha256)
+
+
+def _migration_columns(migrated: MigratedDocument | None) -> dict[str, Any]:
+    if migrated is None:  # every row of one bulk insert names the same columns
+        return {field.name: None for field in dataclasses.fields(MigratedDocument)}
+    return dataclasses.asdict(migrated)

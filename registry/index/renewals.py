@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from anchor.cid import Cid
@@ -25,9 +25,8 @@ from anchor.merkle import MerkleBatch
 from anchor.renewal_tree import digest_of
 from anchor.store import ContentStore
 from registry.db.models import MANIFEST_RENEWAL, ChainBatch, ChainDocument, EvidenceRenewal
-from registry.db.traceability import record_citing_facts
 from registry.errors import ManifestInvalidError
-from registry.index.documents import insert_documents
+from registry.index.documents import MigratedDocument, insert_documents
 from registry.index.manifest import BatchManifest, ManifestMember
 from registry.index.renewal_manifest import RenewalManifest
 from registry.index.verdict_inputs import VerdictChanges
@@ -125,21 +124,17 @@ def _insert_migrated(session: Session, batch: ChainBatch, manifest: RenewalManif
                                        document=receipt.document_sha256)
         members.append(member)
     paths = manifest.paths()
-    leaves = {c.document_sha256[2:]: c.leaf for c in manifest.covers}
-    insert_documents(session, batch, members,
-                     {sha256: paths[leaf] for sha256, leaf in leaves.items()}, changes,
-                     anchored_hashes={sha256: leaf.hex() for sha256, leaf in leaves.items()})
+    migrated = {}
     for cover in manifest.covers:
         record = cover.record
-        covered = digest_of(manifest.algorithm,
-                            record.previous_evidence(len(record.renewals)))
-        session.execute(update(ChainDocument).where(
-            ChainDocument.batch_id == batch.batch_id,
-            ChainDocument.sha256 == cover.document_sha256[2:]).values(
-            original_anchored_at=dt.datetime.fromtimestamp(record.receipt.anchored_at,
-                                                           dt.UTC),
-            migration_binding=f"{manifest.algorithm}:{covered.hex()}"))
-    record_citing_facts(session, batch.batch_id)  # again: now with the first anchorings
+        covered = digest_of(manifest.algorithm, record.previous_evidence(len(record.renewals)))
+        migrated[cover.document_sha256[2:]] = MigratedDocument(
+            anchored_hash=cover.leaf.hex(),
+            original_anchored_at=dt.datetime.fromtimestamp(record.receipt.anchored_at, dt.UTC),
+            migration_binding=f"{manifest.algorithm}:{covered.hex()}")
+    insert_documents(session, batch, members,
+                     {c.document_sha256[2:]: paths[c.leaf] for c in manifest.covers}, changes,
+                     migrated=migrated)
 
 
 def _original_manifest(store: ContentStore, cid: str, root: str) -> BatchManifest:
