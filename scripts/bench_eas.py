@@ -140,6 +140,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from anchor.compile import load_artifact  # noqa: E402
+from scripts import bench_gas_floor  # noqa: E402
 from scripts.bench_eas_chain import Params, log, open_chain  # noqa: E402
 from scripts.bench_eas_contracts import (  # noqa: E402
     ATTESTED_TOPIC,
@@ -219,6 +220,16 @@ def run(quick: bool = False, runs: int = 5, sizes: Sequence[int] | None = None,
         with open_chain(name, rpc_url if name == "anvil" else None) as opened:
             result["versions"].update(opened.versions)
             measured[name] = measure_chain(opened, compiled, params, reuse)
+            if name == "anvil":
+                # What any contract keeping our revocation guarantees must spend, on the
+                # same chain as EAS revoke (anvil only: it signs for its own accounts).
+                log("anvil: the revocation gas floor")
+                floor_sizes = tuple(n for n in params.sizes if n >= 2 * params.revocations)
+                if floor_sizes:
+                    measured[name]["revocation_floor"] = bench_gas_floor.measure(
+                        opened.w3, opened.w3.eth.accounts[0], sizes=floor_sizes,
+                        revocations=params.revocations, revoke_many=params.revoke_many,
+                        seed=params.seed)
     result.update(measured[chains[0]])
     if len(chains) > 1:
         differences = gas_differences(measured["anvil"], measured["clique"])

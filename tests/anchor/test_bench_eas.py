@@ -101,6 +101,21 @@ def test_contract_eas_revocation_gas_per_n(result: dict) -> None:
     assert ours_many["gas_per_revocation"] < ten["ours"]["mean"]
 
 
+def test_contract_eas_revocation_floor_is_below_ours_on_the_same_chain(result: dict) -> None:
+    # A batch of one leaves no room for the floor's revocations: only N=10 is measured.
+    floor = result["revocation_floor"]["gas"]
+    assert set(floor) == {"10"}
+    ours = result["revocation_gas"]["10"]
+    # The floor keeps our guarantees and nothing else, so ours can only cost more; and
+    # nothing costs less than the transaction, its calldata and the new slot.
+    assert floor["10"]["unguarded"]["unavoidable"]["max"] < floor["10"]["floor"]["min"]
+    assert floor["10"]["floor"]["mean"] < ours["ours"]["mean"]
+    many = floor["10"]["floor_many"]
+    assert many["revocations"] == REVOKE_MANY
+    assert many["unavoidable_per_revocation"] < many["gas_per_revocation"] < \
+        ours["ours_revoke_many"]["gas_per_revocation"]
+
+
 def test_contract_eas_attestations_are_valid_and_revoked_on_chain(result: dict,
                                                                    anvil: AnvilNode) -> None:
     w3 = connect(anvil.rpc_url)
