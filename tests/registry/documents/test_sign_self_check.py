@@ -1,9 +1,11 @@
-"""The signer's own check (`check_own_signature`) against the full verifier.
+"""The re-parsing check of our own signatures (`check_own_signature`) against the full verifier.
 
-`sign_document` no longer runs `verify_signature` on what it just signed; it runs the
-cheaper `check_own_signature`. These tests prove the two reach the same verdict on our
-own output: on every corpus example (valid), on shapes a DCC may have (root Id, comments
-and processing instructions), and on damaged copies of a signed DCC (each refused by both).
+`sign_document` ran `check_own_signature` instead of `verify_signature` on what it had just
+signed, until the in-process `check_attached_signature` replaced both (test_xades_signer
+compares those two). These tests prove `check_own_signature` reaches the full verifier's
+verdict on our own output: on every corpus example (valid), on shapes a DCC may have (root
+Id, comments and processing instructions), and on damaged copies of a signed DCC (each
+refused by both).
 """
 
 from __future__ import annotations
