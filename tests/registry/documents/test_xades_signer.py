@@ -1,31 +1,26 @@
 """Our XAdES-BES signer (registry.documents.xades_signer) against the signxml path it replaced.
 
 `sign_document` signed with signxml's XAdES signer (`_FixedTimeXAdESSigner`) and then
-checked the result by parsing the bytes again (`check_own_signature`); `_signxml_signed`
-below is that path, kept as the reference. Given the same Ids (one deterministic sequence
-on both sides) the two give the same bytes: exactly with RSA PKCS#1 v1.5, which is
-deterministic, and with ECDSA, which is not, everything but the SignatureValue. Every
-output verifies under xmlsec1, verify_signature and check_own_signature. The in-process
-check that replaced the re-parse refuses what the re-parse refused.
+checked the result by parsing the bytes again (`check_own_signature`); `signxml_signed`
+(in _sign_fixtures) is that path, kept as the reference. Given the same Ids (one
+deterministic sequence on both sides) the two give the same bytes: exactly with RSA
+PKCS#1 v1.5, which is deterministic, and with ECDSA, which is not, everything but the
+SignatureValue. Every output verifies under xmlsec1, verify_signature and
+check_own_signature. The in-process check that replaced the re-parse refuses what the
+re-parse refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from signxml.algorithms import (
-    CanonicalizationMethod,
-    DigestAlgorithm,
-    SignatureConstructionMethod,
-)
 
 from registry.documents import xades_signer
 from registry.documents.keys import KeyType, SigningIdentity, create_test_signing_identity
@@ -37,9 +32,14 @@ from registry.documents.signing import (
     verify_signature,
 )
 from registry.documents.xades_signer import build_signature, check_attached_signature
-from registry.documents.xmldsig import DS_NS, _FixedTimeXAdESSigner
+from registry.documents.xmldsig import DS_NS
 from registry.errors import SigningError
-from tests.registry.documents._sign_fixtures import DCC_NS, xmlsec1_verify
+from tests.registry.documents._sign_fixtures import (
+    DCC_NS,
+    signxml_signed,
+    tokens,
+    xmlsec1_verify,
+)
 
 EXAMPLE = "examples/ptb_example_v3.0.0.xml"
 SHAPES = ("root-id", "comments", "processing-instruction", "trailing-whitespace",
@@ -54,28 +54,6 @@ def identity(request: pytest.FixtureRequest) -> SigningIdentity:
 @pytest.fixture(scope="module")
 def other_identity() -> SigningIdentity:
     return create_test_signing_identity("Other Lab", "Test NMI", "DE")
-
-
-def _tokens() -> Callable[..., str]:
-    counter: Iterator[int] = itertools.count(0x1A2B3C00)
-    return lambda *_args, **_kwargs: f"{next(counter):08X}"
-
-
-def _signxml_signed(document: bytes, identity: SigningIdentity, when: dt.datetime) -> bytes:
-    """The previous sign_document: signxml's signer on the parsed root, serialised, then
-    checked by parsing the bytes again."""
-    signer = _FixedTimeXAdESSigner(
-        when, method=SignatureConstructionMethod.enveloped,
-        signature_algorithm=default_signature_algorithm(identity).xmldsig_method,
-        digest_algorithm=DigestAlgorithm.SHA256,
-        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0)
-    signer._get_token = _tokens()  # type: ignore[method-assign]
-    signed_root = signer.sign(parse_xml(document).getroot(), key=identity.private_key,
-                              cert=[identity.certificate, *identity.chain],
-                              always_add_key_value=False)
-    data = etree.tostring(signed_root, xml_declaration=True, encoding="UTF-8")
-    check_own_signature(data, identity.certificate, when)
-    return data
 
 
 def _reshape(document: bytes, shape: str) -> bytes:
@@ -108,9 +86,9 @@ def _without_signature_value(data: bytes) -> bytes:
 def _signed_both_ways(document: bytes, identity: SigningIdentity,
                       monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes]:
     when = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    monkeypatch.setattr(xades_signer, "new_token", _tokens())
+    monkeypatch.setattr(xades_signer, "new_token", tokens())
     new = sign_document(document, identity, signing_time=when).data
-    return new, _signxml_signed(document, identity, when)
+    return new, signxml_signed(document, identity, when)
 
 
 def _assert_verifies_everywhere(data: bytes, identity: SigningIdentity, workdir: Path,
