@@ -224,3 +224,27 @@ def test_sorted_json_value_refuses_what_json_refuses() -> None:
 
     with pytest.raises(TypeError):
         to_sorted_json_value({"value": object()})
+
+
+def test_metadata_paths_find_what_elementpath_finds(dcc_example: dict[str, Any],
+                                                    read_corpus: ReadCorpus) -> None:
+    # The metadata is read with libxml2's tag filter (`_find`, `_findall`) instead of
+    # ElementPath's find/findall with a namespace map: the same elements, in the same order,
+    # for every path it reads, from every element of the document.
+    from registry.documents import metadata as module
+    from registry.documents.parse import parse_xml
+
+    tree = parse_xml(read_corpus(dcc_example["file"]))
+    module.extract_dcc_metadata(tree)  # registers every path it reads
+    paths = sorted(module._PATH_TAGS)
+    assert "dcc:manufacturer/dcc:name" in paths and "dcc:content" in paths
+    for element in tree.getroot().iter("{*}*"):
+        for path in paths:
+            assert module._find(element, path) is element.find(path, module._NS)
+            assert module._findall(element, path) == element.findall(path, module._NS)
+    # And the quantity's kind is its first si: child, as the list of them gave it.
+    for quantity in tree.getroot().iter(*module._QUANTITY_TAGS):
+        si_children = [child for child in quantity if isinstance(child.tag, str)
+                       and child.tag.startswith(f"{{{module.SI_NS}}}")]
+        assert next(quantity.iterchildren(f"{{{module.SI_NS}}}*"), None) is (
+            si_children[0] if si_children else None)
