@@ -39,6 +39,8 @@ from registry.documents.xmldsig import (
 )
 from registry.errors import SigningError
 
+# Exclusive C14N: the signature's digests do not depend on namespaces declared on the DCC
+# root, and xmlsec1 1.2 implements it.
 C14N_METHOD = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 DIGEST_METHOD = DigestAlgorithm.SHA256
 _NSMAP = {"ds": DS_NS, "xades": XADES_NS}
@@ -189,9 +191,8 @@ def check_attached_signature(root: etree._Element, signature: etree._Element,
     - the SignedProperties and KeyInfo digests equal the digests of those elements
       canonicalised where they now sit in the document;
     - the document reference names the whole document (URI="" or the root's Id) with the
-      enveloped transform, then our C14N: its
-      digest was taken of `root` itself just before the signature was appended, and the
-      enveloped transform removes exactly that last child again;
+      enveloped transform, then our C14N: its digest was taken of `root` itself just
+      before the signature was appended, and that transform removes exactly that child;
     - our fixed shape: three references, each read back by URI from the final tree.
     The serialised bytes are lxml's serialisation of this very tree (the parsed document,
     unchanged, plus a signature of fixed names and ASCII values); parsing them again gives

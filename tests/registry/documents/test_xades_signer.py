@@ -43,7 +43,7 @@ from tests.registry.documents._sign_fixtures import (
 
 EXAMPLE = "examples/ptb_example_v3.0.0.xml"
 SHAPES = ("root-id", "comments", "processing-instruction", "trailing-whitespace",
-          "ds-declared-on-root", "non-ascii-comment")
+          "ds-declared-on-root", "non-ascii-comment", "latin-1-standalone")
 
 
 @pytest.fixture(scope="module", params=[KeyType.RSA_3072, KeyType.EC_P256], ids=str)
@@ -76,6 +76,11 @@ def _reshape(document: bytes, shape: str) -> bytes:
                             1).encode()
     elif shape == "non-ascii-comment":
         root.insert(0, etree.Comment(" Prüfschein für Kalibrierung "))
+    elif shape == "latin-1-standalone":
+        # Signed documents are UTF-8 whatever the submitted encoding and declaration.
+        root.insert(0, etree.Comment(" Prüfschein für Kalibrierung "))
+        return etree.tostring(root.getroottree(), xml_declaration=True,
+                              encoding="ISO-8859-1", standalone=True)
     return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
 
 
