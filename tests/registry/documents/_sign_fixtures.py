@@ -90,3 +90,32 @@ def signxml_signed(document: bytes, identity: SigningIdentity, when: dt.datetime
     data = etree.tostring(signed_root, xml_declaration=True, encoding="UTF-8")
     check_own_signature(data, identity.certificate, when)
     return data
+
+
+def reshape(document: bytes, shape: str) -> bytes:
+    """A DCC in a shape signing must cope with (root Id, comments, PIs, encodings ...)."""
+    root = parse_xml(document).getroot()
+    if shape == "root-id":
+        root.set("Id", "dcc-root")
+    elif shape == "comments":
+        root.insert(0, etree.Comment(" a comment inside "))
+        root.addprevious(etree.Comment(" a comment before the root "))
+    elif shape == "processing-instruction":
+        root.addprevious(etree.ProcessingInstruction("xml-stylesheet",
+                                                     'type="text/xsl" href="dcc.xsl"'))
+    elif shape == "trailing-whitespace":
+        root[-1].tail = "\n\n   \n"
+    elif shape == "ds-declared-on-root":
+        # DCCs that allow a signature (3.2 on) may declare ds: on the root already.
+        text = etree.tostring(root, encoding="unicode")
+        return text.replace("<dcc:digitalCalibrationCertificate ",
+                            f'<dcc:digitalCalibrationCertificate xmlns:ds="{DS_NS}" ',
+                            1).encode()
+    elif shape == "non-ascii-comment":
+        root.insert(0, etree.Comment(" Prüfschein für Kalibrierung "))
+    elif shape == "latin-1-standalone":
+        # Signed documents are UTF-8 whatever the submitted encoding and declaration.
+        root.insert(0, etree.Comment(" Prüfschein für Kalibrierung "))
+        return etree.tostring(root.getroottree(), xml_declaration=True,
+                              encoding="ISO-8859-1", standalone=True)
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")

@@ -35,6 +35,7 @@ from registry.documents.signing import (
 )
 from registry.documents.xmldsig import _FixedTimeXAdESSigner
 from registry.errors import SigningError
+from tests.registry.documents._sign_fixtures import reshape
 
 EXAMPLE = "examples/ptb_example_v3.0.0.xml"
 
@@ -71,26 +72,11 @@ def test_every_corpus_example_passes_both(dcc_example: dict[str, Any],
     assert _self_check_passes(signed.data, signed, identity)
 
 
-def _reshape(document: bytes, shape: str) -> bytes:
-    root = parse_xml(document).getroot()
-    if shape == "root-id":
-        root.set("Id", "dcc-root")
-    elif shape == "comments":
-        root.insert(0, etree.Comment(" a comment inside "))
-        root.addprevious(etree.Comment(" a comment before the root "))
-    elif shape == "processing-instruction":
-        root.addprevious(etree.ProcessingInstruction("xml-stylesheet",
-                                                     'type="text/xsl" href="dcc.xsl"'))
-    elif shape == "trailing-whitespace":
-        root[-1].tail = "\n\n   \n"
-    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
-
-
 @pytest.mark.parametrize("shape", ["root-id", "comments", "processing-instruction",
                                    "trailing-whitespace"])
 def test_document_shapes_give_the_same_verdict(shape: str, identity: SigningIdentity,
                                                read_corpus: Callable[[str], bytes]) -> None:
-    signed = sign_document(_reshape(read_corpus(EXAMPLE), shape), identity)
+    signed = sign_document(reshape(read_corpus(EXAMPLE), shape), identity)
     assert _self_check_passes(signed.data, signed, identity) == _fully_valid(
         signed.data, identity) is True
 
@@ -183,7 +169,7 @@ def test_copying_the_root_signs_exactly_what_the_round_trip_signs(
     identity = _ec_identity()
     document = read_corpus(dcc_example["file"])
     if shape != "as-is":
-        document = _reshape(document, shape)
+        document = reshape(document, shape)
     when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     outcomes = []
     for signer_class in (_FixedTimeXAdESSigner, _RoundTripSigner):

@@ -36,6 +36,7 @@ from registry.documents.xmldsig import DS_NS
 from registry.errors import SigningError
 from tests.registry.documents._sign_fixtures import (
     DCC_NS,
+    reshape,
     signxml_signed,
     tokens,
     xmlsec1_verify,
@@ -54,34 +55,6 @@ def identity(request: pytest.FixtureRequest) -> SigningIdentity:
 @pytest.fixture(scope="module")
 def other_identity() -> SigningIdentity:
     return create_test_signing_identity("Other Lab", "Test NMI", "DE")
-
-
-def _reshape(document: bytes, shape: str) -> bytes:
-    root = parse_xml(document).getroot()
-    if shape == "root-id":
-        root.set("Id", "dcc-root")
-    elif shape == "comments":
-        root.insert(0, etree.Comment(" a comment inside "))
-        root.addprevious(etree.Comment(" a comment before the root "))
-    elif shape == "processing-instruction":
-        root.addprevious(etree.ProcessingInstruction("xml-stylesheet",
-                                                     'type="text/xsl" href="dcc.xsl"'))
-    elif shape == "trailing-whitespace":
-        root[-1].tail = "\n\n   \n"
-    elif shape == "ds-declared-on-root":
-        # DCCs that allow a signature (3.2 on) may declare ds: on the root already.
-        text = etree.tostring(root, encoding="unicode")
-        return text.replace("<dcc:digitalCalibrationCertificate ",
-                            f'<dcc:digitalCalibrationCertificate xmlns:ds="{DS_NS}" ',
-                            1).encode()
-    elif shape == "non-ascii-comment":
-        root.insert(0, etree.Comment(" Prüfschein für Kalibrierung "))
-    elif shape == "latin-1-standalone":
-        # Signed documents are UTF-8 whatever the submitted encoding and declaration.
-        root.insert(0, etree.Comment(" Prüfschein für Kalibrierung "))
-        return etree.tostring(root.getroottree(), xml_declaration=True,
-                              encoding="ISO-8859-1", standalone=True)
-    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
 
 
 def _without_signature_value(data: bytes) -> bytes:
@@ -129,7 +102,7 @@ def test_every_corpus_example_signs_to_the_bytes_signxml_gave(
 def test_document_shapes_sign_to_the_bytes_signxml_gave(
         shape: str, identity: SigningIdentity, read_corpus: Callable[[str], bytes],
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    document = _reshape(read_corpus(EXAMPLE), shape)
+    document = reshape(read_corpus(EXAMPLE), shape)
     new, old = _signed_both_ways(document, identity, monkeypatch)
     _assert_same_signature(new, old, identity)
     _assert_verifies_everywhere(new, identity, tmp_path, root_id=shape == "root-id")
