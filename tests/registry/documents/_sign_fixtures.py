@@ -100,6 +100,9 @@ def reshape(document: bytes, shape: str) -> bytes:
     elif shape == "comments":
         root.insert(0, etree.Comment(" a comment inside "))
         root.addprevious(etree.Comment(" a comment before the root "))
+    elif shape == "after-the-root":
+        root.addnext(etree.Comment(" a comment after the root "))
+        root.addnext(etree.ProcessingInstruction("certreg", "after"))
     elif shape == "processing-instruction":
         root.addprevious(etree.ProcessingInstruction("xml-stylesheet",
                                                      'type="text/xsl" href="dcc.xsl"'))

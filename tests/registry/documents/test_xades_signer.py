@@ -43,7 +43,7 @@ from tests.registry.documents._sign_fixtures import (
 )
 
 EXAMPLE = "examples/ptb_example_v3.0.0.xml"
-SHAPES = ("root-id", "comments", "processing-instruction", "trailing-whitespace",
+SHAPES = ("root-id", "comments", "after-the-root", "processing-instruction", "trailing-whitespace",
           "ds-declared-on-root", "non-ascii-comment", "latin-1-standalone")
 
 
