@@ -40,19 +40,18 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
     ids come back from the insert itself."""
     migrated = migrated or {}
     fields = [search_fields(member.metadata, member.encrypted) for member in members]
-    # A bulk insert, not ORM objects: a 10,000-document batch would otherwise keep
-    # 10,000 metadata trees in the session until the chunk commits.
-    inserted = session.execute(
-        insert(ChainDocument).returning(ChainDocument.id, sort_by_parameter_order=True), [
-            {"sha256": member.sha256, "batch_id": batch.batch_id,
-             "issuer_id": batch.issuer_id, "cid": member.cid,
-             "document_type": member.document_type,
+    rows = [{"sha256": member.sha256, "batch_id": batch.batch_id, "issuer_id": batch.issuer_id,
+             "cid": member.cid, "document_type": member.document_type,
              "unique_identifier": member.unique_identifier,
              "public_metadata": member.metadata, "encrypted": member.encrypted,
              "proof": ["0x" + p.hex() for p in proofs[member.sha256]],
              **_migration_columns(migrated.get(member.sha256)),
              "block_number": batch.block_number, **searchable.columns()}
-            for member, searchable in zip(members, fields, strict=True)])
+            for member, searchable in zip(members, fields, strict=True)]
+    # A bulk insert, not ORM objects: a 10,000-document batch would otherwise keep
+    # 10,000 metadata trees in the session until the chunk commits.
+    inserted = session.execute(
+        insert(ChainDocument).returning(ChainDocument.id, sort_by_parameter_order=True), rows)
     ids = list(inserted.scalars())
     record_identifiers(session, zip(ids, fields, strict=True))
     documents = list(zip(ids, members, strict=True))
@@ -62,6 +61,10 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
     batch.manifest_status = MANIFEST_OK
     changes.documents.update(ids)
     changes.touched.update(m.sha256 for m in members)
+    # The rows as inserted (transient, outside the session), so that the verdict inputs
+    # need not read them back and decode their JSON again.
+    changes.inserted.update((document_id, (ChainDocument(id=document_id, **row), batch))
+                            for document_id, row in zip(ids, rows, strict=True))
 
 
 def _migration_columns(migrated: MigratedDocument | None) -> dict[str, Any]:

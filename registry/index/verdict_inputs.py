@@ -48,6 +48,8 @@ class VerdictChanges:
     # issuer -> the earliest effective date of an accreditation version recorded (or
     # dropped, or whose document became readable) for it
     accreditations: dict[str, dt.date] = field(default_factory=dict)
+    # new rows (of `documents`) as their insert wrote them, with their batch: not read back
+    inserted: dict[int, tuple[ChainDocument, ChainBatch]] = field(default_factory=dict)
 
     def accreditation(self, issuer_id: str, effective_from: dt.datetime) -> None:
         day = effective_from.astimezone(dt.UTC).date()
@@ -75,7 +77,9 @@ def refresh_verdict_inputs(session: Session, store: ContentStore | None,
     sessions = joined_sessions(session)
     dependents = citing_closure(session, changes.touched) if changes.touched else set()
     trace_for = set(dependents)
-    full = {d.id: (d, b) for d, b in document_rows(session, ids=changes.documents)}
+    full = {i: changes.inserted[i] for i in changes.documents if i in changes.inserted}
+    full.update((d.id, (d, b)) for d, b in document_rows(
+        session, ids=changes.documents - full.keys()))
     trace_for.update(d.sha256 for d, _ in full.values())
     # Every anchoring of a traced document; the new ones (most of them) are loaded already.
     rows = {d.id: (d, b) for d, b in document_rows(

@@ -27,12 +27,15 @@ from registry.db import open_database
 from registry.db.models import (
     PROJECTION_TABLES,
     Base,
+    CertificateCitation,
     ChainDocument,
+    DocumentIdentifier,
     InstrumentMentionRow,
     IssuedDocument,
     OutboxBatch,
     VerdictInputs,
 )
+from registry.db.search import NUMBER, normalise
 from registry.settings import Settings
 from tests.anchor.registry_fixtures import LAB, PTB, RegistryWorld
 from tests.registry.conftest import MakeDccs
@@ -54,12 +57,17 @@ def _surrogate(column: Any) -> bool:
     return column.primary_key and column.autoincrement is True
 
 
+def _document_keys(sessions: sessionmaker[Session]) -> dict[int, tuple[str, int]]:
+    with sessions() as session:
+        return {row.id: (row.sha256, row.batch_id) for row in session.execute(
+            select(ChainDocument.id, ChainDocument.sha256, ChainDocument.batch_id))}
+
+
 def projection(sessions: sessionmaker[Session]) -> dict[str, Counter[tuple[Any, ...]]]:
     """Every projection row (and the outbox marks), without surrogate ids: a reference to
     a chain_documents row is that document's (sha256, batch_id); JSON as its text."""
+    document_keys = _document_keys(sessions)
     with sessions() as session:
-        document_keys = {row.id: (row.sha256, row.batch_id) for row in session.execute(
-            select(ChainDocument.id, ChainDocument.sha256, ChainDocument.batch_id))}
         tables: dict[str, Counter[tuple[Any, ...]]] = {}
         models: list[type[Base]] = [*PROJECTION_TABLES, InstrumentMentionRow, *_OUTBOX]
         for model in models:
@@ -127,6 +135,21 @@ def test_incremental_index_equals_reindex_and_a_killed_then_resumed_reindex(
     assert {(i.scope or {}).get("status") for i in inputs} == {
         "within-scope", "not-accredited", "unchecked"}
     assert any(i.traceability and i.traceability["status"] != "complete" for i in inputs)
+    # Rows keyed by the ids the bulk insert handed back belong to their own document.
+    with sessions() as session:
+        numbers = dict(session.execute(
+            select(ChainDocument.id, ChainDocument.unique_identifier)
+            .where(ChainDocument.encrypted.is_(False))).all())
+        assert dict(session.execute(select(DocumentIdentifier.document_id,
+                                           DocumentIdentifier.value)
+                                    .where(DocumentIdentifier.kind == NUMBER)).all()) == {
+            i: normalise(number) for i, number in numbers.items()}
+        citing = session.execute(select(CertificateCitation.document_id,
+                                        CertificateCitation.citing_sha256)).all()
+    keys = _document_keys(sessions)
+    assert citing and all(keys[document_id][0] == sha256 for document_id, sha256 in citing)
+    assert {(i.document_id, i.sha256) for i in inputs} == {
+        (document_id, sha256) for document_id, (sha256, _) in keys.items()}
 
     assert main(["reindex"]) == EXIT_OK
     rebuilt = projection(sessions)
