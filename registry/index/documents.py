@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from registry.db.instruments import record_instrument_mentions
@@ -36,8 +36,8 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
     the migration's facts of documents a migration batch brings (in the same insert, so
     the citing facts derived from the rows are computed once, with them).
 
-    One bulk insert per table: the documents' search fields are read once, and their row
-    ids come back from the insert itself."""
+    One bulk insert per table; the documents' search fields are read once, their row ids
+    once."""
     migrated = migrated or {}
     fields = [search_fields(member.metadata, member.encrypted) for member in members]
     rows = [{"sha256": member.sha256, "batch_id": batch.batch_id, "issuer_id": batch.issuer_id,
@@ -50,9 +50,12 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
             for member, searchable in zip(members, fields, strict=True)]
     # A bulk insert, not ORM objects: a 10,000-document batch would otherwise keep
     # 10,000 metadata trees in the session until the chunk commits.
-    inserted = session.execute(
-        insert(ChainDocument).returning(ChainDocument.id, sort_by_parameter_order=True), rows)
-    ids = list(inserted.scalars())
+    session.execute(insert(ChainDocument), rows)
+    # Their ids in one read (an INSERT .. RETURNING in parameter order would run row by
+    # row on SQLite).
+    id_of = dict(session.execute(select(ChainDocument.sha256, ChainDocument.id)
+                                 .where(ChainDocument.batch_id == batch.batch_id)).all())
+    ids = [id_of[member.sha256] for member in members]
     record_identifiers(session, zip(ids, fields, strict=True))
     documents = list(zip(ids, members, strict=True))
     record_citations(session, batch.batch_id,
