@@ -538,9 +538,9 @@ class Issuer:
         (another process, same bytes), one transaction each so that one is reported."""
         try:
             with self.timings.measure("record"), transaction(self.sessions) as session:
-                # One executemany of plain rows, not ORM objects through a flush.
-                session.execute(insert(IssuedDocument), [self._outbox_row(item)
-                                                         for item in stored])
+                # One executemany of plain rows (Core), not ORM objects through a flush.
+                session.execute(insert(IssuedDocument.__table__),
+                                [self._outbox_row(item) for item in stored])
         except IntegrityError:
             return [self.record(item) for item in stored]
         return [self._accepted(item) for item in stored]
@@ -549,7 +549,7 @@ class Issuer:
         """Insert the outbox row (one transaction): from now on the document is pending."""
         try:
             with self.timings.measure("record"), transaction(self.sessions) as session:
-                session.execute(insert(IssuedDocument), [self._outbox_row(stored)])
+                session.execute(insert(IssuedDocument.__table__), [self._outbox_row(stored)])
         except IntegrityError:
             # Recorded meanwhile (another process, same bytes): report that row instead.
             known = self._known(stored.signed.sha256)
@@ -559,14 +559,14 @@ class Issuer:
         return self._accepted(stored)
 
     def _outbox_row(self, stored: StoredCertificate) -> dict[str, Any]:
-        """The issued_documents row of a stored document (its id and created_at are the
-        table's defaults)."""
+        """The issued_documents row of a stored document, by column name (its id and
+        created_at are the table's defaults)."""
         signed = stored.signed
         return {"issuer_id": self.issuer_hex, "sha256": signed.sha256,
                 "source_sha256": signed.source_sha256, "cid": stored.cid,
                 "document_type": signed.document_type.value,
                 "unique_identifier": None if stored.encrypted else signed.unique_identifier,
-                "public_metadata": None if stored.encrypted else signed.public_metadata,
+                "metadata": None if stored.encrypted else signed.public_metadata,
                 "encrypted": stored.encrypted, "size": len(signed.data),
                 "source_name": signed.source_name[-1024:],
                 "state": DocumentState.STORED.value}

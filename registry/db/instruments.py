@@ -77,7 +77,7 @@ def record_instrument_mentions(session: Session,
     rows = [row for document_id, metadata, encrypted in documents
             for row in mention_rows(document_id, metadata, encrypted)]
     if rows:
-        session.execute(insert(InstrumentMentionRow), rows)
+        session.execute(insert(InstrumentMentionRow.__table__), rows)
 
 
 # --------------------------------------------------------------------- search

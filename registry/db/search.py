@@ -161,7 +161,7 @@ def record_identifiers(session: Session,
     rows = [{"document_id": document_id, "kind": kind, "value": value}
             for document_id, fields in documents for kind, value in fields.identifiers]
     if rows:
-        session.execute(insert(DocumentIdentifier), rows)
+        session.execute(insert(DocumentIdentifier.__table__), rows)
 
 
 # ------------------------------------------------------------------- queries

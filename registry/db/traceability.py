@@ -75,7 +75,7 @@ def record_citations(session: Session, batch_id: int,
     rows = [row for document_id, sha256, metadata, encrypted in documents
             for row in citation_rows(document_id, sha256, metadata, encrypted)]
     if rows:
-        session.execute(insert(CertificateCitation), rows)
+        session.execute(insert(CertificateCitation.__table__), rows)
         record_citing_facts(session, batch_id)
 
 

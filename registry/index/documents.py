@@ -43,14 +43,14 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
     rows = [{"sha256": member.sha256, "batch_id": batch.batch_id, "issuer_id": batch.issuer_id,
              "cid": member.cid, "document_type": member.document_type,
              "unique_identifier": member.unique_identifier,
-             "public_metadata": member.metadata, "encrypted": member.encrypted,
+             "metadata": member.metadata, "encrypted": member.encrypted,
              "proof": ["0x" + p.hex() for p in proofs[member.sha256]],
              **_migration_columns(migrated.get(member.sha256)),
              "block_number": batch.block_number, **searchable.columns()}
             for member, searchable in zip(members, fields, strict=True)]
-    # A bulk insert, not ORM objects: a 10,000-document batch would otherwise keep
-    # 10,000 metadata trees in the session until the chunk commits.
-    session.execute(insert(ChainDocument), rows)
+    # A bulk insert of rows by column name (Core), not ORM objects: a 10,000-document
+    # batch would otherwise keep 10,000 metadata trees in the session until it commits.
+    session.execute(insert(ChainDocument.__table__), rows)
     # Their ids in one read (an INSERT .. RETURNING in parameter order would run row by
     # row on SQLite).
     id_of = dict(session.execute(select(ChainDocument.sha256, ChainDocument.id)
@@ -66,8 +66,10 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
     changes.touched.update(m.sha256 for m in members)
     # The rows as inserted (transient, outside the session), so that the verdict inputs
     # need not read them back and decode their JSON again.
-    changes.inserted.update((document_id, (ChainDocument(id=document_id, **row), batch))
-                            for document_id, row in zip(ids, rows, strict=True))
+    changes.inserted.update(
+        (document_id, (ChainDocument(id=document_id, public_metadata=row.pop("metadata"),
+                                     **row), batch))
+        for document_id, row in zip(ids, rows, strict=True))
 
 
 def _migration_columns(migrated: MigratedDocument | None) -> dict[str, Any]:

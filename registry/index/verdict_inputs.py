@@ -158,8 +158,8 @@ def _write_inputs(session: Session, sessions: sessionmaker[Session],
             if document_id in scope_for:
                 row.scope = _scope(trust, document, batch)
             row.computed_block = as_of_block
-    if new:  # one bulk insert, not an ORM object per anchoring
-        session.execute(insert(VerdictInputs), new)
+    if new:  # one bulk insert (Core: not an ORM object per anchoring)
+        session.execute(insert(VerdictInputs.__table__), new)
     session.flush()
     return len(rows)
 
