@@ -419,17 +419,18 @@ class Issuer:
 
         def triage(group: list[tuple[int, DocumentSource]]
                    ) -> Iterator[tuple[int, DocumentSource]]:
-            known = self._known_many([source.sha256 for _, source in group])
-            for index, source in group:
-                results.append(known.get(source.sha256))
+            digests = [source.sha256 for _, source in group]  # each hashed once here
+            known = self._known_many(digests)
+            for (index, source), sha256 in zip(group, digests, strict=True):
+                results.append(known.get(sha256))
                 names.append(source.name)
                 if results[index] is not None:
                     self.progress.advance()
-                elif source.sha256 in first_seen:
-                    repeats.append((index, first_seen[source.sha256], source.sha256))
+                elif sha256 in first_seen:
+                    repeats.append((index, first_seen[sha256], sha256))
                     self.progress.advance()
                 else:
-                    first_seen[source.sha256] = index
+                    first_seen[sha256] = index
                     yield index, source
 
         def unknown_sources() -> Iterator[tuple[int, DocumentSource]]:
