@@ -295,6 +295,11 @@ def find_receipts(session: Session, client: RegistryClient, sha256s: Iterable[st
     return found
 
 
+def _awaits_receipt(result: SubmissionResult) -> bool:
+    return result.sha256 is not None and result.receipt is None and result.status in (
+        SubmissionStatus.ACCEPTED, SubmissionStatus.ALREADY_PENDING)
+
+
 # -------------------------------------------------------------------- issuer
 
 
@@ -514,12 +519,17 @@ class Issuer:
                         if row.state == DocumentState.ANCHORED.value}
             receipts = find_receipts(session, self.client, anchored,
                                      prefer_issuer=self.issuer_hex) if anchored else {}
-        return {digest: SubmissionResult(
-            row.source_name or "", SubmissionStatus.ALREADY_ANCHORED, row.sha256, row.cid,
-            row.encrypted, receipt=receipts.get(row.sha256))
-            if row.state == DocumentState.ANCHORED.value else SubmissionResult(
-            row.source_name or "", SubmissionStatus.ALREADY_PENDING, row.sha256, row.cid,
-            row.encrypted) for digest, row in rows.items()}
+        found = {}
+        for digest, row in rows.items():
+            if row.state == DocumentState.ANCHORED.value:
+                found[digest] = SubmissionResult(
+                    row.source_name or "", SubmissionStatus.ALREADY_ANCHORED, row.sha256,
+                    row.cid, row.encrypted, receipt=receipts.get(row.sha256))
+            else:
+                found[digest] = SubmissionResult(
+                    row.source_name or "", SubmissionStatus.ALREADY_PENDING, row.sha256,
+                    row.cid, row.encrypted)
+        return found
 
     def store_documents(self, documents: Sequence[SignedCertificate], *,
                         encrypt: bool) -> list[StoredCertificate]:
@@ -795,18 +805,14 @@ class Issuer:
             pending = len(session.scalars(select(IssuedDocument.id).where(
                 IssuedDocument.issuer_id == self.issuer_hex,
                 IssuedDocument.state != DocumentState.ANCHORED.value)).all())
-            waiting = [result.sha256 for result in submissions
-                       if result.sha256 is not None and result.receipt is None
-                       and result.status in (SubmissionStatus.ACCEPTED,
-                                             SubmissionStatus.ALREADY_PENDING)]
+            # The receipts of the documents accepted or pending, in one query.
+            waiting = [r.sha256 for r in submissions if _awaits_receipt(r) and r.sha256]
             receipts = find_receipts(session, self.client, waiting,
                                      issuer_hex=self.issuer_hex,
                                      prefer_issuer=self.issuer_hex) if waiting else {}
-            final = [dataclasses.replace(result, receipt=receipts[result.sha256])
-                     if result.sha256 in receipts and result.receipt is None
-                     and result.status in (SubmissionStatus.ACCEPTED,
-                                           SubmissionStatus.ALREADY_PENDING)
-                     else result for result in submissions]
+            final = [dataclasses.replace(r, receipt=receipts[r.sha256])
+                     if _awaits_receipt(r) and r.sha256 in receipts else r
+                     for r in submissions]
         self.progress.phase("done", None)
         return IssuanceReport(tuple(final), tuple(sealed), tuple(anchored), index_report,
                               written, pending)
