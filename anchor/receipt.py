@@ -14,6 +14,7 @@ the same receipt always serialises to the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -41,6 +42,15 @@ def _hex32(value: bytes | str) -> str:
     if not _HEX32.match(text):
         raise ReceiptError("expected 32 bytes as 0x-prefixed hex", value=text[:80])
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _checksummed(address: str) -> str:
+    # A registry writes thousands of receipts naming one contract: its checksum (a
+    # keccak) is computed once, not per receipt.
+    if not is_address(address):
+        raise ReceiptError("contract_address is not an Ethereum address")
+    return to_checksum_address(address)
 
 
 def load_json(text: str | bytes, error: type[AnchorError], what: str) -> Any:
@@ -78,9 +88,7 @@ class Receipt:
                      "issuer_id"):
             object.__setattr__(self, name, _hex32(getattr(self, name)))
         object.__setattr__(self, "proof", tuple(_hex32(p) for p in self.proof))
-        if not is_address(self.contract_address):
-            raise ReceiptError("contract_address is not an Ethereum address")
-        object.__setattr__(self, "contract_address", to_checksum_address(self.contract_address))
+        object.__setattr__(self, "contract_address", _checksummed(self.contract_address))
         if self.format != RECEIPT_FORMAT:
             raise ReceiptError(f"unsupported receipt format {self.format!r}",
                                supported=RECEIPT_FORMAT)

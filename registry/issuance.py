@@ -42,9 +42,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,6 +72,7 @@ from registry.db import (
     transaction,
 )
 from registry.db.directories import DirectoryLookup
+from registry.db.rows import chunked
 from registry.documents.directories import check_codes
 from registry.documents.keys import (
     SigningIdentity,
@@ -236,6 +237,10 @@ def load_signing_identity(settings: Settings, chain_id: int) -> SigningIdentity 
                                           password=password)
 
 
+# What `_known` reads of an outbox row.
+_KNOWN_COLUMNS = (IssuedDocument.sha256, IssuedDocument.source_sha256, IssuedDocument.cid,
+                  IssuedDocument.encrypted, IssuedDocument.state, IssuedDocument.source_name)
+
 # The projection columns a receipt is made of: never the (possibly large) metadata, so a
 # 10,000-document run does not hold 10,000 metadata trees in the session's identity map.
 _RECEIPT_DOCUMENT_COLUMNS = (ChainDocument.sha256, ChainDocument.cid, ChainDocument.encrypted,
@@ -266,15 +271,33 @@ def find_receipt(session: Session, client: RegistryClient, sha256: str, *,
                  ) -> Receipt | None:
     """The receipt of an anchored document from the projection: of `issuer_hex` only if
     given, else `prefer_issuer`'s anchoring first, then the earliest batch."""
-    query = (select(*_RECEIPT_DOCUMENT_COLUMNS, ChainBatch)
-             .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
-             .where(ChainDocument.sha256 == sha256))
-    if issuer_hex is not None:
-        query = query.where(ChainDocument.issuer_id == issuer_hex)
-    if prefer_issuer is not None:
-        query = query.order_by(ChainDocument.issuer_id != prefer_issuer)
-    row = session.execute(query.order_by(ChainDocument.batch_id).limit(1)).first()
-    return None if row is None else build_receipt(client, row, row.ChainBatch)
+    return find_receipts(session, client, [sha256], issuer_hex=issuer_hex,
+                         prefer_issuer=prefer_issuer).get(sha256)
+
+
+def find_receipts(session: Session, client: RegistryClient, sha256s: Iterable[str], *,
+                  issuer_hex: str | None = None, prefer_issuer: str | None = None
+                  ) -> dict[str, Receipt]:
+    """`find_receipt` for many documents, in one statement per 2,000 of them; documents
+    without a receipt are left out."""
+    found: dict[str, Receipt] = {}
+    for chunk in chunked(sorted(set(sha256s))):
+        query = (select(*_RECEIPT_DOCUMENT_COLUMNS, ChainBatch)
+                 .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
+                 .where(ChainDocument.sha256.in_(chunk)))
+        if issuer_hex is not None:
+            query = query.where(ChainDocument.issuer_id == issuer_hex)
+        if prefer_issuer is not None:
+            query = query.order_by(ChainDocument.issuer_id != prefer_issuer)
+        for row in session.execute(query.order_by(ChainDocument.batch_id)):
+            if row.sha256 not in found:  # the first in that order is the one
+                found[row.sha256] = build_receipt(client, row, row.ChainBatch)
+    return found
+
+
+def _awaits_receipt(result: SubmissionResult) -> bool:
+    return result.sha256 is not None and result.receipt is None and result.status in (
+        SubmissionStatus.ACCEPTED, SubmissionStatus.ALREADY_PENDING)
 
 
 # -------------------------------------------------------------------- issuer
@@ -399,19 +422,31 @@ class Issuer:
         first_seen: dict[str, int] = {}
         repeats: list[tuple[int, int, str]] = []  # (index, index first seen, source SHA-256)
 
-        def unknown_sources() -> Iterator[tuple[int, DocumentSource]]:
-            for index, item in enumerate(sources):
-                source = self._as_source(item, index)
-                results.append(self._known(source.sha256))
+        def triage(group: list[tuple[int, DocumentSource]]
+                   ) -> Iterator[tuple[int, DocumentSource]]:
+            digests = [source.sha256 for _, source in group]  # each hashed once here
+            known = self._known_many(digests)
+            for (index, source), sha256 in zip(group, digests, strict=True):
+                results.append(known.get(sha256))
                 names.append(source.name)
                 if results[index] is not None:
                     self.progress.advance()
-                elif source.sha256 in first_seen:
-                    repeats.append((index, first_seen[source.sha256], source.sha256))
+                elif sha256 in first_seen:
+                    repeats.append((index, first_seen[sha256], sha256))
                     self.progress.advance()
                 else:
-                    first_seen[source.sha256] = index
+                    first_seen[sha256] = index
                     yield index, source
+
+        def unknown_sources() -> Iterator[tuple[int, DocumentSource]]:
+            # Looked up STORE_BATCH_SIZE at a time: one query for them, not one each.
+            group: list[tuple[int, DocumentSource]] = []
+            for index, item in enumerate(sources):
+                group.append((index, self._as_source(item, index)))
+                if len(group) >= STORE_BATCH_SIZE:
+                    yield from triage(group)
+                    group = []
+            yield from triage(group)
 
         batch: list[tuple[int, SignedCertificate]] = []
         # While a store batch is written and recorded the workers prepare the next one.
@@ -461,19 +496,40 @@ class Issuer:
 
     def _known(self, sha256: str) -> SubmissionResult | None:
         """The outcome for bytes we issued before (as submitted, or as signed)."""
+        return self._known_many([sha256]).get(sha256)
+
+    def _known_many(self, sha256s: Sequence[str]) -> dict[str, SubmissionResult]:
+        """`_known` for many digests, in one query (per 2,000); unknown ones left out."""
+        wanted = set(sha256s)
+        if not wanted:
+            return {}
         with self.sessions() as session:
-            row = session.scalars(select(IssuedDocument).where(
-                IssuedDocument.issuer_id == self.issuer_hex,
-                or_(IssuedDocument.source_sha256 == sha256, IssuedDocument.sha256 == sha256))
-            ).first()
-            if row is None:
-                return None
+            rows: dict[str, Any] = {}
+            for chunk in chunked(sorted(wanted)):
+                for row in session.execute(
+                        select(*_KNOWN_COLUMNS).where(
+                            IssuedDocument.issuer_id == self.issuer_hex,
+                            or_(IssuedDocument.source_sha256.in_(chunk),
+                                IssuedDocument.sha256.in_(chunk)))
+                        .order_by(IssuedDocument.id)):
+                    for digest in (row.source_sha256, row.sha256):
+                        if digest in wanted:
+                            rows.setdefault(digest, row)  # the earliest row for it
+            anchored = {row.sha256 for row in rows.values()
+                        if row.state == DocumentState.ANCHORED.value}
+            receipts = find_receipts(session, self.client, anchored,
+                                     prefer_issuer=self.issuer_hex) if anchored else {}
+        found = {}
+        for digest, row in rows.items():
             if row.state == DocumentState.ANCHORED.value:
-                return SubmissionResult(row.source_name or "", SubmissionStatus.ALREADY_ANCHORED,
-                                        row.sha256, row.cid, row.encrypted,
-                                        receipt=self._receipt_or_none(session, row.sha256))
-            return SubmissionResult(row.source_name or "", SubmissionStatus.ALREADY_PENDING,
-                                    row.sha256, row.cid, row.encrypted)
+                found[digest] = SubmissionResult(
+                    row.source_name or "", SubmissionStatus.ALREADY_ANCHORED, row.sha256,
+                    row.cid, row.encrypted, receipt=receipts.get(row.sha256))
+            else:
+                found[digest] = SubmissionResult(
+                    row.source_name or "", SubmissionStatus.ALREADY_PENDING, row.sha256,
+                    row.cid, row.encrypted)
+        return found
 
     def store_documents(self, documents: Sequence[SignedCertificate], *,
                         encrypt: bool) -> list[StoredCertificate]:
@@ -493,7 +549,9 @@ class Issuer:
         (another process, same bytes), one transaction each so that one is reported."""
         try:
             with self.timings.measure("record"), transaction(self.sessions) as session:
-                session.add_all([self._outbox_row(item) for item in stored])
+                # One executemany of plain rows (Core), not ORM objects through a flush.
+                session.execute(insert(IssuedDocument.__table__),
+                                [self._outbox_row(item) for item in stored])
         except IntegrityError:
             return [self.record(item) for item in stored]
         return [self._accepted(item) for item in stored]
@@ -502,7 +560,7 @@ class Issuer:
         """Insert the outbox row (one transaction): from now on the document is pending."""
         try:
             with self.timings.measure("record"), transaction(self.sessions) as session:
-                session.add(self._outbox_row(stored))
+                session.execute(insert(IssuedDocument.__table__), [self._outbox_row(stored)])
         except IntegrityError:
             # Recorded meanwhile (another process, same bytes): report that row instead.
             known = self._known(stored.signed.sha256)
@@ -511,15 +569,18 @@ class Issuer:
             raise
         return self._accepted(stored)
 
-    def _outbox_row(self, stored: StoredCertificate) -> IssuedDocument:
+    def _outbox_row(self, stored: StoredCertificate) -> dict[str, Any]:
+        """The issued_documents row of a stored document, by column name (its id and
+        created_at are the table's defaults)."""
         signed = stored.signed
-        return IssuedDocument(
-            issuer_id=self.issuer_hex, sha256=signed.sha256, source_sha256=signed.source_sha256,
-            cid=stored.cid, document_type=signed.document_type.value,
-            unique_identifier=None if stored.encrypted else signed.unique_identifier,
-            public_metadata=None if stored.encrypted else signed.public_metadata,
-            encrypted=stored.encrypted, size=len(signed.data),
-            source_name=signed.source_name[-1024:], state=DocumentState.STORED.value)
+        return {"issuer_id": self.issuer_hex, "sha256": signed.sha256,
+                "source_sha256": signed.source_sha256, "cid": stored.cid,
+                "document_type": signed.document_type.value,
+                "unique_identifier": None if stored.encrypted else signed.unique_identifier,
+                "metadata": None if stored.encrypted else signed.public_metadata,
+                "encrypted": stored.encrypted, "size": len(signed.data),
+                "source_name": signed.source_name[-1024:],
+                "state": DocumentState.STORED.value}
 
     @staticmethod
     def _accepted(stored: StoredCertificate) -> SubmissionResult:
@@ -744,14 +805,14 @@ class Issuer:
             pending = len(session.scalars(select(IssuedDocument.id).where(
                 IssuedDocument.issuer_id == self.issuer_hex,
                 IssuedDocument.state != DocumentState.ANCHORED.value)).all())
-            final = []
-            for result in submissions:
-                if result.sha256 is not None and result.receipt is None and result.status in (
-                        SubmissionStatus.ACCEPTED, SubmissionStatus.ALREADY_PENDING):
-                    receipt = self._receipt_or_none(session, result.sha256, self.issuer_hex)
-                    if receipt is not None:
-                        result = dataclasses.replace(result, receipt=receipt)
-                final.append(result)
+            # The receipts of the documents accepted or pending, in one query.
+            waiting = [r.sha256 for r in submissions if _awaits_receipt(r) and r.sha256]
+            receipts = find_receipts(session, self.client, waiting,
+                                     issuer_hex=self.issuer_hex,
+                                     prefer_issuer=self.issuer_hex) if waiting else {}
+            final = [dataclasses.replace(r, receipt=receipts[r.sha256])
+                     if _awaits_receipt(r) and r.sha256 in receipts else r
+                     for r in submissions]
         self.progress.phase("done", None)
         return IssuanceReport(tuple(final), tuple(sealed), tuple(anchored), index_report,
                               written, pending)

@@ -117,7 +117,7 @@ class RegistryTrustChecks:
         if day is None:
             return ScopeEvidence(UNCHECKED, "the certificate states no calibration date",
                                  None, ())
-        row = accreditation_at(self.sessions, anchoring.issuer_id, day)
+        row = self._accreditation_at(anchoring.issuer_id, day)
         in_force = None if row is None else AccreditationInForce(
             summary=_accreditation_summary(row), effective_from=row.effective_from.date(),
             withdrawn=row.document_sha256 is None, document=row.document,
@@ -125,6 +125,9 @@ class RegistryTrustChecks:
             f"the accreditation document {row.document_cid} is {row.document_status} on IPFS")
         return assess_scope(issuer, day, in_force, lambda: (
             document if document is not None else self._document(anchoring.cid)))
+
+    def _accreditation_at(self, issuer_id: str, day: dt.date) -> ChainAccreditation | None:
+        return accreditation_at(self.sessions, issuer_id, day)
 
     def _document(self, cid: str) -> bytes:
         if self.store is None:

@@ -69,16 +69,15 @@ def mention_rows(document_id: int, metadata: Mapping[str, Any] | None,
             for position, m in enumerate(instrument_mentions(metadata, encrypted))]
 
 
-def record_instrument_mentions(session: Session, batch_id: int,
-                               members: Iterable[tuple[str, Mapping[str, Any] | None, bool]]
+def record_instrument_mentions(session: Session,
+                               documents: Iterable[tuple[int, Mapping[str, Any] | None, bool]]
                                ) -> None:
-    """Fill instrument_mentions for a batch's documents, inserted just before."""
-    ids = dict(session.execute(select(ChainDocument.sha256, ChainDocument.id)
-                               .where(ChainDocument.batch_id == batch_id)).all())
-    rows = [row for sha256, metadata, encrypted in members
-            for row in mention_rows(ids[sha256], metadata, encrypted)]
+    """Fill instrument_mentions for documents (chain_documents id, metadata, encrypted)
+    inserted just before: one bulk insert."""
+    rows = [row for document_id, metadata, encrypted in documents
+            for row in mention_rows(document_id, metadata, encrypted)]
     if rows:
-        session.execute(insert(InstrumentMentionRow), rows)
+        session.execute(insert(InstrumentMentionRow.__table__), rows)
 
 
 # --------------------------------------------------------------------- search

@@ -1,11 +1,12 @@
 """Model instances from Core SELECTs: the read paths the API serves per request select
 plain columns (no Session, identity map or unit of work, which cost a lookup more than
 its statements) and get back transient instances of the models, so callers keep
-reading `document.cid` and `batch.tx_hash`."""
+reading `document.cid` and `batch.tx_hash`. `chunked` splits the values of an IN (...)
+list into statements of a size every backend takes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Label
@@ -13,6 +14,13 @@ from sqlalchemy import Label
 from registry.db.models import Base
 
 M = TypeVar("M", bound=Base)
+T = TypeVar("T")
+IN_CHUNK = 2_000  # members of one SQL IN (...) list
+
+
+def chunked(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def labelled_columns(model: type[M], prefix: str) -> list[Label[Any]]:

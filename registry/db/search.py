@@ -15,6 +15,7 @@ manifest might carry, and `search` never returns them. They are found by hash or
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,13 @@ def _is_serial_label(identification: Mapping[str, Any]) -> bool:
                for text in _texts(identification.get("label")))
 
 
+@functools.lru_cache(maxsize=4096)
+def _unit_key(unit: str) -> str | None:
+    # Parsing a unit is most of search_fields' time, and a registry's DCCs use a few
+    # hundred distinct units: each is parsed once (unit_search_key is a pure function).
+    return unit_search_key(unit)
+
+
 def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> SearchFields:
     """The searchable fields of a document's public metadata (DCC or issuer-supplied).
 
@@ -141,22 +149,19 @@ def search_fields(metadata: Mapping[str, Any] | None, encrypted: bool) -> Search
     if metadata.get("format") == DCC_METADATA_FORMAT:
         identifiers.update(dict.fromkeys(
             (UNIT, key[:IDENTIFIER_MAX_LENGTH]) for unit in metadata_units(metadata)
-            if (key := unit_search_key(unit)) is not None))
+            if (key := _unit_key(unit)) is not None))
     # A period with one end given is that one day.
     return SearchFields(issued, begin or end, end or begin, tuple(identifiers))
 
 
-def record_identifiers(session: Session, batch_id: int,
-                       members: Iterable[tuple[str, Mapping[str, Any] | None, bool]]) -> None:
-    """Fill document_identifiers for the batch's documents (sha256, metadata, encrypted),
-    inserted into chain_documents just before, in the same transaction."""
-    ids = dict(session.execute(select(ChainDocument.sha256, ChainDocument.id)
-                               .where(ChainDocument.batch_id == batch_id)).all())
-    rows = [{"document_id": ids[sha256], "kind": kind, "value": value}
-            for sha256, metadata, encrypted in members
-            for kind, value in search_fields(metadata, encrypted).identifiers]
+def record_identifiers(session: Session,
+                       documents: Iterable[tuple[int, SearchFields]]) -> None:
+    """Fill document_identifiers for documents (chain_documents id, their search fields)
+    inserted into chain_documents just before, in the same transaction: one bulk insert."""
+    rows = [{"document_id": document_id, "kind": kind, "value": value}
+            for document_id, fields in documents for kind, value in fields.identifiers]
     if rows:
-        session.execute(insert(DocumentIdentifier), rows)
+        session.execute(insert(DocumentIdentifier.__table__), rows)
 
 
 # ------------------------------------------------------------------- queries

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +42,7 @@ from registry.db.models import (
     DocumentIdentifier,
     UtcDateTime,
 )
+from registry.db.rows import chunked
 from registry.db.search import NUMBER, normalise
 from registry.documents.citations import Citation, CitationRole, citations_of
 from registry.verify.traceability import (
@@ -67,14 +68,14 @@ def citation_rows(document_id: int, sha256: str, metadata: Mapping[str, Any] | N
 
 
 def record_citations(session: Session, batch_id: int,
-                     members: Iterable[tuple[str, Mapping[str, Any] | None, bool]]) -> None:
-    """Fill certificate_citations for a batch's documents, inserted just before."""
-    ids = dict(session.execute(select(ChainDocument.sha256, ChainDocument.id)
-                               .where(ChainDocument.batch_id == batch_id)).all())
-    rows = [row for sha256, metadata, encrypted in members
-            for row in citation_rows(ids[sha256], sha256, metadata, encrypted)]
+                     documents: Iterable[tuple[int, str, Mapping[str, Any] | None, bool]]
+                     ) -> None:
+    """Fill certificate_citations for a batch's documents (chain_documents id, sha256,
+    metadata, encrypted), inserted just before, with their citing facts."""
+    rows = [row for document_id, sha256, metadata, encrypted in documents
+            for row in citation_rows(document_id, sha256, metadata, encrypted)]
     if rows:
-        session.execute(insert(CertificateCitation), rows)
+        session.execute(insert(CertificateCitation.__table__), rows)
         record_citing_facts(session, batch_id)
 
 
@@ -121,8 +122,10 @@ def revocation_reason(value: str) -> str:
     return value.replace("_", "-")
 
 
-def _calibration_date(document: ChainDocument) -> dt.date | None:
-    return document.calibrated_to or document.calibrated_from or document.issued_on
+def _revocation_facts(row: ChainRevocation | None) -> RevocationFacts | None:
+    return None if row is None else RevocationFacts(
+        revocation_reason(row.reason), row.revoked_at,
+        dt.datetime.fromtimestamp(row.effective_from, dt.UTC))
 
 
 def _citation(row: CertificateCitation) -> Citation:
@@ -130,12 +133,24 @@ def _citation(row: CertificateCitation) -> Citation:
                     row.procedure, row.value, row.cited_sha256)
 
 
+# What a certificate's facts are made of: plain columns, never the metadata JSON.
+_FACT_COLUMNS = (ChainDocument.id, ChainDocument.sha256, ChainDocument.issuer_id,
+                 ChainDocument.unique_identifier, ChainDocument.block_number,
+                 ChainDocument.calibrated_to, ChainDocument.calibrated_from,
+                 ChainDocument.issued_on, _ANCHORED_AT)
+
+
 class ProjectionTraceabilityView:
-    """registry.verify.traceability.TraceabilityView over the projection."""
+    """registry.verify.traceability.TraceabilityView over the projection.
+
+    `prefetch` loads the facts of many certificates in a few statements (the indexer
+    traces a whole batch); `certificate` answers from them, and loads any other one
+    through the same code, so both give the same facts."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._kinds: dict[str, str] | None = None
+        self._prefetched: dict[str, CertificateFacts | None] = {}
 
     def _issuer_kind(self, session: Session, issuer_id: str) -> str | None:
         if self._kinds is None:
@@ -143,32 +158,56 @@ class ProjectionTraceabilityView:
                                                       ChainIssuer.kind)).all())
         return self._kinds.get(issuer_id)
 
+    def prefetch(self, sha256s: Iterable[str]) -> None:
+        wanted = set(sha256s) - self._prefetched.keys()
+        found = self._load(wanted)
+        self._prefetched.update({sha256: found.get(sha256) for sha256 in wanted})
+
     def certificate(self, sha256: str) -> CertificateFacts | None:
+        if sha256 in self._prefetched:
+            return self._prefetched[sha256]
+        return self._load({sha256}).get(sha256)
+
+    def _load(self, sha256s: Collection[str]) -> dict[str, CertificateFacts]:
+        """The facts of those of `sha256s` the projection knows: each from its first
+        anchoring (chain order), with its issuer's revocation and its citations."""
+        wanted = sorted(sha256s)
+        if not wanted:
+            return {}
+        first: dict[str, Any] = {}
+        revocations: dict[tuple[str, str], ChainRevocation] = {}
+        citations: dict[int, list[Citation]] = {}
         with self._sessions() as session:
-            row = session.execute(
-                select(ChainDocument, _ANCHORED_AT)
-                .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
-                .where(ChainDocument.sha256 == sha256)
-                .order_by(ChainBatch.block_number, ChainBatch.batch_id).limit(1)).first()
-            if row is None:
-                return None
-            document, anchored_at = row
-            revocation = session.scalar(select(ChainRevocation).where(
-                ChainRevocation.document_sha256 == sha256,
-                ChainRevocation.issuer_id == document.issuer_id).limit(1))
-            citations = session.scalars(select(CertificateCitation).where(
-                CertificateCitation.document_id == document.id)
-                .order_by(CertificateCitation.position)).all()
-            kind = self._issuer_kind(session, document.issuer_id)
-        return CertificateFacts(
-            sha256=sha256, issuer_id=document.issuer_id,
-            issuer_code=issuer_name(bytes.fromhex(document.issuer_id)), issuer_kind=kind,
-            unique_identifier=document.unique_identifier, anchored_at=anchored_at,
-            anchored_block=document.block_number, calibration_date=_calibration_date(document),
-            revocation=None if revocation is None else RevocationFacts(
-                revocation_reason(revocation.reason), revocation.revoked_at,
-                dt.datetime.fromtimestamp(revocation.effective_from, dt.UTC)),
-            citations=tuple(_citation(c) for c in citations))
+            for chunk in chunked(wanted):
+                for row in session.execute(
+                        select(*_FACT_COLUMNS)
+                        .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
+                        .where(ChainDocument.sha256.in_(chunk))
+                        .order_by(ChainBatch.block_number, ChainBatch.batch_id)):
+                    first.setdefault(row.sha256, row)
+                # (issuer, document) is unique: at most one revocation per certificate.
+                revocations.update(((r.issuer_id, r.document_sha256), r) for r in
+                                   session.scalars(select(ChainRevocation).where(
+                                       ChainRevocation.document_sha256.in_(chunk))))
+            for chunk in chunked(sorted(row.id for row in first.values())):
+                for citation in session.scalars(
+                        select(CertificateCitation)
+                        .where(CertificateCitation.document_id.in_(chunk))
+                        .order_by(CertificateCitation.document_id,
+                                  CertificateCitation.position)):
+                    citations.setdefault(citation.document_id, []).append(
+                        _citation(citation))
+            kinds = {row.issuer_id: self._issuer_kind(session, row.issuer_id)
+                     for row in first.values()}
+        return {sha256: CertificateFacts(
+            sha256=sha256, issuer_id=row.issuer_id,
+            issuer_code=issuer_name(bytes.fromhex(row.issuer_id)),
+            issuer_kind=kinds[row.issuer_id], unique_identifier=row.unique_identifier,
+            anchored_at=row.anchored_at, anchored_block=row.block_number,
+            calibration_date=row.calibrated_to or row.calibrated_from or row.issued_on,
+            revocation=_revocation_facts(revocations.get((row.issuer_id, sha256))),
+            citations=tuple(citations.get(row.id, ())))
+            for sha256, row in first.items()}
 
     def resolve(self, citation: Citation, citing: CertificateFacts) -> Resolution:
         if citation.cited_sha256 is not None:

@@ -28,11 +28,10 @@ from registry.db.models import (
     IndexerState,
     VerdictInputs,
 )
+from registry.db.rows import chunked
 from registry.db.search import NUMBER
 from registry.verify.steps import IndexedAnchoring
 from registry.verify.traceability import DEFAULT_MAX_DEPTH
-
-_IN_CHUNK = 2_000  # members of one SQL IN (...) list
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,7 @@ def citing_closure(session: Session, sha256s: Collection[str]) -> set[str]:
         if not frontier:
             break
         found: set[str] = set()
-        for start in range(0, len(frontier), _IN_CHUNK):
-            chunk = frontier[start:start + _IN_CHUNK]
+        for chunk in chunked(frontier):
             numbers = session.scalars(
                 select(DocumentIdentifier.value)
                 .join(ChainDocument, ChainDocument.id == DocumentIdentifier.document_id)
@@ -174,11 +172,17 @@ def document_rows(session: Session, *, sha256s: Collection[str] = (),
     for column, values in ((ChainDocument.sha256, sorted(sha256s)),
                            (ChainDocument.issuer_id, sorted(issuers)),
                            (ChainDocument.id, sorted(ids))):
-        for start in range(0, len(values), _IN_CHUNK):
-            for document, batch in session.execute(
-                    base.where(column.in_(values[start:start + _IN_CHUNK]))).all():
+        for chunk in chunked(values):
+            for document, batch in session.execute(base.where(column.in_(chunk))).all():
                 found[document.id] = (document, batch)
     return [found[i] for i in sorted(found)]
+
+
+def document_ids(session: Session, sha256s: Collection[str]) -> set[int]:
+    """Row ids of every indexed anchoring of the given documents."""
+    return {document_id for chunk in chunked(sorted(sha256s))
+            for document_id in session.scalars(select(ChainDocument.id).where(
+                ChainDocument.sha256.in_(chunk)))}
 
 
 def missing_inputs(session: Session, limit: int) -> list[int]:
