@@ -106,6 +106,9 @@ from registry.settings import Settings
 DEFAULT_BATCH_SIZE = 256
 # Documents per durable store write and per outbox transaction during submission.
 STORE_BATCH_SIZE = 64
+# Prepared documents the workers may hold while a full batch is sealed, anchored and
+# indexed during submission (about 50 KB each in memory).
+PIPELINE_AHEAD_MAX = 1_024
 RECEIPTS_DIR = "receipts"
 LOCK_FILE = "issuance.lock"
 
@@ -168,6 +171,30 @@ class IssuanceReport:
     index: IndexReport | None
     receipts_written: int
     pending_documents: int  # of this issuer, not anchored when the run ended
+
+
+@dataclass
+class _Pipeline:
+    """What `run` did while submitting: full batches sealed, anchored and indexed as soon
+    as they were stored, so that the workers prepare the next documents meanwhile."""
+
+    batch_size: int
+    unsealed: int = 0  # stored by this submission since the last seal
+    sealed: list[SealedBatch] = field(default_factory=list)
+    anchored: list[AnchoringOutcome] = field(default_factory=list)
+    index_reports: list[IndexReport] = field(default_factory=list)
+
+
+def _combined(reports: Sequence[IndexReport]) -> IndexReport | None:
+    """Several catch-ups of one run as one report (their blocks are consecutive)."""
+    if not reports:
+        return None
+    first, last = reports[0], reports[-1]
+    return IndexReport(first.from_block, last.to_block, sum(r.events for r in reports),
+                       sum(r.batches for r in reports), sum(r.revocations for r in reports),
+                       last.manifests_missing, next((r.reorg_rolled_back_to for r in reports
+                                                     if r.reorg_rolled_back_to is not None),
+                                                    None))
 
 
 @dataclass(frozen=True)
@@ -406,14 +433,17 @@ class Issuer:
     def submit(self, sources: Iterable[DocumentSource | Path | bytes],
                document_type: DocumentType | str = DocumentType.DCC, *,
                encrypt: bool = False, sign: bool = True,
-               issuer_metadata: Mapping[str, object] | None = None
-               ) -> list[SubmissionResult]:
+               issuer_metadata: Mapping[str, object] | None = None,
+               pipeline: _Pipeline | None = None) -> list[SubmissionResult]:
         """Validate, sign, store and record each document; report each one's outcome.
 
         Validation and signing run on `workers` processes; storing and recording stay
         here, in submission order, `STORE_BATCH_SIZE` documents per durable store write
         and per outbox transaction. A crash loses at most the batch being written, which
-        the next run prepares again (nothing of it was recorded)."""
+        the next run prepares again (nothing of it was recorded). With `pipeline` (from
+        `run`), every full batch is sealed, anchored and indexed as soon as it is stored,
+        while the workers go on preparing: the same outbox steps as after submission, in
+        the same order, so the batches are the same ones."""
         # Sources are read one at a time: a run over 10,000 files holds a few in memory.
         total = len(sources) if isinstance(sources, Sized) else None
         self.progress.phase("submit", total)
@@ -449,8 +479,11 @@ class Issuer:
             yield from triage(group)
 
         batch: list[tuple[int, SignedCertificate]] = []
-        # While a store batch is written and recorded the workers prepare the next one.
-        with PreparationPool(self.preparer, self.workers, ahead=STORE_BATCH_SIZE) as pool:
+        # While a store batch is written and recorded (and, pipelined, a full batch
+        # anchored and indexed) the workers prepare the next ones.
+        ahead = STORE_BATCH_SIZE if pipeline is None else STORE_BATCH_SIZE + min(
+            pipeline.batch_size, PIPELINE_AHEAD_MAX)
+        with PreparationPool(self.preparer, self.workers, ahead=ahead) as pool:
             for index, prepared in pool.prepare(unknown_sources(), document_type,
                                                 issuer_metadata, sign=sign):
                 if not isinstance(prepared, Rejection):
@@ -464,6 +497,8 @@ class Issuer:
                 batch.append((index, prepared))
                 if len(batch) >= STORE_BATCH_SIZE:
                     self._store_and_record(batch, encrypt, results)
+                    if pipeline is not None:
+                        self._anchor_full_batches(pipeline, len(batch))
                     batch = []
             self._store_and_record(batch, encrypt, results)
         for index, first, sha256 in repeats:
@@ -476,6 +511,24 @@ class Issuer:
                 earlier, source_name=names[index], key=None)
         assert all(result is not None for result in results)
         return [result for result in results if result is not None]
+
+    def _anchor_full_batches(self, pipeline: _Pipeline, stored: int) -> None:
+        """Seal, anchor and index every full batch of stored documents, quietly (the
+        progress shown is the submission's)."""
+        pipeline.unsealed += stored
+        if pipeline.unsealed < pipeline.batch_size:
+            return
+        shown, self.progress = self.progress, SilentProgress()
+        try:
+            sealed = self.seal_batches(pipeline.batch_size, full_only=True)
+            pipeline.unsealed = max(0, pipeline.unsealed - sum(
+                len(batch.document_sha256s) for batch in sealed))
+            if sealed:
+                pipeline.sealed.extend(sealed)
+                pipeline.anchored.extend(self.anchor_pending())
+                pipeline.index_reports.append(self.index())
+        finally:
+            self.progress = shown
 
     def _store_and_record(self, batch: Sequence[tuple[int, SignedCertificate]], encrypt: bool,
                           results: list[SubmissionResult | None]) -> None:
@@ -591,9 +644,11 @@ class Issuer:
 
     # --------------------------------------------------------------------- seal
 
-    def seal_batches(self, batch_size: int = DEFAULT_BATCH_SIZE) -> list[SealedBatch]:
+    def seal_batches(self, batch_size: int = DEFAULT_BATCH_SIZE, *,
+                     full_only: bool = False) -> list[SealedBatch]:
         """Group stored documents, in submission order, into batches of `batch_size` (the
-        last may be smaller): manifest to the content store, then one transaction."""
+        last may be smaller, unless `full_only`): manifest to the content store, then one
+        transaction."""
         if batch_size < 1:
             raise ConfigurationError("the batch size is at least 1")
         with self.sessions() as session:
@@ -610,7 +665,7 @@ class Issuer:
                         IssuedDocument.issuer_id == self.issuer_hex,
                         IssuedDocument.state == DocumentState.STORED.value)
                     .order_by(IssuedDocument.id).limit(batch_size)).all()
-            if not members:
+            if not members or (full_only and len(members) < batch_size):
                 return sealed
             batch = self._seal(members)
             if batch is None:
@@ -786,20 +841,25 @@ class Issuer:
             batch_size: int = DEFAULT_BATCH_SIZE, encrypt: bool = False, sign: bool = True,
             issuer_metadata: Mapping[str, object] | None = None) -> IssuanceReport:
         """submit + seal + anchor + index + receipts; re-running after a crash finishes."""
+        if batch_size < 1:
+            raise ConfigurationError("the batch size is at least 1")
         with self.exclusive():
+            pipeline = _Pipeline(batch_size)
             submissions = self.submit(sources, document_type, encrypt=encrypt, sign=sign,
-                                      issuer_metadata=issuer_metadata)
-            return self._finish(submissions, batch_size)
+                                      issuer_metadata=issuer_metadata, pipeline=pipeline)
+            return self._finish(submissions, batch_size, pipeline)
 
     def resume(self, batch_size: int = DEFAULT_BATCH_SIZE) -> IssuanceReport:
         """Finish whatever earlier runs left pending, without submitting anything new."""
         with self.exclusive():
             return self._finish([], batch_size)
 
-    def _finish(self, submissions: list[SubmissionResult], batch_size: int) -> IssuanceReport:
-        sealed = self.seal_batches(batch_size)
-        anchored = self.anchor_pending()
-        index_report = self.index()
+    def _finish(self, submissions: list[SubmissionResult], batch_size: int,
+                pipeline: _Pipeline | None = None) -> IssuanceReport:
+        pipeline = pipeline or _Pipeline(batch_size)
+        sealed = [*pipeline.sealed, *self.seal_batches(batch_size)]
+        anchored = [*pipeline.anchored, *self.anchor_pending()]
+        index_report = _combined([*pipeline.index_reports, self.index()])
         written = self.write_receipts()
         with self.sessions() as session:
             pending = len(session.scalars(select(IssuedDocument.id).where(

@@ -227,3 +227,79 @@ def test_issuance_receipt_proof_recomputes_from_the_manifest(
         assert verify_proof(receipt.root_bytes(), receipt.document_digest(),
                             receipt.proof_bytes())
 
+
+
+def _reference_issuer(anvil, issuer_env: dict[str, str], tmp_path: Path,
+                      monkeypatch: pytest.MonkeyPatch) -> Issuer:
+    """A second registry (own contract, SQLite, own data directory) for the same sources."""
+    from registry.settings import load_settings
+    from tests.anchor.registry_fixtures import deploy_world
+
+    other = deploy_world(anvil)
+    monkeypatch.delenv("CERTREG_DATABASE_URL", raising=False)
+    for name, value in (issuer_env | {
+            "CERTREG_DATA_DIR": str(tmp_path / "reference"),
+            "CERTREG_CONTRACT_ADDRESS": other.deployer.address,
+            "CERTREG_DEPLOYMENT_BLOCK": str(other.deployer.deployment_block)}).items():
+        if name != "CERTREG_DATABASE_URL":
+            monkeypatch.setenv(name, value)
+    return Issuer.from_settings(load_settings(), workers=2)
+
+
+def test_issuance_run_anchors_full_batches_while_it_still_reads_the_sources(
+        settings, make_dccs: MakeDccs, tmp_path: Path) -> None:
+    # A long run's first batches are on chain, with receipts to come, before the last
+    # document is even read: the workers prepare the rest meanwhile.
+    issuer = Issuer.from_settings(settings, workers=2)
+    paths = make_dccs(tmp_path / "in", 200, "PIPE")
+    anchored_when_read: list[int] = []
+
+    def sources():
+        yield from paths[:-1]
+        anchored_when_read.append(issuer.client.batch_count())
+        yield paths[-1]
+
+    report = issuer.run(sources(), batch_size=10)
+    assert anchored_when_read[0] >= 1
+    assert [r.status for r in report.submissions] == [SubmissionStatus.ACCEPTED] * 200
+    assert [len(b.document_sha256s) for b in report.sealed] == [10] * 20
+    assert len(report.anchored) == 20 == issuer.client.batch_count()
+    assert report.index is not None and report.index.batches == 20
+    assert report.pending_documents == 0 and report.receipts_written == 200
+    assert all(r.receipt is not None for r in report.submissions)
+
+
+def test_issuance_run_pipelined_seals_what_the_steps_one_after_another_seal(
+        settings, issuer_env: dict[str, str], world: RegistryWorld, make_dccs: MakeDccs,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Differential: `run` (full batches anchored during submission) against submitting
+    # everything first and then sealing, anchoring and indexing (what `run` did before),
+    # on two registries; unsigned, so both see the same bytes. Same batches, same order,
+    # same receipts, invalid documents rejected alike.
+    paths = make_dccs(tmp_path / "in", 75, "DIFF")
+    bad = tmp_path / "in" / "broken.xml"
+    bad.write_bytes(b"<dcc:digitalCalibrationCertificate")
+    sources = [*paths[:33], bad, *paths[33:]]
+    pipelined = Issuer.from_settings(settings, workers=2).run(sources, batch_size=16,
+                                                             sign=False)
+    reference_issuer = _reference_issuer(world.anvil, issuer_env, tmp_path, monkeypatch)
+    with reference_issuer.exclusive():
+        submitted = reference_issuer.submit(sources, sign=False)
+    reference = reference_issuer.resume(batch_size=16)
+
+    assert [b.root for b in pipelined.sealed] == [b.root for b in reference.sealed]
+    assert [b.document_sha256s for b in pipelined.sealed] == [
+        b.document_sha256s for b in reference.sealed]
+    assert [len(b.document_sha256s) for b in pipelined.sealed] == [16, 16, 16, 16, 11]
+    assert [a.batch_id for a in pipelined.anchored] == [a.batch_id for a in reference.anchored]
+    assert [(r.status, r.error_code, r.sha256) for r in pipelined.submissions] == [
+        (r.status, r.error_code, r.sha256) for r in submitted]
+    for ours, theirs in zip(pipelined.submissions, submitted, strict=True):
+        if ours.status is SubmissionStatus.ACCEPTED:
+            expected = reference_issuer.receipt_for(theirs.sha256)
+            assert ours.receipt is not None
+            assert (ours.receipt.merkle_root, ours.receipt.proof, ours.receipt.batch_id,
+                    ours.receipt.cid, ours.receipt.manifest_cid) == (
+                expected.merkle_root, expected.proof, expected.batch_id, expected.cid,
+                expected.manifest_cid)
+    assert pipelined.index is not None and pipelined.index.batches == 5
