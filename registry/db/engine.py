@@ -38,7 +38,12 @@ def create_database_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    # Bulk inserts (the indexer's, the outbox's) as INSERTs of up to 1,000 rows each, not
+    # one statement per row: each statement also fires the projection-generation
+    # triggers, which are per statement on PostgreSQL (migration 0011).
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
