@@ -37,7 +37,7 @@ from registry.documents.model import DocumentType
 from registry.documents.validate import load_document
 from registry.errors import ReceiptBundleError, RegistryError
 from registry.evidence_records import indexed_contract, projected_record
-from registry.issuance import find_receipt
+from registry.receipts import find_receipt
 from registry.trust import AccreditationInForce, assess_scope, calibration_date_of
 from registry.verify.model import ScopeEvidence
 from registry.verify.traceability import (

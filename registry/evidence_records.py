@@ -27,7 +27,7 @@ from registry.db.models import (
     EvidenceRenewal,
     IndexerState,
 )
-from registry.issuance import build_receipt
+from registry.receipts import build_receipt
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,8 @@ import fcntl
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -54,7 +53,7 @@ from anchor.chain import (
     RevocationReason,
     SignedTransaction,
 )
-from anchor.encryption import DocumentKey, encrypt_document
+from anchor.encryption import encrypt_document
 from anchor.errors import ChainError, ContractRevertError
 from anchor.files import write_many_atomically
 from anchor.merkle import MerkleBatch
@@ -92,6 +91,18 @@ from registry.errors import (
     RegistryError,
 )
 from registry.index import BatchManifest, Indexer, IndexReport, ManifestMember
+from registry.issuance_outcomes import (
+    AnchoringOutcome,
+    IssuanceReport,
+    ProgressListener,
+    RevocationOutcome,
+    SealedBatch,
+    SilentProgress,
+    StoredCertificate,
+    SubmissionResult,
+    SubmissionStatus,
+    SupersessionOutcome,
+)
 from registry.preparation import (
     CertificatePreparer,
     DocumentSource,
@@ -101,6 +112,7 @@ from registry.preparation import (
     StageTimings,
     default_workers,
 )
+from registry.receipts import _RECEIPT_DOCUMENT_COLUMNS, build_receipt, find_receipt, find_receipts
 from registry.settings import Settings
 
 DEFAULT_BATCH_SIZE = 256
@@ -113,65 +125,7 @@ RECEIPTS_DIR = "receipts"
 LOCK_FILE = "issuance.lock"
 
 
-# ------------------------------------------------------------------ stage values
-
-
-@dataclass(frozen=True)
-class StoredCertificate:
-    signed: SignedCertificate
-    cid: str
-    encrypted: bool
-    key: DocumentKey | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class SealedBatch:
-    root: str
-    manifest_cid: str
-    document_sha256s: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AnchoringOutcome:
-    root: str
-    batch_id: int
-    transaction_hash: str
-    already_anchored: bool  # found on chain (e.g. sent before a crash), nothing new sent
-    re_signed: bool = False  # the persisted transaction's nonce went elsewhere
-
-
-class SubmissionStatus(StrEnum):
-    ACCEPTED = "accepted"
-    ALREADY_PENDING = "already-pending"
-    ALREADY_ANCHORED = "already-anchored"
-    REJECTED = "rejected"
-    DRY_RUN = "dry-run"
-
-
-@dataclass(frozen=True)
-class SubmissionResult:
-    source_name: str
-    status: SubmissionStatus
-    sha256: str | None = None
-    cid: str | None = None
-    encrypted: bool = False
-    # Shown to the caller once; never persisted. repr hides it (results end up in logs).
-    key: DocumentKey | None = field(default=None, repr=False)
-    receipt: Receipt | None = None
-    error_code: str | None = None
-    error: str | None = None
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class IssuanceReport:
-    submissions: tuple[SubmissionResult, ...]
-    sealed: tuple[SealedBatch, ...]
-    anchored: tuple[AnchoringOutcome, ...]
-    index: IndexReport | None
-    receipts_written: int
-    pending_documents: int  # of this issuer, not anchored when the run ended
-
+# ------------------------------------------------------------------ pipeline
 
 @dataclass
 class _Pipeline:
@@ -195,37 +149,6 @@ def _combined(reports: Sequence[IndexReport]) -> IndexReport | None:
                        last.manifests_missing, next((r.reorg_rolled_back_to for r in reports
                                                      if r.reorg_rolled_back_to is not None),
                                                     None))
-
-
-@dataclass(frozen=True)
-class RevocationOutcome:
-    document_sha256: str
-    batch_id: int
-    reason: RevocationReason
-    replacement: str | None
-    transaction_hash: str | None  # None when it was revoked like this already
-    block_number: int | None
-
-
-@dataclass(frozen=True)
-class SupersessionOutcome:
-    old_sha256: str
-    new: SubmissionResult
-    revocation: RevocationOutcome
-
-
-class ProgressListener(Protocol):
-    def phase(self, name: str, total: int | None = None) -> None: ...
-
-    def advance(self, count: int = 1) -> None: ...
-
-
-class SilentProgress:
-    def phase(self, name: str, total: int | None = None) -> None:
-        return None
-
-    def advance(self, count: int = 1) -> None:
-        return None
 
 
 # ------------------------------------------------------------------- helpers
@@ -267,60 +190,6 @@ def load_signing_identity(settings: Settings, chain_id: int) -> SigningIdentity 
 # What `_known` reads of an outbox row.
 _KNOWN_COLUMNS = (IssuedDocument.sha256, IssuedDocument.source_sha256, IssuedDocument.cid,
                   IssuedDocument.encrypted, IssuedDocument.state, IssuedDocument.source_name)
-
-# The projection columns a receipt is made of: never the (possibly large) metadata, so a
-# 10,000-document run does not hold 10,000 metadata trees in the session's identity map.
-_RECEIPT_DOCUMENT_COLUMNS = (ChainDocument.sha256, ChainDocument.cid, ChainDocument.encrypted,
-                             ChainDocument.proof)
-
-
-class ReceiptDocument(Protocol):
-    sha256: str
-    cid: str
-    encrypted: bool
-    proof: list[str]
-
-
-def build_receipt(client: RegistryClient, document: ReceiptDocument,
-                  batch: ChainBatch) -> Receipt:
-    """A receipt from projection rows (the proof was computed from the batch manifest)."""
-    return Receipt(
-        document_sha256=document.sha256, cid=document.cid, batch_id=batch.batch_id,
-        merkle_root=batch.root, proof=tuple(document.proof), chain_id=client.chain_id,
-        contract_address=client.address, transaction_hash=batch.tx_hash,
-        block_number=batch.block_number, block_hash=batch.block_hash,
-        issuer_id=batch.issuer_id, anchored_at=int(batch.anchored_at.timestamp()),
-        manifest_cid=batch.manifest_cid, encrypted=document.encrypted)
-
-
-def find_receipt(session: Session, client: RegistryClient, sha256: str, *,
-                 issuer_hex: str | None = None, prefer_issuer: str | None = None
-                 ) -> Receipt | None:
-    """The receipt of an anchored document from the projection: of `issuer_hex` only if
-    given, else `prefer_issuer`'s anchoring first, then the earliest batch."""
-    return find_receipts(session, client, [sha256], issuer_hex=issuer_hex,
-                         prefer_issuer=prefer_issuer).get(sha256)
-
-
-def find_receipts(session: Session, client: RegistryClient, sha256s: Iterable[str], *,
-                  issuer_hex: str | None = None, prefer_issuer: str | None = None
-                  ) -> dict[str, Receipt]:
-    """`find_receipt` for many documents, in one statement per 2,000 of them; documents
-    without a receipt are left out."""
-    found: dict[str, Receipt] = {}
-    for chunk in chunked(sorted(set(sha256s))):
-        query = (select(*_RECEIPT_DOCUMENT_COLUMNS, ChainBatch)
-                 .join(ChainBatch, ChainBatch.batch_id == ChainDocument.batch_id)
-                 .where(ChainDocument.sha256.in_(chunk)))
-        if issuer_hex is not None:
-            query = query.where(ChainDocument.issuer_id == issuer_hex)
-        if prefer_issuer is not None:
-            query = query.order_by(ChainDocument.issuer_id != prefer_issuer)
-        for row in session.execute(query.order_by(ChainDocument.batch_id)):
-            if row.sha256 not in found:  # the first in that order is the one
-                found[row.sha256] = build_receipt(client, row, row.ChainBatch)
-    return found
-
 
 def _awaits_receipt(result: SubmissionResult) -> bool:
     return result.sha256 is not None and result.receipt is None and result.status in (

@@ -42,7 +42,7 @@ from registry.db.models import ChainRevocation
 from registry.documents.ucum import dsi_to_ucum, metadata_units
 from registry.errors import DocumentKeyRequiredError, NotFoundError
 from registry.evidence_records import indexed_record
-from registry.issuance import build_receipt
+from registry.receipts import build_receipt
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
 DOCUMENT_MEDIA_TYPES = ("application/xml", "application/pdf", "application/octet-stream")
