@@ -235,7 +235,7 @@ def _document_metadata(document: bytes | None) -> dict[str, Any] | None:
         validated = load_document(document, DocumentType.DCC)
     except RegistryError:
         return None
-    return json.loads(validated.metadata.to_json())
+    return validated.metadata.to_json_dict()
 
 
 def verify_trace_bundle(bundle: TraceBundle, rpc_url: str) -> BundleVerification:

@@ -17,7 +17,6 @@ import ctypes
 import ctypes.util
 import hashlib
 import itertools
-import json
 import multiprocessing
 import os
 import signal
@@ -93,7 +92,7 @@ class SignedCertificate:
 def _public_metadata(document: ValidatedDocument) -> tuple[str | None, dict[str, Any]]:
     metadata = document.metadata
     if isinstance(metadata, DccMetadata):
-        return metadata.unique_identifier, json.loads(metadata.to_json())
+        return metadata.unique_identifier, metadata.to_json_dict()
     return metadata.identifier, metadata.to_json()
 
 
@@ -135,15 +134,15 @@ class CertificatePreparer:
     def sign(self, validated: ValidatedCertificate, *, sign: bool = True) -> SignedCertificate:
         """Sign with the institute's identity unless already signed (then it must verify)."""
         document = validated.document
-        data, signed_here = document.raw, False
+        # Both hashes were taken already: of the submitted bytes by validation, of the
+        # signed bytes by signing; the document keeps the submitted bytes unless signed here.
+        data, sha256, signed_here = document.raw, document.sha256, False
         if document.media_type == "application/xml":
             with self.timings.measure("sign"):
-                data, signed_here = self._sign_xml(document, sign)
-        with self.timings.measure("hash"):
-            sha256 = hashlib.sha256(data).hexdigest()
+                data, sha256, signed_here = self._sign_xml(document, sign)
         unique_identifier, metadata = _public_metadata(document)
         return SignedCertificate(
-            source_name=validated.source.name, source_sha256=validated.source.sha256,
+            source_name=validated.source.name, source_sha256=document.sha256,
             data=data, sha256=sha256, document_type=document.document_type,
             unique_identifier=unique_identifier, public_metadata=metadata,
             signed_here=signed_here, warnings=tuple(w.code for w in document.warnings) + (
@@ -156,7 +155,8 @@ class CertificatePreparer:
         return (self.signing_identity is not None
                 and self.signing_identity.certificate_info.test_only)
 
-    def _sign_xml(self, document: ValidatedDocument, sign: bool) -> tuple[bytes, bool]:
+    def _sign_xml(self, document: ValidatedDocument, sign: bool) -> tuple[bytes, str, bool]:
+        """(bytes to store, their SHA-256, whether signed here)."""
         data = document.raw
         if sign:
             if self.signing_identity is None:
@@ -165,14 +165,15 @@ class CertificatePreparer:
                     "and CERTREG_SIGNING_PASSWORD, or run `certreg up` on this data directory "
                     "for a TEST one on the development chain")
             try:
-                return sign_document(data, self.signing_identity, parsed=document.tree).data, True
+                signed = sign_document(data, self.signing_identity, parsed=document.tree)
+                return signed.data, signed.sha256, True
             except DocumentAlreadySignedError:
                 pass  # verified below and kept byte for byte
         verification = verify_signature(data)
         if verification.status is SignatureStatus.INVALID:
             raise SignatureInvalidError(
                 f"the document's own signature does not verify: {verification.reason}")
-        return data, False
+        return data, document.sha256, False
 
     def prepare(self, source: DocumentSource, document_type: DocumentType | str,
                 issuer_metadata: Mapping[str, object] | None = None, *,

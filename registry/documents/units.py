@@ -25,6 +25,7 @@ to UCUM and back, and validates UCUM where other document kinds use it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -167,8 +168,23 @@ def parse_dsi_unit(text: str) -> DsiUnit:
 
 def dsi_unit_problem(text: str) -> str | None:
     """Why `text` is not a valid D-SI unit, or None if it is."""
+    if len(text) > _LONGEST_CACHED_UNIT:
+        return _unit_problem(text)
+    return _cached_unit_problem(text)
+
+
+# A pure function of the string, and DCCs repeat a few dozen unit strings between them:
+# parsing each afresh was a sixth of validating a DCC. Real units are short; a longer
+# string (hostile, or not a unit) is judged without being kept.
+_LONGEST_CACHED_UNIT = 200
+
+
+def _unit_problem(text: str) -> str | None:
     try:
         parse_dsi_unit(text)
     except DsiUnitError as exc:
         return exc.message
     return None
+
+
+_cached_unit_problem = functools.lru_cache(maxsize=4096)(_unit_problem)

@@ -3,19 +3,40 @@ in submission order; the outbox sees every document once."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from registry.db import IssuedDocument
-from registry.documents.keys import SigningIdentity, create_test_signing_identity
-from registry.documents.signing import verify_signature
-from registry.errors import ConfigurationError
+from registry.documents.keys import KeyType, SigningIdentity, create_test_signing_identity
+from registry.documents.metadata import DccMetadata
+from registry.documents.parse import parse_xml
+from registry.documents.signing import (
+    DS_NS,
+    XADES_NS,
+    SignatureStatus,
+    default_signature_algorithm,
+    verify_signature,
+)
+from registry.documents.validate import load_document
+from registry.errors import ConfigurationError, DocumentError, SignatureInvalidError
 from registry.issuance import STORE_BATCH_SIZE, CertificatePreparer, DocumentSource, Issuer
 from registry.issuance import SubmissionStatus as Status
-from registry.preparation import PreparationPool, Rejection
+from registry.preparation import (
+    TEST_SIGNER_WARNING,
+    PreparationPool,
+    Rejection,
+    SignedCertificate,
+    prepare_one,
+)
+from tests.conftest import SHARED_DCC
 from tests.registry.conftest import MakeDccs
+from tests.registry.documents._sign_fixtures import signxml_signed, tokens, xmlsec1_verify
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +182,88 @@ def test_workers_die_with_a_sigkilled_caller_and_free_the_issuance_lock(
     assert survivors == []
     with open(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the next run can start
+
+
+# ------------------------------------------- differential: the preparation this one replaced
+
+_CORPUS_FILES = sorted(f"{section}/{path.name}" for section in ("examples", "invalid", "signed")
+                       for path in (SHARED_DCC / section).glob("*.xml"))
+
+
+@pytest.fixture(scope="module", params=[KeyType.EC_P256, KeyType.RSA_3072], ids=str)
+def any_identity(request: pytest.FixtureRequest) -> SigningIdentity:
+    return create_test_signing_identity("Differential Lab", "Test NMI", "DE",
+                                        key_type=request.param)
+
+
+def _previous_preparation(source: DocumentSource, identity: SigningIdentity,
+                          when: dt.datetime | None) -> tuple:
+    """What CertificatePreparer.prepare gave before validation and signing were made
+    cheaper: every D-SI unit parsed afresh, signxml's signer checked by parsing its output
+    again, both hashes taken again, the metadata through its JSON text."""
+    try:
+        document = load_document(source.data, "dcc")
+        if parse_xml(source.data).getroot().find(f".//{{{DS_NS}}}Signature") is not None:
+            verification = verify_signature(document.raw)
+            if verification.status is SignatureStatus.INVALID:
+                raise SignatureInvalidError(
+                    f"the document's own signature does not verify: {verification.reason}")
+            data, signed_here = document.raw, False
+        else:
+            assert when is not None, "the new path did not sign what the old one signs"
+            data, signed_here = signxml_signed(document.raw, identity, when), True
+    except DocumentError as exc:
+        return ("rejected", exc.code, exc.message)
+    assert isinstance(document.metadata, DccMetadata)
+    return ("prepared", hashlib.sha256(source.data).hexdigest(),
+            document.metadata.unique_identifier, repr(json.loads(document.metadata.to_json())),
+            tuple(w.code for w in document.warnings) + (
+                (TEST_SIGNER_WARNING,) if signed_here else ()),
+            signed_here, data, hashlib.sha256(data).hexdigest())
+
+
+def _outcome_with_bytes(prepared: object) -> tuple:
+    if isinstance(prepared, Rejection):
+        return ("rejected", prepared.code, prepared.message)
+    assert isinstance(prepared, SignedCertificate)
+    return ("prepared", prepared.source_sha256, prepared.unique_identifier,
+            repr(prepared.public_metadata), prepared.warnings, prepared.signed_here,
+            prepared.data, prepared.sha256)
+
+
+def _signing_time(data: bytes) -> dt.datetime | None:
+    text = parse_xml(data).getroot().findtext(f".//{{{XADES_NS}}}SigningTime")
+    return None if text is None else dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("corpus_file", _CORPUS_FILES)
+def test_preparation_gives_what_the_previous_preparation_gave(
+        corpus_file: str, any_identity: SigningIdentity, shared_dcc: Path,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from registry.documents import units, validate, xades_signer
+
+    source = DocumentSource.from_path(shared_dcc / corpus_file)
+    monkeypatch.setattr(xades_signer, "new_token", tokens())
+    new = _outcome_with_bytes(prepare_one(CertificatePreparer(any_identity), source, "dcc",
+                                          None, True))
+    signed_here = new[0] == "prepared" and new[5]
+    with monkeypatch.context() as uncached:
+        uncached.setattr(validate, "dsi_unit_problem", units._unit_problem)
+        old = _previous_preparation(source, any_identity,
+                                    _signing_time(new[6]) if signed_here else None)
+    signed = new[6] if signed_here else b""
+    if signed_here and default_signature_algorithm(any_identity).value.startswith("ecdsa"):
+        # ECDSA signatures are random: all but the SignatureValue (and the hash) must agree.
+        assert _without_signature_value(signed) == _without_signature_value(old[6])
+        assert new[7] == hashlib.sha256(signed).hexdigest()
+        new, old = new[:6], old[:6]
+    assert new == old
+    if signed_here:
+        verdict = verify_signature(signed, trusted_certs=[any_identity.certificate])
+        assert verdict.is_valid and verdict.chains_to_trusted_anchor
+        result = xmlsec1_verify(signed, tmp_path, trusted=[any_identity.certificate])
+        assert result.returncode == 0, result.stderr
+
+
+def _without_signature_value(data: bytes) -> bytes:
+    return re.sub(rb"<ds:SignatureValue>[^<]*</ds:SignatureValue>", b"", data)

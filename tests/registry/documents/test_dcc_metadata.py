@@ -196,3 +196,55 @@ def test_metadata_json_equals_the_reference_conversion(dcc_example: dict[str, An
     # string value but serialise differently elsewhere).
     assert json.dumps(converted, sort_keys=True) == json.dumps(reference, sort_keys=True)
     assert repr(converted) == repr(reference)
+
+
+def test_published_metadata_is_the_json_round_trip_built_in_one_pass(
+        dcc_example: dict[str, Any], read_corpus: ReadCorpus) -> None:
+    # Issuance published json.loads(metadata.to_json()); to_json_dict replaces the text
+    # round trip. repr compares key order at every level and every value's type.
+    metadata = _metadata(read_corpus(dcc_example["file"]))
+    assert repr(metadata.to_json_dict()) == repr(json.loads(metadata.to_json()))
+
+
+@pytest.mark.parametrize("value", [
+    {"b": 1, "a": {"d": [1, 2.5, True], "c": None}},
+    {2: "two", 1: "one"},  # JSON makes the keys strings
+    (date(2020, 1, 2), DocumentType.DCC, [LocalizedText("de", "Masse")]),
+    float("inf"),
+], ids=["nested-dicts", "int-keys", "date-enum-dataclass", "infinity"])
+def test_sorted_json_value_is_the_sorted_json_round_trip(value: Any) -> None:
+    from registry.documents.model import to_json_value, to_sorted_json_value
+
+    assert repr(to_sorted_json_value(value)) == repr(
+        json.loads(json.dumps(to_json_value(value), sort_keys=True)))
+
+
+def test_sorted_json_value_refuses_what_json_refuses() -> None:
+    from registry.documents.model import to_sorted_json_value
+
+    with pytest.raises(TypeError):
+        to_sorted_json_value({"value": object()})
+
+
+def test_metadata_paths_find_what_elementpath_finds(dcc_example: dict[str, Any],
+                                                    read_corpus: ReadCorpus) -> None:
+    # The metadata is read with libxml2's tag filter (`_find`, `_findall`) instead of
+    # ElementPath's find/findall with a namespace map: the same elements, in the same order,
+    # for every path it reads, from every element of the document.
+    from registry.documents import metadata as module
+    from registry.documents.parse import parse_xml
+
+    tree = parse_xml(read_corpus(dcc_example["file"]))
+    module.extract_dcc_metadata(tree)  # registers every path it reads
+    paths = sorted(module._PATH_TAGS)
+    assert "dcc:manufacturer/dcc:name" in paths and "dcc:content" in paths
+    for element in tree.getroot().iter("{*}*"):
+        for path in paths:
+            assert module._find(element, path) is element.find(path, module._NS)
+            assert module._findall(element, path) == element.findall(path, module._NS)
+    # And the quantity's kind is its first si: child, as the list of them gave it.
+    for quantity in tree.getroot().iter(*module._QUANTITY_TAGS):
+        si_children = [child for child in quantity if isinstance(child.tag, str)
+                       and child.tag.startswith(f"{{{module.SI_NS}}}")]
+        assert next(quantity.iterchildren(f"{{{module.SI_NS}}}*"), None) is (
+            si_children[0] if si_children else None)

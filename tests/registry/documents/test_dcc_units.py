@@ -61,3 +61,20 @@ def test_dcc_dsi_unit_factors_carry_prefix_and_signed_exponent() -> None:
 def test_dcc_non_dsi_unit_is_marked() -> None:
     unit = parse_dsi_unit(r"|inch")
     assert unit.uses_non_dsi_units
+
+
+def test_judged_units_are_remembered_only_when_short() -> None:
+    # A cache keyed by unit text must not grow with hostile input: a long "unit" is
+    # judged as always, and not kept.
+    from registry.documents import units
+
+    units._cached_unit_problem.cache_clear()
+    assert units.dsi_unit_problem("\\kilo\\kilo\\gram") == units._unit_problem(
+        "\\kilo\\kilo\\gram") is not None
+    assert units.dsi_unit_problem("\\kilogram") is None
+    assert units._cached_unit_problem.cache_info().currsize == 2
+    long_unit = "\\metre" * 100
+    assert units.dsi_unit_problem(long_unit) is None
+    assert units.dsi_unit_problem(long_unit + "\\bogus") == units._unit_problem(
+        long_unit + "\\bogus") is not None
+    assert units._cached_unit_problem.cache_info().currsize == 2

@@ -1,9 +1,11 @@
-"""The signer's own check (`check_own_signature`) against the full verifier.
+"""The re-parsing check of our own signatures (`check_own_signature`) against the full verifier.
 
-`sign_document` no longer runs `verify_signature` on what it just signed; it runs the
-cheaper `check_own_signature`. These tests prove the two reach the same verdict on our
-own output: on every corpus example (valid), on shapes a DCC may have (root Id, comments
-and processing instructions), and on damaged copies of a signed DCC (each refused by both).
+`sign_document` ran `check_own_signature` instead of `verify_signature` on what it had just
+signed, until the in-process `check_attached_signature` replaced both (test_xades_signer
+compares those two). These tests prove `check_own_signature` reaches the full verifier's
+verdict on our own output: on every corpus example (valid), on shapes a DCC may have (root
+Id, comments and processing instructions), and on damaged copies of a signed DCC (each
+refused by both).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from registry.documents.signing import (
 )
 from registry.documents.xmldsig import _FixedTimeXAdESSigner
 from registry.errors import SigningError
+from tests.registry.documents._sign_fixtures import reshape
 
 EXAMPLE = "examples/ptb_example_v3.0.0.xml"
 
@@ -69,26 +72,11 @@ def test_every_corpus_example_passes_both(dcc_example: dict[str, Any],
     assert _self_check_passes(signed.data, signed, identity)
 
 
-def _reshape(document: bytes, shape: str) -> bytes:
-    root = parse_xml(document).getroot()
-    if shape == "root-id":
-        root.set("Id", "dcc-root")
-    elif shape == "comments":
-        root.insert(0, etree.Comment(" a comment inside "))
-        root.addprevious(etree.Comment(" a comment before the root "))
-    elif shape == "processing-instruction":
-        root.addprevious(etree.ProcessingInstruction("xml-stylesheet",
-                                                     'type="text/xsl" href="dcc.xsl"'))
-    elif shape == "trailing-whitespace":
-        root[-1].tail = "\n\n   \n"
-    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
-
-
 @pytest.mark.parametrize("shape", ["root-id", "comments", "processing-instruction",
                                    "trailing-whitespace"])
 def test_document_shapes_give_the_same_verdict(shape: str, identity: SigningIdentity,
                                                read_corpus: Callable[[str], bytes]) -> None:
-    signed = sign_document(_reshape(read_corpus(EXAMPLE), shape), identity)
+    signed = sign_document(reshape(read_corpus(EXAMPLE), shape), identity)
     assert _self_check_passes(signed.data, signed, identity) == _fully_valid(
         signed.data, identity) is True
 
@@ -181,7 +169,7 @@ def test_copying_the_root_signs_exactly_what_the_round_trip_signs(
     identity = _ec_identity()
     document = read_corpus(dcc_example["file"])
     if shape != "as-is":
-        document = _reshape(document, shape)
+        document = reshape(document, shape)
     when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     outcomes = []
     for signer_class in (_FixedTimeXAdESSigner, _RoundTripSigner):
