@@ -16,10 +16,11 @@ facts are copied onto its rows by the indexer: `record_citing_facts`):
    digest), keeping the first candidate of each digest in that order: one sort gives
    both the choice of each certificate's anchoring and `via`, and the order.
 
-The last level is not written at all: when few digests are cited (read once off the
-citations index, skipping through its distinct values), each level is first checked for
-whether any of its certificates is cited (a probe per cited digest); if none is, the
-level is the last and its SELECT reads the candidates straight from certificate_citations
+The last level is not written at all: when few digests are cited (read once per walk off
+the citations index, skipping through its distinct values, with what those certificates
+cite in turn), each level is first checked for whether any of its certificates is cited
+(does the previous level hold one of the digests cited certificates cite); if not, it is
+the last and its SELECT reads the candidates straight from certificate_citations
 (the same statement, over the INSERT's query instead of the temporary table). At a
 million instruments citing a thousand standards, writing and reading back the million
 candidates was half the walk. Otherwise (many cited digests, or citations by number,
@@ -87,8 +88,8 @@ STREAM_ROWS = 2_000  # rows per fetch from the streamed cursor
 # when those are fewer than 1/CITED_SHARE of it (else the join is the cheaper probe).
 LARGE_LEVEL = 10_000
 CITED_SHARE = 16
-# Up to this many distinct cited digests, each level is first checked for being the last
-# (one index probe per cited digest: a few ms for a thousand).
+# Up to this many distinct cited digests (and digests they cite), each level is first
+# checked for being the last (an index probe per cited digest, once: a few ms for 1,000).
 LEAF_CHECK_CITED = 10_000
 # PostgreSQL's per-sort memory for the walk's statements: a million-row level sorts in
 # memory (about 370 MB) instead of spilling to disk, which costs 0.6 s more (server
@@ -229,9 +230,10 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
         batch_id=None if anchoring is None else anchoring.batch_id))
     by_number = _citations_by_number_exist(connection)
     # Whether a level is the last can be told before it is written when few digests are
-    # cited at all (a million instruments citing a thousand standards): a probe per cited
-    # digest. By number, a level's citers are found through its chosen numbers: written.
-    cited = None if by_number else _cited_few(connection, LEAF_CHECK_CITED)
+    # cited at all (a million instruments citing a thousand standards): by what the cited
+    # certificates cite. By number, a level's citers are found through its chosen
+    # numbers: each level is written.
+    targets = None if by_number else _cited_cite(connection, LEAF_CHECK_CITED)
     postgresql = connection.dialect.name == "postgresql"
     candidates = 1
     for depth in range(1, MAX_CASCADE_DEPTH + 1):
@@ -246,7 +248,7 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
             # every citation to join them. A few ms for a small level.
             connection.exec_driver_sql(f"ANALYZE {_affected.name}")
         edges = _edges(depth, effective_from, by_number, cited_only, _collation(connection))
-        if cited is not None and not _level_cited(connection, depth, cited):
+        if targets is not None and not _level_cited(connection, depth, targets):
             # The last level (nothing cites any of its candidates): streamed straight from
             # the citations, never written to the visited set nor read back from it.
             yield from _stream(connection, _level_rows(
@@ -331,22 +333,27 @@ def _cited_digests() -> Select[Any]:
     return select(cited.c.sha256).where(cited.c.sha256.is_not(None))
 
 
-def _cited_few(connection: Connection, limit: int) -> list[str] | None:
-    """The distinct digests citations name, when fewer than `limit` (else None)."""
+def _cited_cite(connection: Connection, limit: int) -> list[str] | None:
+    """What cited certificates cite by hash (whatever the role): a level is the last
+    unless its frontier holds one of these. None when `limit` digests or more are cited,
+    or cite (two index reads of at most `limit` probes, once per walk)."""
     cited = connection.scalars(_cited_digests().limit(limit)).all()
-    return list(cited) if len(cited) < limit else None
-
-
-def _level_cited(connection: Connection, depth: int, cited: list[str]) -> bool:
-    """Whether a certificate that cites one of depth - 1 is itself cited (`cited`: every
-    digest citations name), whatever its role, date or distance: at least every candidate
-    of `depth` is checked. False: the walk ends at `depth`. One probe per cited digest."""
-    frontier = _affected.alias("frontier")
+    if len(cited) >= limit:
+        return None
     citation = CertificateCitation
-    return bool(cited) and bool(connection.scalar(select(exists().where(
-        citation.citing_sha256.in_(cited),
-        citation.cited_sha256.in_(select(frontier.c.sha256)
-                                  .where(frontier.c.depth == depth - 1))))))
+    targets = connection.scalars(
+        select(citation.cited_sha256).distinct()
+        .where(citation.citing_sha256.in_(cited), citation.cited_sha256.is_not(None))
+        .limit(limit)).all() if cited else []
+    return list(targets) if len(targets) < limit else None
+
+
+def _level_cited(connection: Connection, depth: int, targets: list[str]) -> bool:
+    """Whether a certificate citing one of depth - 1 is itself cited (`targets`: what
+    cited certificates cite): else the walk ends at `depth`."""
+    frontier = _affected.alias("frontier")
+    return bool(targets) and bool(connection.scalar(select(exists().where(
+        frontier.c.depth == depth - 1, frontier.c.sha256.in_(targets)))))
 
 
 def _few_cited(connection: Connection, limit: int) -> bool:
