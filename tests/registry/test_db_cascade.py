@@ -30,14 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.api.app import create_app
 from registry.db import ChainBatch, ChainDocument, DocumentIdentifier, open_database
 from registry.db import cascade as cascade_module
+from registry.db.alerts import alert_ndjson, traceability_alerts
 from registry.db.cascade import (
     LARGE_LEVEL,
     MAX_CASCADE_DEPTH,
     STREAM_ROWS,
     AffectedCertificate,
     affected_by,
-    alert_ndjson,
-    traceability_alerts,
 )
 from registry.db.models import CertificateCitation, ChainRevocation
 from registry.db.search import NUMBER, normalise
