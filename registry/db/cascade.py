@@ -1,4 +1,5 @@
-"""The revocation cascade and the alerts feed, streamed from the chain projection.
+"""The revocation cascade, streamed from the chain projection (the alerts feed over it:
+registry.db.alerts).
 
 `affected_by` walks the citation graph from a revoked certificate breadth first and
 yields each level as soon as it is found, through a streamed cursor (a server-side
@@ -16,10 +17,20 @@ facts are copied onto its rows by the indexer: `record_citing_facts`):
    digest), keeping the first candidate of each digest in that order: one sort gives
    both the choice of each certificate's anchoring and `via`, and the order.
 
-Before the next level, a large frontier is cut down to the digests anything cites (read
-off the citations index, skipping through its distinct values): at the last level of a
-million instruments nothing cites, that is a few thousand index probes instead of
-joining a million rows.
+The last level is not written at all: when few digests are cited (read once per walk off
+the citations index, skipping through its distinct values, with what those certificates
+cite in turn), each level is first checked for whether any of its certificates is cited
+(does the previous level hold one of the digests cited certificates cite); if not, it is
+the last and its SELECT reads the candidates straight from certificate_citations
+(the same statement, over the INSERT's query instead of the temporary table). At a
+million instruments citing a thousand standards, writing and reading back the million
+candidates was half the walk. Otherwise (many cited digests, or citations by number,
+whose citers are found through the chosen anchorings' numbers) every level is written;
+before the next level, a large frontier is cut down to the digests anything cites.
+
+Each fetch is kept as the driver's plain tuples (`AffectedRows`), an AffectedCertificate
+made as each is read: a fetch's worth of namedtuples outlives young-generation garbage
+collections, and their promotion makes the collector sweep the whole heap again and again.
 
 It is derived on demand from the projection, never stored, so `certreg reindex`
 reproduces it exactly: every choice is made on chain data (block numbers, batch ids,
@@ -29,10 +40,10 @@ digests), never on row ids or insertion order.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from sqlalchemy import (
     BigInteger,
@@ -41,6 +52,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Date,
+    FromClause,
     Integer,
     MetaData,
     Select,
@@ -57,18 +69,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchor.chain import issuer_name
 from registry.db.models import (
     HASH_HEX,
     CertificateCitation,
     ChainDocument,
-    ChainRevocation,
     DocumentIdentifier,
 )
 from registry.db.search import NUMBER
-from registry.db.traceability import revocation_reason
 from registry.documents.citations import CitationRole
-from registry.verify.traceability import MEASUREMENT_AFFECTING_REASONS
 
 MAX_CASCADE_DEPTH = 64  # a forged manifest could make citations loop
 STREAM_ROWS = 2_000  # rows per fetch from the streamed cursor
@@ -76,6 +84,9 @@ STREAM_ROWS = 2_000  # rows per fetch from the streamed cursor
 # when those are fewer than 1/CITED_SHARE of it (else the join is the cheaper probe).
 LARGE_LEVEL = 10_000
 CITED_SHARE = 16
+# Up to this many distinct cited digests (and digests they cite), each level is first
+# checked for being the last (an index probe per cited digest, once: a few ms for 1,000).
+LEAF_CHECK_CITED = 10_000
 # PostgreSQL's per-sort memory for the walk's statements: a million-row level sorts in
 # memory (about 370 MB) instead of spilling to disk, which costs 0.6 s more (server
 # memory, taken only as a level needs it, for this transaction only).
@@ -93,6 +104,48 @@ class AffectedCertificate(NamedTuple):
     calibration_date: dt.date | None
     depth: int  # 1 = cites the revoked certificate directly
     via: str  # the certificate it cites on the way (64 hex)
+
+
+_affected_certificate = partial(tuple.__new__, AffectedCertificate)
+
+
+class AffectedRows(Sequence[AffectedCertificate]):
+    """One fetch of the cascade: the driver's plain rows, each an AffectedCertificate as
+    it is read. A million namedtuples held a fetch at a time are promoted by the garbage
+    collector and make it sweep the whole heap again and again (half the walk's Python
+    time); plain tuples of strings and dates it stops tracking, and a certificate read,
+    used and dropped is freed before any collection."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> AffectedCertificate: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[AffectedCertificate]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(map(_affected_certificate, self._rows[index]))
+        return _affected_certificate(self._rows[index])
+
+    def __iter__(self) -> Iterator[AffectedCertificate]:
+        return map(_affected_certificate, self._rows)
+
+    def plain(self) -> list[Any]:
+        """The rows as the driver gave them (AffectedCertificate's fields, in order)."""
+        return self._rows
+
+
+def plain_rows(affected: Sequence[AffectedCertificate]) -> Sequence[Any]:
+    """The certificates as plain tuples of AffectedCertificate's fields, in order."""
+    return affected.plain() if isinstance(affected, AffectedRows) else affected
 
 
 # The visited set: every candidate of every level (a certificate may be a candidate more
@@ -136,7 +189,7 @@ def affected_by(sessions: sessionmaker[Session], revoked_sha256: str,
 
 def affected_batches(sessions: sessionmaker[Session], revoked_sha256: str,
                      effective_from: dt.date, *, issuer_id: str | None = None
-                     ) -> Iterator[list[AffectedCertificate]]:
+                     ) -> Iterator[AffectedRows]:
     """`affected_by`, one list per fetch from the streamed cursor (at most
     STREAM_ROWS): what a streaming response sends before it waits for the next."""
     with sessions() as session:
@@ -162,7 +215,7 @@ def affected_batches(sessions: sessionmaker[Session], revoked_sha256: str,
 
 
 def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
-          issuer_id: str | None) -> Iterator[list[AffectedCertificate]]:
+          issuer_id: str | None) -> Iterator[AffectedRows]:
     first = (select(ChainDocument.id, ChainDocument.block_number, ChainDocument.batch_id)
              .where(ChainDocument.sha256 == revoked_sha256)
              .order_by(ChainDocument.block_number, ChainDocument.batch_id).limit(1))
@@ -173,6 +226,11 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
         block_number=None if anchoring is None else anchoring.block_number,
         batch_id=None if anchoring is None else anchoring.batch_id))
     by_number = _citations_by_number_exist(connection)
+    # Whether a level is the last can be told before it is written when few digests are
+    # cited at all (a million instruments citing a thousand standards): by what the cited
+    # certificates cite. By number, a level's citers are found through its chosen
+    # numbers: each level is written.
+    targets = None if by_number else _cited_cite(connection, LEAF_CHECK_CITED)
     postgresql = connection.dialect.name == "postgresql"
     candidates = 1
     for depth in range(1, MAX_CASCADE_DEPTH + 1):
@@ -187,25 +245,37 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
             # every citation to join them. A few ms for a small level.
             connection.exec_driver_sql(f"ANALYZE {_affected.name}")
         edges = _edges(depth, effective_from, by_number, cited_only, _collation(connection))
+        if targets is not None and not _level_cited(connection, depth, targets):
+            # The last level (nothing cites any of its candidates): streamed straight from
+            # the citations, never written to the visited set nor read back from it.
+            yield from _stream(connection, _level_rows(
+                depth, _collation(connection), issuer_id=issuer_id,
+                level=edges.subquery))
+            return
         inserted = connection.execute(insert(_affected).from_select(_EDGE_COLUMNS, edges),
                                       execution_options={"preserve_rowcount": True})
         candidates = inserted.rowcount
         if not candidates:
             return
-        query = _level_rows(depth, _collation(connection), issuer_id=issuer_id)
-        if postgresql:
-            yield from _stream_driver_rows(connection, query)
-            continue
-        result = connection.execute(query, execution_options={"yield_per": STREAM_ROWS})
-        try:
-            for partition in result.partitions():
-                yield list(map(AffectedCertificate._make, partition))
-        finally:
-            result.close()
+        yield from _stream(connection, _level_rows(depth, _collation(connection),
+                                                   issuer_id=issuer_id))
+
+
+def _stream(connection: Connection, query: Select[Any]
+            ) -> Iterator[AffectedRows]:
+    if connection.dialect.name == "postgresql":
+        yield from _stream_driver_rows(connection, query)
+        return
+    result = connection.execute(query, execution_options={"yield_per": STREAM_ROWS})
+    try:
+        for partition in result.partitions():
+            yield AffectedRows(partition)
+    finally:
+        result.close()
 
 
 def _stream_driver_rows(connection: Connection, query: Select[Any]
-                        ) -> Iterator[list[AffectedCertificate]]:
+                        ) -> Iterator[AffectedRows]:
     """`query` streamed by psycopg, its rows taken as psycopg makes them (already the
     Python values: at a million rows SQLAlchemy's row processing would be a third of the
     walk's time). With libpq 17 or later the server sends chunks of STREAM_ROWS rows
@@ -214,22 +284,22 @@ def _stream_driver_rows(connection: Connection, query: Select[Any]
     cancels the query. Older libpq: a server-side cursor."""
     import psycopg
 
-    compiled = query.compile(dialect=connection.dialect)
+    compiled = query.compile(dialect=connection.dialect,
+                             compile_kwargs={"render_postcompile": True})
     driver = connection.connection.driver_connection
     if psycopg.pq.version() >= 170000:
         with driver.cursor() as cursor:
             rows = cursor.stream(compiled.string, compiled.params, size=STREAM_ROWS)
             try:
-                while batch := list(map(AffectedCertificate._make,
-                                        islice(rows, STREAM_ROWS))):
-                    yield batch
+                while batch := list(islice(rows, STREAM_ROWS)):
+                    yield AffectedRows(batch)
             finally:
                 rows.close()
         return
     with driver.cursor(name="cascade_level") as cursor:
         cursor.execute(compiled.string, compiled.params)
         while fetched := cursor.fetchmany(STREAM_ROWS):
-            yield list(map(AffectedCertificate._make, fetched))
+            yield AffectedRows(fetched)
 
 
 def _collation(connection: Connection) -> str | None:
@@ -260,6 +330,29 @@ def _cited_digests() -> Select[Any]:
     return select(cited.c.sha256).where(cited.c.sha256.is_not(None))
 
 
+def _cited_cite(connection: Connection, limit: int) -> list[str] | None:
+    """What cited certificates cite by hash (whatever the role): a level is the last
+    unless its frontier holds one of these. None when `limit` digests or more are cited,
+    or cite (two index reads of at most `limit` probes, once per walk)."""
+    cited = connection.scalars(_cited_digests().limit(limit)).all()
+    if len(cited) >= limit:
+        return None
+    citation = CertificateCitation
+    targets = connection.scalars(
+        select(citation.cited_sha256).distinct()
+        .where(citation.citing_sha256.in_(cited), citation.cited_sha256.is_not(None))
+        .limit(limit)).all() if cited else []
+    return list(targets) if len(targets) < limit else None
+
+
+def _level_cited(connection: Connection, depth: int, targets: list[str]) -> bool:
+    """Whether a certificate citing one of depth - 1 is itself cited (`targets`: what
+    cited certificates cite): else the walk ends at `depth`."""
+    frontier = _affected.alias("frontier")
+    return bool(targets) and bool(connection.scalar(select(exists().where(
+        frontier.c.depth == depth - 1, frontier.c.sha256.in_(targets)))))
+
+
 def _few_cited(connection: Connection, limit: int) -> bool:
     """Fewer than `limit` distinct digests cited (counting stops there)."""
     return connection.scalar(select(func.count()).select_from(
@@ -282,11 +375,14 @@ def _edges(depth: int, effective_from: dt.date, by_number: bool, cited_only: boo
     citation = CertificateCitation
 
     def candidates(via: Any, via_block: Any) -> Select[Any]:
-        return select(citation.citing_sha256, literal(depth, Integer), via, via_block,
-                      citation.citing_block_number, citation.citing_batch_id,
-                      citation.citing_reanchored, citation.document_id,
-                      citation.citing_issuer_id, citation.citing_number,
-                      citation.citing_calibration_date)
+        values = (citation.citing_sha256, literal(depth, Integer), via, via_block,
+                  citation.citing_block_number, citation.citing_batch_id,
+                  citation.citing_reanchored, citation.document_id,
+                  citation.citing_issuer_id, citation.citing_number,
+                  citation.citing_calibration_date)
+        # Named as the visited set's columns: a level streamed unwritten reads as one.
+        return select(*(value.label(name) for value, name in zip(values, _EDGE_COLUMNS,
+                                                                  strict=True)))
 
     # Not reached yet, by the citation's own copy of the citing digest.
     conditions = [citation.role.in_(_TRACEABILITY_ROLES),
@@ -315,14 +411,22 @@ def _edges(depth: int, effective_from: dt.date, by_number: bool, cited_only: boo
 
 
 def _level_rows(depth: int, collation: str | None, *, issuer_id: str | None = None,
-               anchoring: bool = False) -> Select[Any]:
+               anchoring: bool = False,
+               level: Callable[[str], FromClause] | None = None) -> Select[Any]:
     """The certificates of `depth` (AffectedCertificate's columns; with `anchoring`, also
     the chosen anchoring's block and document), ordered by block and digest: of each
     digest's candidates the first in (block, digest, batch, via's block, via) order. That
     is its earliest qualifying anchoring and, among the citations into the previous
     level, the one via the cited certificate anchored first: one sort chooses and
-    orders. With `issuer_id`, only that issuer's (chosen among everyone's)."""
-    t = _affected.alias("level")
+    orders. With `issuer_id`, only that issuer's (chosen among everyone's). `level`
+    names a fresh copy of the candidates (the visited set's columns), by default those
+    of `depth` in the visited set."""
+    def written(name: str) -> FromClause:
+        table = _affected.alias(f"{name}_all")
+        return select(table).where(table.c.depth == depth).subquery(name)
+
+    level = level or written
+    t = level("level")
     ranked = (select(t.c.sha256, t.c.issuer_id, t.c.unique_identifier, t.c.calibration_date,
                      t.c.depth, t.c.via, t.c.block_number, t.c.document_id, t.c.reanchored,
                      func.lag(t.c.sha256).over(order_by=(
@@ -333,16 +437,14 @@ def _level_rows(depth: int, collation: str | None, *, issuer_id: str | None = No
     # A digest anchored more than once can be a candidate at two blocks, apart in that
     # order: only its earliest block counts. Only anchorings after a first one are
     # checked (rare), and only then is the level read again.
-    again = _affected.alias("again")
-    reanchored = _affected.alias("reanchored")
+    again, again_later, reanchored = level("again"), level("again_later"), level("reanchored")
     first_block = (select(again.c.sha256, func.min(again.c.block_number).label("block"))
-                   .where(again.c.depth == depth, again.c.sha256.in_(
-                       select(reanchored.c.sha256).where(reanchored.c.depth == depth,
-                                                         reanchored.c.reanchored)))
+                   .where(again.c.sha256.in_(
+                       select(reanchored.c.sha256).where(reanchored.c.reanchored)))
                    .group_by(again.c.sha256).subquery("first_block"))
-    later = (select(first_block.c.sha256, again.c.block_number)
-             .join(again, (again.c.sha256 == first_block.c.sha256)
-                   & (again.c.depth == depth) & (again.c.block_number > first_block.c.block)))
+    later = (select(first_block.c.sha256, again_later.c.block_number)
+             .join(again_later, (again_later.c.sha256 == first_block.c.sha256)
+                   & (again_later.c.block_number > first_block.c.block)))
     columns = [r.sha256, r.issuer_id, r.unique_identifier, r.calibration_date, r.depth, r.via]
     if anchoring:
         columns += [r.block_number, r.document_id]
@@ -351,108 +453,3 @@ def _level_rows(depth: int, collation: str | None, *, issuer_id: str | None = No
                     or_(~r.reanchored, tuple_(r.sha256, r.block_number).not_in(later)))
              .order_by(r.block_number, _ordered(r.sha256, collation)))
     return query if issuer_id is None else query.where(r.issuer_id == issuer_id)
-
-
-# ------------------------------------------------------------------ alerts feed
-
-
-class AlertBatch(NamedTuple):
-    """Certificates one revocation compromised, as one fetch of its cascade gave them."""
-
-    revocation: ChainRevocation
-    revoked_number: str | None
-    affected: list[AffectedCertificate]
-
-    @property
-    def cursor(self) -> str:
-        return f"{self.revocation.block_number}:{self.revocation.log_index}"
-
-
-def cascading_revocations(sessions: sessionmaker[Session], *, since_block: int | None,
-                          since_time: dt.datetime | None, after: tuple[int, int] | None,
-                          limit: int) -> Sequence[ChainRevocation]:
-    """Revocations for reasons that affect measurements, in chain order after `after`."""
-    reasons = sorted({r.replace("-", "_") for r in MEASUREMENT_AFFECTING_REASONS})
-    query = select(ChainRevocation).where(ChainRevocation.reason.in_(reasons))
-    if since_block is not None:
-        query = query.where(ChainRevocation.block_number >= since_block)
-    if since_time is not None:
-        query = query.where(ChainRevocation.revoked_at >= since_time)
-    if after is not None:
-        block, log_index = after
-        query = query.where(or_(ChainRevocation.block_number > block,
-                                (ChainRevocation.block_number == block)
-                                & (ChainRevocation.log_index > log_index)))
-    with sessions() as session:
-        return session.scalars(query.order_by(ChainRevocation.block_number,
-                                              ChainRevocation.log_index).limit(limit)).all()
-
-
-def traceability_alerts(sessions: sessionmaker[Session], *, issuer_id: str | None,
-                        since_block: int | None, since_time: dt.datetime | None,
-                        after: tuple[int, int] | None, revocations: int = 100
-                        ) -> Generator[AlertBatch, None, None]:
-    """The alerts feed: for each cascading revocation after the cursor, in chain order,
-    the certificates it compromised (of `issuer_id` only, when given: a laboratory's
-    recall list), in the order of `affected_by`, in batches as they are fetched: one
-    revocation's cascade streamed at a time."""
-    for revocation in cascading_revocations(sessions, since_block=since_block,
-                                            since_time=since_time, after=after,
-                                            limit=revocations):
-        effective = dt.datetime.fromtimestamp(revocation.effective_from, dt.UTC).date()
-        with sessions() as session:
-            number = session.scalar(select(ChainDocument.unique_identifier).where(
-                ChainDocument.sha256 == revocation.document_sha256)
-                .order_by(ChainDocument.block_number).limit(1))
-        for rows in affected_batches(sessions, revocation.document_sha256, effective,
-                                     issuer_id=issuer_id):
-            yield AlertBatch(revocation, number, rows)
-
-
-def cause_dict(r: ChainRevocation, revoked_number: str | None) -> dict[str, Any]:
-    return {"sha256": "0x" + r.document_sha256, "issuer_id": "0x" + r.issuer_id,
-            "issuer": issuer_name(bytes.fromhex(r.issuer_id)),
-            "certificate_number": revoked_number, "reason": revocation_reason(r.reason),
-            "effective_from": dt.datetime.fromtimestamp(r.effective_from, dt.UTC).isoformat(),
-            "revoked_at": r.revoked_at.isoformat(), "block_number": r.block_number,
-            "transaction_hash": r.tx_hash}
-
-
-def alert_ndjson(batches: Generator[AlertBatch, None, None]) -> Generator[str, None, None]:
-    """The feed as NDJSON, one chunk of lines per batch: each line
-
-        {"cursor":…,"status":"traceability-compromised","certificate":{…},"cause":{…}}
-
-    exactly as json.dumps(…, separators=(",", ":")) writes it, but what a revocation's
-    lines share (the cause, the issuers' names) is encoded once: at a million lines,
-    encoding whole objects is most of the feed's time. Closing it closes `batches`."""
-    quote = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
-    encode = json.JSONEncoder(separators=(",", ":")).encode
-    prefix = suffix = cursor = ""
-    issuers: dict[str, str] = {}  # one entry per issuer: bounded by governance
-    try:
-        for batch in batches:
-            if batch.cursor != cursor:
-                cursor = batch.cursor
-                prefix = (f'{{"cursor":{quote(cursor)},'
-                          '"status":"traceability-compromised","certificate":')
-                cause = encode(cause_dict(batch.revocation, batch.revoked_number))
-                suffix = f',"cause":{cause}}}\n'
-            lines = []
-            for a in batch.affected:
-                issuer = issuers.get(a.issuer_id)
-                if issuer is None:
-                    issuer = issuers[a.issuer_id] = quote(
-                        issuer_name(bytes.fromhex(a.issuer_id)))
-                number = "null" if a.unique_identifier is None else quote(a.unique_identifier)
-                day = ("null" if a.calibration_date is None
-                       else f'"{a.calibration_date.isoformat()}"')
-                lines.append(
-                    f'{prefix}{{"sha256":{quote("0x" + a.sha256)},'
-                    f'"issuer_id":{quote("0x" + a.issuer_id)},"issuer":{issuer},'
-                    f'"certificate_number":{number},"calibration_date":{day},'
-                    f'"depth":{a.depth},"via":{quote("0x" + a.via)}}}{suffix}')
-            if lines:
-                yield "".join(lines)
-    finally:
-        batches.close()

@@ -6,7 +6,7 @@
   indexer's, and migration 0010's backfill), for the cascade.
 * `ProjectionTraceabilityView`: what registry.verify.traceability asks (a certificate's
   facts, where a citation leads), answered from the projection.
-* the revocation cascade and the alerts feed are in registry.db.cascade.
+* the revocation cascade is in registry.db.cascade, the alerts feed in registry.db.alerts.
 * `accreditation_at`: the accreditation version of an issuer that applied on a date.
 """
 

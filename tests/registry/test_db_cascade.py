@@ -29,14 +29,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.api.app import create_app
 from registry.db import ChainBatch, ChainDocument, DocumentIdentifier, open_database
+from registry.db import cascade as cascade_module
+from registry.db.alerts import alert_ndjson, traceability_alerts
 from registry.db.cascade import (
     LARGE_LEVEL,
     MAX_CASCADE_DEPTH,
     STREAM_ROWS,
     AffectedCertificate,
     affected_by,
-    alert_ndjson,
-    traceability_alerts,
 )
 from registry.db.models import CertificateCitation, ChainRevocation
 from registry.db.search import NUMBER, normalise
@@ -206,10 +206,12 @@ def reference_walk(graph: Graph, revoked: str, effective: dt.date
     return found
 
 
-def random_graph(rng: random.Random, size: int) -> tuple[Graph, str]:
+def random_graph(rng: random.Random, size: int, *, by_number: float = 0.15
+                 ) -> tuple[Graph, str]:
     """Certificates citing earlier ones (several parents, shortcuts past a level, by
-    number, through a previous report, a loop a forged manifest could make), calibrated
-    on both sides of EFFECTIVE or undated, some anchored twice."""
+    number (a `by_number` share of citations), through a previous report, a loop a forged
+    manifest could make), calibrated on both sides of EFFECTIVE or undated, some anchored
+    twice."""
     graph = Graph()
     shas: list[str] = []
     for i in range(size):
@@ -227,7 +229,7 @@ def random_graph(rng: random.Random, size: int) -> tuple[Graph, str]:
             graph.add(f"doc-{i}", block + rng.randint(0, 5), calibrated, issuer=issuer,
                       number=number, batch=50_000 + i, anchored=day + dt.timedelta(days=5))
         for parent in rng.sample(shas, k=min(len(shas), rng.choice([0, 1, 1, 1, 2, 3]))):
-            graph.cite(sha, parent, by_number=rng.random() < 0.15,
+            graph.cite(sha, parent, by_number=rng.random() < by_number,
                        role=rng.choice([CitationRole.MEASURING_EQUIPMENT] * 6
                                        + [CitationRole.INFLUENCE_CONDITION,
                                           CitationRole.PREVIOUS_REPORT]))
@@ -270,6 +272,99 @@ def test_cascade_matches_a_plain_walk_of_random_graphs(sessions: sessionmaker[Se
             assert _cascade(sessions, sha, effective) == expected
     # Some revocation reaches something, and deeper than one level.
     assert max(len(reference_walk(graph, sha, EFFECTIVE)) for sha in revoked) > 5
+
+
+def _both_ways(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch,
+               revoked: str, effective: dt.date, issuer_id: str | None = None
+               ) -> list[AffectedCertificate]:
+    """The cascade with its last level streamed unwritten, checked against the walk that
+    writes every level to the visited set (what it did before: too many cited digests
+    to check each level for the last)."""
+    streamed = list(affected_by(sessions, revoked, effective, issuer_id=issuer_id))
+    with monkeypatch.context() as patched:
+        patched.setattr(cascade_module, "LEAF_CHECK_CITED", 0)
+        written = list(affected_by(sessions, revoked, effective, issuer_id=issuer_id))
+    assert streamed == written
+    return streamed
+
+
+def _tricky_last_level(graph: Graph) -> str:
+    """A revoked standard whose citers (the last level: nothing cites them) meet every
+    case the choice of each certificate's row has to get right."""
+    later = EFFECTIVE + dt.timedelta(days=5)
+    nmi = graph.add("t-nmi", 1, EFFECTIVE)
+    a = graph.add("t-standard-a", 7, later)  # anchored after b
+    b = graph.add("t-standard-b", 4, later)
+    c = graph.add("t-standard-c", 4, later, issuer=1)  # same block as b
+    for standard in (a, b, c):
+        graph.cite(standard, nmi)
+    graph.cite(nmi, c)  # a loop back to the revoked certificate
+    # Reached by two paths: via b and c (same block: the smaller digest), via a and b.
+    two = graph.add("t-two-paths", 20, later)
+    for cited in (a, b, c):
+        graph.cite(two, cited)
+    # Anchored twice in one block (two batches) and again later: the first batch counts.
+    for batch in (900, 901):
+        graph.add("t-twice", 22, later, issuer=2, batch=batch)
+    graph.add("t-twice", 30, later, issuer=2, batch=902)
+    graph.cite(_sha("t-twice"), a)
+    # First anchoring calibrated before the effective date, the next after: the next.
+    graph.add("t-recalibrated", 21, EFFECTIVE - dt.timedelta(days=3))
+    graph.add("t-recalibrated", 25, later, batch=903)
+    graph.cite(_sha("t-recalibrated"), b)
+    # Calibrated before: the citation is cut; undated, anchored after: it counts.
+    graph.cite(graph.add("t-before", 23, EFFECTIVE - dt.timedelta(days=1)), a)
+    graph.cite(graph.add("t-undated", 24, None, anchored=later), c)
+    # Cites a standard and the revoked certificate itself: depth 1, not 2.
+    shortcut = graph.add("t-shortcut", 26, later, issuer=1)
+    graph.cite(shortcut, nmi)
+    graph.cite(shortcut, a)
+    # Previous report only: no traceability.
+    graph.cite(graph.add("t-history", 27, later), b, role=CitationRole.PREVIOUS_REPORT)
+    return nmi
+
+
+def test_cascade_last_level_streamed_unwritten_is_the_written_walk(
+        sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Differential: the last level read straight from the citations gives what writing
+    it gave (the same certificates, order, depth, `via` and chosen anchoring), on
+    graphs without citations by number (with them, every level is written)."""
+    graph = Graph()
+    nmi = _tricky_last_level(graph)
+    write(sessions, graph)
+    _revoke(sessions, _sha("t-standard-b"), 20_000)  # revoked on the way: no matter
+    found = _both_ways(sessions, monkeypatch, nmi, EFFECTIVE)
+    assert found == reference_walk(graph, nmi, EFFECTIVE)
+    by_sha = {x.sha256: x for x in found}
+    assert (by_sha[_sha("t-two-paths")].depth, by_sha[_sha("t-two-paths")].via) == (
+        2, min(_sha("t-standard-b"), _sha("t-standard-c")))
+    assert by_sha[_sha("t-twice")].issuer_id == _issuer(2) and by_sha[_sha("t-shortcut")].depth == 1
+    assert by_sha[_sha("t-recalibrated")].calibration_date > EFFECTIVE
+    assert _sha("t-undated") in by_sha and _sha("t-before") not in by_sha
+    for issuer in range(3):
+        assert _both_ways(sessions, monkeypatch, nmi, EFFECTIVE, _issuer(issuer)) == [
+            x for x in found if x.issuer_id == _issuer(issuer)]
+    for revoked in (_sha("t-standard-a"), _sha("t-standard-c")):  # the last level at once
+        for effective in (EFFECTIVE, EFFECTIVE + dt.timedelta(days=5)):
+            assert _both_ways(sessions, monkeypatch, revoked, effective) == reference_walk(
+                graph, revoked, effective)
+    for seed in range(4):
+        clear(sessions)
+        rng = random.Random(100 + seed)
+        graph, root = random_graph(rng, 150, by_number=0)
+        write(sessions, graph, shuffle=rng, first_id=1 + 1000 * seed)
+        revoked = [root, *rng.sample(sorted({a.sha256 for a in graph.anchorings}), 5)]
+        for sha in revoked:
+            for effective in (EFFECTIVE, EFFECTIVE + dt.timedelta(days=20)):
+                assert _both_ways(sessions, monkeypatch, sha, effective) == reference_walk(
+                    graph, sha, effective)
+    # The alerts feed from a rebuilt projection (other ids, another physical order).
+    _revoke(sessions, root, 10_000)
+    feed = _feed(sessions)
+    assert len(feed) > 10
+    clear(sessions)
+    write(sessions, graph, shuffle=random.Random(9), first_id=200_000)
+    assert _feed(sessions) == feed
 
 
 def test_cascade_each_once_at_its_shortest_depth_via_the_first_anchored(
@@ -374,11 +469,15 @@ def _wide_graph(sessions: sessionmaker[Session], standards: int, instruments: in
     return graph, nmi
 
 
+@pytest.mark.parametrize("written", [False, True])
 def test_cascade_streams_a_level_before_querying_the_next(
-        sessions: sessionmaker[Session]) -> None:
+        sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, written: bool
+) -> None:
     # A second level past LARGE_LEVEL citations: planned to be hashed, streamed the same.
     instruments = LARGE_LEVEL // 2 + 500
     graph, nmi = _wide_graph(sessions, 2, instruments)
+    if written:  # as when too many digests are cited to check each level for the last
+        monkeypatch.setattr(cascade_module, "LEAF_CHECK_CITED", 0)
     statements: list[str] = []
     engine = sessions.kw["bind"]
 
@@ -398,14 +497,23 @@ def test_cascade_streams_a_level_before_querying_the_next(
         second = next(cascade)
         assert second.depth == 1
         second_level = next(cascade)
-        assert second_level.depth == 2 and levels_inserted() == 3
+        assert second_level.depth == 2
         rest = list(cascade)
         assert len(rest) == 2 * instruments - 1  # 2 standards, then the instruments
-        # Nothing cites the instruments: past LARGE_LEVEL candidates, the digests
-        # anything cites (3 here) show it without a level-3 query.
-        assert levels_inserted() == 3
-        assert sum(s.lstrip().startswith("WITH RECURSIVE cited") and "INSERT" not in s
-                   for s in statements) == 2  # how many, then none in the frontier
+        cited_reads = sum(s.lstrip().startswith("WITH RECURSIVE cited") and "INSERT" not in s
+                          for s in statements)
+        if written:
+            # Every level is written. Nothing cites the
+            # instruments: past LARGE_LEVEL candidates, the digests anything cites (3
+            # here) show it without a level-3 query.
+            assert levels_inserted() == 3
+            # (too many to check levels with), how many, then none in the frontier
+            assert cited_reads == 3
+        else:
+            # Nothing cites the instruments, as the cited digests (read once) show: their
+            # level is streamed from the citations, never written to the visited set.
+            assert levels_inserted() == 2
+            assert cited_reads == 1
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert engine.pool.checkedout() == 0

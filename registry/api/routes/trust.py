@@ -26,7 +26,7 @@ from registry.api.routes._shared import (
     sha256_hex,
 )
 from registry.api.streaming import ClosingStreamingResponse
-from registry.db.cascade import alert_ndjson, traceability_alerts
+from registry.db.alerts import alert_ndjson, traceability_alerts
 from registry.db.lookup import ProjectionReader
 from registry.db.traceability import accreditation_history
 from registry.errors import NotFoundError
