@@ -415,7 +415,8 @@ def _revocation_floor_lines(result: dict) -> list[str]:
         [[fmt(_as_int(n)), _mean_range(dig(floor[n], "unguarded", "unavoidable")),
           _mean_range(dig(floor[n], "unguarded")), _mean_range(dig(floor[n], "floor")),
           _mean_range(dig(revocations, n, "ours")), _mean_range(dig(revocations, n, "eas_revoke")),
-          fmt_ratio(_ratio_of_means(dig(revocations, n, "eas_revoke"), dig(floor[n], "floor")))]
+          fmt_ratio(ratio(dig(revocations, n, "eas_revoke", "mean"),
+                          dig(floor[n], "floor", "mean")))]
          for n in sizes])]
     many = [n for n in sizes if isinstance(floor[n].get("floor_many"), dict)]
     if many:
@@ -441,9 +442,3 @@ def _revocation_floor_lines(result: dict) -> list[str]:
               "that stores a revocation per document can match it._"]
     return lines
 
-
-def _ratio_of_means(numerator: object, denominator: object) -> float | None:
-    a, b = dig(numerator, "mean"), dig(denominator, "mean")
-    if isinstance(a, int | float) and isinstance(b, int | float) and b:
-        return a / b
-    return None
