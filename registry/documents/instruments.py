@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from registry.documents.kinds import (
@@ -67,15 +68,30 @@ _UNKNOWN_MANUFACTURERS = frozenset({
 _WORD = re.compile(r"\w+")
 
 
+_ASCII_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
 def identity_key(value: object) -> str:
     """A serial, model or approval number as compared: NFKC, case folded, Cyrillic
     look-alikes as Latin letters, letters and digits only (whitespace, punctuation and
     symbols dropped)."""
-    text = unicodedata.normalize("NFKC", str(value)).casefold().translate(_HOMOGLYPHS)
+    text = str(value)
+    if text.isascii():
+        # The same key, faster (indexing computes a dozen per document): NFKC leaves
+        # ASCII as it is, its case folding is lower(), and its letters and digits are
+        # exactly [0-9a-z] once lowered.
+        return _ASCII_NOT_ALNUM.sub("", text.lower())[:KEY_MAX_LENGTH]
+    return unicode_identity_key(text)
+
+
+def unicode_identity_key(text: str) -> str:
+    """`identity_key` of any text, step by step as it is defined."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_HOMOGLYPHS)
     return "".join(ch for ch in text if ch.isalnum())[:KEY_MAX_LENGTH]
 
 
-def manufacturer_key(value: object) -> str:
+@lru_cache(maxsize=4_096)  # an institute's documents name the same few manufacturers
+def manufacturer_key(value: str) -> str:
     """A manufacturer's name as compared: the identity key of its words once legal forms
     ("GmbH", "Ltd.", "OOO" ...) are dropped from either end; "" for a placeholder."""
     words = [identity_key(word) for word in _WORD.findall(str(value).replace("_", " "))]

@@ -67,7 +67,7 @@ from registry.db.models import (
 from registry.db.verdicts import citing_closure
 from registry.errors import DatabaseStateError, ManifestInvalidError
 from registry.index.documents import insert_documents
-from registry.index.manifest import BatchManifest
+from registry.index.manifest import BatchManifest, ManifestCache
 from registry.index.renewal_manifest import is_renewal_manifest
 from registry.index.renewals import (
     load_renewal,
@@ -130,10 +130,13 @@ class Indexer:
 
     def __init__(self, client: RegistryClient, session_factory: sessionmaker[Session],
                  store: ContentStore, confirmations: int = 1, *,
-                 chunk_blocks: int = DEFAULT_CHUNK_BLOCKS) -> None:
+                 chunk_blocks: int = DEFAULT_CHUNK_BLOCKS,
+                 manifests: ManifestCache | None = None) -> None:
         self.client = client
         self.sessions = session_factory
         self.store = store
+        # Manifests sealed by this process (the issuer's), taken instead of read back.
+        self.manifests = manifests or ManifestCache(capacity=0)
         # Same meaning as the transaction sender's: 1 = mined, n = n-1 blocks on top.
         self.confirmations = max(1, confirmations)
         self.chunk_blocks = chunk_blocks
@@ -373,6 +376,10 @@ class Indexer:
     def _load_manifest(self, session: Session, batch: ChainBatch,
                        changes: VerdictChanges) -> None:
         """Fill chain_documents from the batch's manifest, checked against the root."""
+        sealed_here = self.manifests.take(batch.manifest_cid)
+        if sealed_here is not None:
+            self._insert_manifest(session, batch, *sealed_here, changes)
+            return
         try:
             data = self.store.get(Cid.parse(batch.manifest_cid))
         except (ContentNotFoundError, StorageUnavailableError):
@@ -391,10 +398,20 @@ class Indexer:
             return
         try:
             manifest = BatchManifest.from_bytes(data)
+        except (ManifestInvalidError, ValueError):
+            batch.manifest_status = MANIFEST_INVALID
+            return
+        self._insert_manifest(session, batch, manifest, None, changes)
+
+    def _insert_manifest(self, session: Session, batch: ChainBatch, manifest: BatchManifest,
+                         tree: MerkleBatch | None, changes: VerdictChanges) -> None:
+        """`tree`: MerkleBatch.of the members, when known already."""
+        try:
             if manifest.issuer_id != batch.issuer_id or manifest.root != batch.root \
                     or len(manifest.documents) != batch.count:
                 raise ManifestInvalidError("manifest does not describe the anchored batch")
-            tree = MerkleBatch.of(bytes.fromhex(d.sha256) for d in manifest.documents)
+            if tree is None:
+                tree = MerkleBatch.of(bytes.fromhex(d.sha256) for d in manifest.documents)
             if tree.root.hex() != batch.root:
                 raise ManifestInvalidError("manifest members do not hash to the anchored root")
         except (ManifestInvalidError, MerkleError, ValueError):

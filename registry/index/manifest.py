@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from anchor.merkle import MerkleBatch
 from anchor.receipt import LEAF_ENCODING
 from registry.errors import ManifestInvalidError
 
@@ -95,3 +96,31 @@ class BatchManifest:
         return cls(issuer_id=_hex_in(value.get("issuer_id"), "issuer_id"),
                    root=_hex_in(value.get("merkle_root"), "merkle_root"),
                    documents=tuple(members))
+
+
+class ManifestCache:
+    """The batch manifests this process has just sealed, by CID, with the Merkle tree of
+    their members, so that indexing the anchoring it made a moment ago neither reads back
+    and parses the bytes it wrote nor builds the same tree again.
+
+    A CID names its bytes, and `BatchManifest.from_bytes(manifest.to_bytes())` is the
+    manifest itself, so an entry is exactly what the store would give for that CID (and
+    the tree is `MerkleBatch.of` its members): the indexer still checks it against the
+    anchored batch as it checks a parsed one. Entries are taken once (a batch is indexed
+    once; a reorg's re-indexing reads the store), and only the newest `capacity` are held:
+    a manifest holds its batch's metadata, and the pipelined issuer has one batch between
+    sealing and indexing.
+    """
+
+    def __init__(self, capacity: int = 1) -> None:
+        self.capacity = capacity
+        self._entries: dict[str, tuple[BatchManifest, MerkleBatch]] = {}
+
+    def remember(self, cid: str, manifest: BatchManifest, tree: MerkleBatch) -> None:
+        self._entries.pop(cid, None)
+        self._entries[cid] = (manifest, tree)
+        while len(self._entries) > self.capacity:
+            del self._entries[next(iter(self._entries))]
+
+    def take(self, cid: str) -> tuple[BatchManifest, MerkleBatch] | None:
+        return self._entries.pop(cid, None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from registry.documents.instruments import (
     identity_key,
     instrument_mentions,
     manufacturer_key,
+    unicode_identity_key,
 )
 from registry.documents.metadata import extract_dcc_metadata
 from registry.documents.model import DocumentType
@@ -128,3 +131,17 @@ def test_instrument_ids_round_trip_and_refuse_unnormalised_forms() -> None:
         assert parsed is not None and str(parsed) == text
     for text in ("mi:Acme:ws3000:sn1", "mi::ws:sn1", "mi:acme:ws", "ta:pl-22:1", "x:a:b:c", ""):
         assert InstrumentId.parse(text) is None
+
+
+def test_the_ascii_identity_key_is_the_defined_one() -> None:
+    """ASCII text takes a shortcut; it gives the key the definition gives (NFKC, case
+    folding, look-alikes, letters and digits), on every character and on mixed text."""
+    rng = random.Random(7)
+    samples = [chr(code) for code in range(128)] + [
+        "".join(rng.choice(string.printable) for _ in range(rng.randint(0, 300)))
+        for _ in range(2_000)] + ["SN 12-34/AB", "Fluke\tCorp.", "x" * 400]
+    for text in samples:
+        assert identity_key(text) == unicode_identity_key(text), repr(text)
+    assert identity_key(1234) == "1234"
+    # Outside ASCII the definition itself runs: Cyrillic look-alikes, full-width digits.
+    assert identity_key("\u0410\u0412-\uff11\uff12") == "ab12"
