@@ -38,9 +38,7 @@ import dataclasses
 import datetime as dt
 import fcntl
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +102,13 @@ from registry.issuance_outcomes import (
     SubmissionStatus,
     SupersessionOutcome,
 )
+from registry.issuance_pipeline import (
+    PIPELINE_AHEAD_MAX,
+    STORE_BATCH_SIZE,
+    RunPipeline,
+    StoreAhead,
+    combined_index_reports,
+)
 from registry.preparation import (
     CertificatePreparer,
     DocumentSource,
@@ -117,95 +122,8 @@ from registry.receipts import _RECEIPT_DOCUMENT_COLUMNS, build_receipt, find_rec
 from registry.settings import Settings
 
 DEFAULT_BATCH_SIZE = 256
-# Documents per durable store write and per outbox transaction during submission.
-STORE_BATCH_SIZE = 64
-# Prepared documents the workers may hold while a full batch is sealed, anchored and
-# indexed during submission (about 50 KB each in memory).
-PIPELINE_AHEAD_MAX = 1_024
 RECEIPTS_DIR = "receipts"
 LOCK_FILE = "issuance.lock"
-
-
-# ------------------------------------------------------------------ pipeline
-
-@dataclass
-class _Pipeline:
-    """What `run` did while submitting: full batches sealed, anchored and indexed as soon
-    as they were stored, so that the workers prepare the next documents meanwhile."""
-
-    batch_size: int
-    unsealed: int = 0  # stored by this submission since the last seal
-    sealed: list[SealedBatch] = field(default_factory=list)
-    anchored: list[AnchoringOutcome] = field(default_factory=list)
-    index_reports: list[IndexReport] = field(default_factory=list)
-
-
-class _StoreAhead:
-    """Stores each group of prepared documents on a thread of its own while the issuing
-    process records the group before it and takes in the next: writing files spends its
-    time waiting on the filesystem, which the process can use.
-
-    A group is recorded in the outbox only after its store write has returned (the
-    documents are durable), in submission order, so a crash leaves exactly what storing
-    then recording in line would: recorded groups complete, the others to prepare again.
-    Before a full batch is sealed, anchored and indexed the store is left idle (`drain`),
-    so no other use of it overlaps the thread's.
-    """
-
-    def __init__(self, issuer: Issuer, encrypt: bool, results: list[SubmissionResult | None],
-                 pipeline: _Pipeline | None) -> None:
-        self.issuer = issuer
-        self.encrypt = encrypt
-        self.results = results
-        self.pipeline = pipeline
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="certreg-store")
-        self._pending: tuple[Future[list[StoredCertificate]], list[int]] | None = None
-
-    def __enter__(self) -> _StoreAhead:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        # On an error the group in flight is written but not recorded, as after a crash.
-        self._thread.shutdown(wait=True)
-
-    def store(self, batch: Sequence[tuple[int, SignedCertificate]]) -> None:
-        if not batch:
-            return
-        stored = self._thread.submit(self.issuer.store_documents,
-                                     [signed for _, signed in batch], encrypt=self.encrypt)
-        previous, self._pending = self._pending, (stored, [index for index, _ in batch])
-        if previous is not None:
-            self._record(*previous)
-        pipeline = self.pipeline
-        if pipeline is not None and pipeline.unsealed + len(batch) >= pipeline.batch_size:
-            self.drain()
-            self.issuer._anchor_full_batches(pipeline)
-
-    def drain(self) -> None:
-        """Wait for the group in flight and record it."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self._record(*pending)
-
-    def _record(self, stored: Future[list[StoredCertificate]], indexes: list[int]) -> None:
-        for index, result in zip(indexes, self.issuer.record_many(stored.result()),
-                                 strict=True):
-            self.results[index] = result
-            self.issuer.progress.advance()
-        if self.pipeline is not None:
-            self.pipeline.unsealed += len(indexes)
-
-
-def _combined(reports: Sequence[IndexReport]) -> IndexReport | None:
-    """Several catch-ups of one run as one report (their blocks are consecutive)."""
-    if not reports:
-        return None
-    first, last = reports[0], reports[-1]
-    return IndexReport(first.from_block, last.to_block, sum(r.events for r in reports),
-                       sum(r.batches for r in reports), sum(r.revocations for r in reports),
-                       last.manifests_missing, next((r.reorg_rolled_back_to for r in reports
-                                                     if r.reorg_rolled_back_to is not None),
-                                                    None))
 
 
 # ------------------------------------------------------------------- helpers
@@ -371,7 +289,7 @@ class Issuer:
                document_type: DocumentType | str = DocumentType.DCC, *,
                encrypt: bool = False, sign: bool = True,
                issuer_metadata: Mapping[str, object] | None = None,
-               pipeline: _Pipeline | None = None) -> list[SubmissionResult]:
+               pipeline: RunPipeline | None = None) -> list[SubmissionResult]:
         """Validate, sign, store and record each document; report each one's outcome.
 
         Validation and signing run on `workers` processes; storing and recording stay
@@ -421,7 +339,7 @@ class Issuer:
         ahead = STORE_BATCH_SIZE if pipeline is None else STORE_BATCH_SIZE + min(
             pipeline.batch_size, PIPELINE_AHEAD_MAX)
         with PreparationPool(self.preparer, self.workers, ahead=ahead) as pool, \
-                _StoreAhead(self, encrypt, results, pipeline) as writer:
+                StoreAhead(self, encrypt, results, pipeline) as writer:
             for index, prepared in pool.prepare(unknown_sources(), document_type,
                                                 issuer_metadata, sign=sign):
                 if not isinstance(prepared, Rejection):
@@ -437,7 +355,7 @@ class Issuer:
                     writer.store(batch)
                     batch = []
             writer.store(batch)
-            writer.drain()
+            writer.finish()
         for index, first, sha256 in repeats:
             # The same bytes twice in one run: the first occurrence's outcome, as a later
             # run would report it.
@@ -448,23 +366,6 @@ class Issuer:
                 earlier, source_name=names[index], key=None)
         assert all(result is not None for result in results)
         return [result for result in results if result is not None]
-
-    def _anchor_full_batches(self, pipeline: _Pipeline) -> None:
-        """Seal, anchor and index every full batch of stored documents, quietly (the
-        progress shown is the submission's)."""
-        if pipeline.unsealed < pipeline.batch_size:
-            return
-        shown, self.progress = self.progress, SilentProgress()
-        try:
-            sealed = self.seal_batches(pipeline.batch_size, full_only=True)
-            pipeline.unsealed = max(0, pipeline.unsealed - sum(
-                len(batch.document_sha256s) for batch in sealed))
-            if sealed:
-                pipeline.sealed.extend(sealed)
-                pipeline.anchored.extend(self.anchor_pending())
-                pipeline.index_reports.append(self.index())
-        finally:
-            self.progress = shown
 
     @staticmethod
     def _as_source(item: DocumentSource | Path | bytes, index: int) -> DocumentSource:
@@ -737,28 +638,40 @@ class Issuer:
         """Write the receipt of every anchored document of this issuer that lacks one."""
         self.receipts_dir.mkdir(parents=True, exist_ok=True)
         present = {name.removesuffix(".json") for name in os.listdir(self.receipts_dir)}
-        with self.sessions() as session:
-            rows = session.execute(
-                select(*_RECEIPT_DOCUMENT_COLUMNS, ChainBatch)
-                .select_from(IssuedDocument)
-                .join(ChainBatch, ChainBatch.root == IssuedDocument.batch_root)
-                .join(ChainDocument, (ChainDocument.batch_id == ChainBatch.batch_id)
-                      & (ChainDocument.sha256 == IssuedDocument.sha256))
-                .where(IssuedDocument.issuer_id == self.issuer_hex,
-                       IssuedDocument.state == DocumentState.ANCHORED.value)
-                .order_by(IssuedDocument.id)).all()
-        missing = [row for row in rows if row.sha256 not in present]
+        missing = [row for row in self.receipt_rows() if row.sha256 not in present]
         self.progress.phase("receipts", len(missing))
-        with self.timings.measure("receipt"):
-            # Each file is complete or absent after a crash; one sync per batch of them.
-            for start in range(0, len(missing), STORE_BATCH_SIZE):
-                chunk = missing[start:start + STORE_BATCH_SIZE]
-                write_many_atomically([
-                    (self.receipts_dir / f"{row.sha256}.json",
-                     build_receipt(self.client, row, row.ChainBatch).to_json().encode())
-                    for row in chunk])
-                self.progress.advance(len(chunk))
+        for start in range(0, len(missing), STORE_BATCH_SIZE):
+            chunk = missing[start:start + STORE_BATCH_SIZE]
+            self.write_receipt_files(self.receipt_files(chunk))
+            self.progress.advance(len(chunk))
         return len(missing)
+
+    def receipt_rows(self, batch_roots: Collection[str] | None = None) -> list[Any]:
+        """Each anchored document of this issuer (of those batches only, if given) with
+        its anchoring, in submission order."""
+        query = (select(*_RECEIPT_DOCUMENT_COLUMNS, ChainBatch)
+                 .select_from(IssuedDocument)
+                 .join(ChainBatch, ChainBatch.root == IssuedDocument.batch_root)
+                 .join(ChainDocument, (ChainDocument.batch_id == ChainBatch.batch_id)
+                       & (ChainDocument.sha256 == IssuedDocument.sha256))
+                 .where(IssuedDocument.issuer_id == self.issuer_hex,
+                        IssuedDocument.state == DocumentState.ANCHORED.value)
+                 .order_by(IssuedDocument.id))
+        if batch_roots is not None:
+            query = query.where(IssuedDocument.batch_root.in_(list(batch_roots)))
+        with self.sessions() as session:
+            return list(session.execute(query).all())
+
+    def receipt_files(self, rows: Sequence[Any]) -> list[tuple[Path, bytes]]:
+        with self.timings.measure("receipt"):
+            return [(self.receipts_dir / f"{row.sha256}.json",
+                     build_receipt(self.client, row, row.ChainBatch).to_json().encode())
+                    for row in rows]
+
+    def write_receipt_files(self, files: Sequence[tuple[Path, bytes]]) -> None:
+        # Each file is complete or absent after a crash; one sync per batch of them.
+        with self.timings.measure("receipt"):
+            write_many_atomically(files)
 
     def _receipt_or_none(self, session: Session, sha256: str,
                          issuer_hex: str | None = None) -> Receipt | None:
@@ -790,7 +703,7 @@ class Issuer:
         if batch_size < 1:
             raise ConfigurationError("the batch size is at least 1")
         with self.exclusive():
-            pipeline = _Pipeline(batch_size)
+            pipeline = RunPipeline(batch_size)
             submissions = self.submit(sources, document_type, encrypt=encrypt, sign=sign,
                                       issuer_metadata=issuer_metadata, pipeline=pipeline)
             return self._finish(submissions, batch_size, pipeline)
@@ -801,12 +714,12 @@ class Issuer:
             return self._finish([], batch_size)
 
     def _finish(self, submissions: list[SubmissionResult], batch_size: int,
-                pipeline: _Pipeline | None = None) -> IssuanceReport:
-        pipeline = pipeline or _Pipeline(batch_size)
+                pipeline: RunPipeline | None = None) -> IssuanceReport:
+        pipeline = pipeline or RunPipeline(batch_size)
         sealed = [*pipeline.sealed, *self.seal_batches(batch_size)]
         anchored = [*pipeline.anchored, *self.anchor_pending()]
-        index_report = _combined([*pipeline.index_reports, self.index()])
-        written = self.write_receipts()
+        index_report = combined_index_reports([*pipeline.index_reports, self.index()])
+        written = pipeline.receipts_written + self.write_receipts()
         with self.sessions() as session:
             pending = len(session.scalars(select(IssuedDocument.id).where(
                 IssuedDocument.issuer_id == self.issuer_hex,
