@@ -22,7 +22,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,7 +186,9 @@ class CertificatePreparer:
 
 # Documents each worker may have queued or finished ahead of the caller when the caller
 # asks for no more (`ahead`): little enough that memory does not grow with N.
-IN_FLIGHT_PER_WORKER = 8
+IN_FLIGHT_PER_WORKER = 16
+# Documents per task given to a worker (its results come back together).
+TASK_DOCUMENTS = 4
 
 T = TypeVar("T")
 
@@ -234,14 +236,14 @@ def _die_with(caller: int) -> None:
         os._exit(1)  # the caller died before the request took effect
 
 
-def _prepare_in_worker(source: DocumentSource, document_type: DocumentType | str,
+def _prepare_in_worker(sources: Sequence[DocumentSource], document_type: DocumentType | str,
                        issuer_metadata: Mapping[str, object] | None,
-                       sign: bool) -> tuple[Prepared, dict[str, float]]:
+                       sign: bool) -> tuple[list[Prepared], dict[str, float]]:
     preparer = _worker_preparer
     assert preparer is not None, "the pool initialiser did not run"
     preparer.timings.seconds.clear()
-    return prepare_one(preparer, source, document_type, issuer_metadata, sign), dict(
-        preparer.timings.seconds)
+    return [prepare_one(preparer, source, document_type, issuer_metadata, sign)
+            for source in sources], dict(preparer.timings.seconds)
 
 
 def prepare_one(preparer: CertificatePreparer, source: DocumentSource,
@@ -292,24 +294,37 @@ class PreparationPool:
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("fork"),
                 initializer=_install_preparer, initargs=(self.preparer, os.getpid()))
-        items = itertools.chain(first, items)
         executor = self._executor
-        pending: deque[tuple[T, Future[tuple[Prepared, dict[str, float]]]]] = deque()
-        limit = self.workers * IN_FLIGHT_PER_WORKER + self.ahead
-        for tag, source in items:
-            pending.append((tag, executor.submit(_prepare_in_worker, source, document_type,
-                                                 issuer_metadata, sign)))
-            while len(pending) >= limit or (pending and pending[0][1].done()):
-                yield self._collect(pending)
+        pending: deque[tuple[list[T], Future[tuple[list[Prepared], dict[str, float]]]]] = deque()
+        limit = self.workers * IN_FLIGHT_PER_WORKER + self.ahead  # documents
+        in_flight = 0
+        # TASK_DOCUMENTS to a task: each task costs this process as much as a document's
+        # bytes do (queues, futures, the feeder and result threads), so fewer of them.
+        for chunk in _chunks(itertools.chain(first, items), TASK_DOCUMENTS):
+            pending.append(([tag for tag, _ in chunk], executor.submit(
+                _prepare_in_worker, [source for _, source in chunk], document_type,
+                issuer_metadata, sign)))
+            in_flight += len(chunk)
+            while pending and (in_flight >= limit or pending[0][1].done()):
+                collected = self._collect(pending)
+                in_flight -= len(collected)
+                yield from collected
         while pending:
-            yield self._collect(pending)
+            yield from self._collect(pending)
 
-    def _collect(self, pending: deque[tuple[T, Future[tuple[Prepared, dict[str, float]]]]]
-                 ) -> tuple[T, Prepared]:
-        tag, future = pending.popleft()
+    def _collect(self, pending: deque[tuple[list[T], Future[tuple[list[Prepared],
+                                                                   dict[str, float]]]]]
+                 ) -> list[tuple[T, Prepared]]:
+        tags, future = pending.popleft()
         prepared, seconds = future.result()
         for stage, spent in seconds.items():
             # Summed over the workers: time per worker, not the run's wall time.
             self.preparer.timings.seconds[stage] = (
                 self.preparer.timings.seconds.get(stage, 0.0) + spent)
-        return tag, prepared
+        return list(zip(tags, prepared, strict=True))
+
+
+def _chunks(items: Iterator[tuple[T, DocumentSource]], size: int
+            ) -> Iterator[list[tuple[T, DocumentSource]]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
