@@ -1,8 +1,9 @@
 """registry.db.cascade on the test database (SQLite, or PostgreSQL when
 CERTREG_TEST_DATABASE=postgresql): the streamed cascade against a plain-Python walk of
-random citation graphs, the alerts feed after a rebuilt projection, streaming (the first
-certificates before the next level is even queried) and the feed's connection released
-when a client goes away.
+random citation graphs, PostgreSQL's DISTINCT ON choice of a level against the window
+(on PostgreSQL whatever the suite's database), the alerts feed after a rebuilt
+projection, streaming (the first certificates before the next level is even queried)
+and the feed's connection released when a client goes away.
 
 The graphs are projection rows as the indexer writes them (batches, documents, the
 certificate-number identifiers, citations), inserted directly: what is tested is the
@@ -365,6 +366,103 @@ def test_cascade_last_level_streamed_unwritten_is_the_written_walk(
     clear(sessions)
     write(sessions, graph, shuffle=random.Random(9), first_id=200_000)
     assert _feed(sessions) == feed
+
+
+@pytest.fixture
+def pg_sessions(postgres_database_url: str) -> Iterator[sessionmaker[Session]]:
+    """On PostgreSQL whatever the suite's database: DISTINCT ON is PostgreSQL's."""
+    factory = open_database(postgres_database_url)
+    yield factory
+    factory.kw["bind"].dispose()
+
+
+def _crowded(graph: Graph, blocks: int) -> Graph:
+    """`graph` anchored in `blocks` blocks only: ties in block everywhere (a level's
+    certificates, the cited certificates a certificate is reached through, a digest's
+    anchorings)."""
+    for a in graph.anchorings:
+        a.block_number = 100 + a.block_number % blocks
+    return graph
+
+
+def test_cascade_distinct_on_is_the_window_on_postgresql(
+        pg_sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Differential: each level's certificates chosen by DISTINCT ON (PostgreSQL) are
+    exactly those the window (SQLite's, PostgreSQL's before) chooses: the same
+    certificates in the same order, with the same depth, `via` and anchoring (its
+    number is what citations by number of the next level are matched on), every level
+    written or the last streamed, for everyone or one issuer."""
+    queries: list[str] = []
+    stream = cascade_module._stream_driver_rows
+
+    def recorded(connection: Any, query: Any) -> Any:
+        queries.append(str(query.compile(dialect=connection.dialect)))
+        return stream(connection, query)
+
+    monkeypatch.setattr(cascade_module, "_stream_driver_rows", recorded)
+
+    def both(revoked: str, effective: dt.date, issuer_id: str | None = None
+             ) -> list[AffectedCertificate]:
+        walks = {}
+        for form, dialects in (("distinct on", frozenset({"postgresql"})),
+                               ("window", frozenset())):
+            for leaf_check in (cascade_module.LEAF_CHECK_CITED, 0):
+                with monkeypatch.context() as patched:
+                    patched.setattr(cascade_module, "DISTINCT_ON_DIALECTS", dialects)
+                    patched.setattr(cascade_module, "LEAF_CHECK_CITED", leaf_check)
+                    queries.clear()
+                    walks[form, leaf_check] = list(affected_by(
+                        pg_sessions, revoked, effective, issuer_id=issuer_id))
+                    # Each walk did choose its levels the way it was meant to.
+                    assert all(("DISTINCT ON" in q) == (form == "distinct on")
+                               and ("lag(" in q) == (form == "window") for q in queries)
+        first = next(iter(walks.values()))
+        assert all(walk == first for walk in walks.values()), revoked
+        return first
+
+    graph = Graph()
+    nmi = _tricky_last_level(graph)
+    write(pg_sessions, graph)
+    found = both(nmi, EFFECTIVE)
+    assert found == reference_walk(graph, nmi, EFFECTIVE) and len(found) > 5
+    for issuer in range(3):
+        assert both(nmi, EFFECTIVE, _issuer(issuer)) == [
+            x for x in found if x.issuer_id == _issuer(issuer)]
+    for revoked in (_sha("t-standard-a"), _sha("t-standard-c")):
+        for effective in (EFFECTIVE, EFFECTIVE + dt.timedelta(days=5)):
+            assert both(revoked, effective) == reference_walk(graph, revoked, effective)
+    # A digest anchored in two batches of one block, told apart (as the chain would not)
+    # by calibration date and number: the first batch is chosen, and only its number is
+    # followed (the citation by number names the other's).
+    later = EFFECTIVE + dt.timedelta(days=5)
+    for batch, days in ((905, 2), (904, 1)):
+        graph.add("t-batches", 40, later + dt.timedelta(days=days), number=f"TB-{batch}",
+                  batch=batch)
+    graph.cite(_sha("t-batches"), _sha("t-standard-b"))
+    graph.cite(graph.add("t-by-number", 41, later), _sha("t-batches"), by_number=True)
+    clear(pg_sessions)
+    write(pg_sessions, graph)
+    found = both(nmi, EFFECTIVE)
+    assert found == reference_walk(graph, nmi, EFFECTIVE)
+    assert [x.unique_identifier for x in found if x.sha256 == _sha("t-batches")] == ["TB-904"]
+    assert _sha("t-by-number") not in {x.sha256 for x in found}
+    deepest = 0
+    for seed, by_number in ((0, 0.0), (1, 0.15), (2, 0.3)):
+        clear(pg_sessions)
+        rng = random.Random(300 + seed)
+        graph, root = random_graph(rng, 150, by_number=by_number)
+        _crowded(graph, blocks=6)
+        write(pg_sessions, graph, shuffle=rng, first_id=1 + 1000 * seed)
+        revoked = [root, *rng.sample(sorted({a.sha256 for a in graph.anchorings}), 4)]
+        for sha in revoked:
+            for effective in (EFFECTIVE, EFFECTIVE + dt.timedelta(days=20)):
+                found = both(sha, effective)
+                assert found == reference_walk(graph, sha, effective)
+                deepest = max(deepest, max((x.depth for x in found), default=0))
+                if len(found) > 20:  # six blocks: ties in block at every level
+                    assert both(sha, effective, _issuer(1)) == [
+                        x for x in found if x.issuer_id == _issuer(1)]
+    assert deepest > 2
 
 
 def test_cascade_each_once_at_its_shortest_depth_via_the_first_anchored(
