@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import itertools
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,10 +47,14 @@ def write_many_atomically(files: Sequence[tuple[Path, bytes]], *,
     if not files:
         return
     written: list[tuple[str, Path]] = []
+    # Each directory once, and a stat where it exists (a store's shards, after the first
+    # writes): mkdir with exist_ok costs an exception and a stat per file.
+    for directory in {target.parent for target, _ in files} | ({tmp_dir} if tmp_dir else set()):
+        if not os.path.isdir(directory):
+            directory.mkdir(parents=True, exist_ok=True)
     try:
         for target, data in files:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir or target.parent, prefix=".tmp-")
+            fd, tmp_name = _create_temporary(tmp_dir or target.parent)
             written.append((tmp_name, target))
             with os.fdopen(fd, "wb") as tmp:
                 tmp.write(data)
@@ -67,6 +73,23 @@ def write_many_atomically(files: Sequence[tuple[Path, bytes]], *,
         return
     for directory in {target.parent for target, _ in files}:
         _fsync_directory(directory)
+
+
+_TEMPORARY_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_temporary_numbers = itertools.count()
+
+
+def _create_temporary(directory: Path) -> tuple[int, str]:
+    """A new file (mode 0600) for a write in progress, as tempfile.mkstemp makes one but
+    named by process, thread and a counter instead of random letters; O_EXCL still
+    refuses an existing name (a crashed process's leftover), and the next is tried."""
+    prefix = f"{directory}{os.sep}.tmp-{os.getpid()}-{threading.get_ident()}-"
+    while True:
+        name = f"{prefix}{next(_temporary_numbers)}"
+        try:
+            return os.open(name, _TEMPORARY_FLAGS, 0o600), name
+        except FileExistsError:
+            continue
 
 
 def _fsync_directory(directory: Path) -> None:
