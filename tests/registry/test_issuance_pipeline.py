@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from anchor.cid import Cid
 from anchor.encryption import DocumentKey, decrypt_document, is_encrypted
-from anchor.errors import DecryptionError
+from anchor.errors import DecryptionError, StorageUnavailableError
 from anchor.merkle import verify_proof
 from anchor.receipt import Receipt, Verdict, verify_receipt
 from registry.db import (
@@ -24,7 +25,7 @@ from registry.db import (
     create_database_engine,
 )
 from registry.index import BatchManifest
-from registry.issuance import DocumentSource, Issuer, SubmissionStatus
+from registry.issuance import STORE_BATCH_SIZE, DocumentSource, Issuer, SubmissionStatus
 from registry.settings import load_settings
 from tests.anchor.registry_fixtures import RegistryWorld
 from tests.registry.conftest import MakeDccs
@@ -308,3 +309,35 @@ def test_issuance_run_pipelined_seals_what_the_steps_one_after_another_seal(
                 expected.merkle_root, expected.proof, expected.batch_id, expected.cid,
                 expected.manifest_cid)
     assert pipelined.index is not None and pipelined.index.batches == 5
+
+
+def test_issuance_a_store_failure_mid_run_records_only_what_was_stored_and_a_rerun_finishes(
+        issuer: Issuer, make_dccs: MakeDccs, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Groups are stored on a thread while the one before is recorded: a failed write is
+    # raised when its group would be recorded, and only the groups written before it are
+    # in the outbox. The rerun finds them pending and issues the rest, each once.
+    paths = make_dccs(tmp_path / "in", 3 * STORE_BATCH_SIZE + 10, "STOREFAIL")
+    real_put_many = issuer.store.put_many
+    calls: list[int] = []
+
+    def third_write_fails(documents):
+        calls.append(len(documents))
+        if len(calls) == 3:
+            raise StorageUnavailableError("the disk went away", root="test")
+        return real_put_many(documents)
+
+    monkeypatch.setattr(issuer.store, "put_many", third_write_fails)
+    with pytest.raises(StorageUnavailableError):
+        issuer.run(paths, batch_size=1_000)
+    with issuer.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(IssuedDocument)) == (
+            2 * STORE_BATCH_SIZE)
+    monkeypatch.undo()
+
+    report = issuer.run(paths, batch_size=1_000)
+    assert Counter(r.status for r in report.submissions) == {
+        SubmissionStatus.ALREADY_PENDING: 2 * STORE_BATCH_SIZE,
+        SubmissionStatus.ACCEPTED: STORE_BATCH_SIZE + 10}
+    assert report.pending_documents == 0 and report.receipts_written == len(paths)
+    assert issuer.client.batch_count() == 1
