@@ -26,9 +26,13 @@ cite in turn), each level is first checked for whether any of its certificates i
 the last and its SELECT reads the candidates straight from certificate_citations
 (the same statement, over the INSERT's query instead of the temporary table). At a
 million instruments citing a thousand standards, writing and reading back the million
-candidates was half the walk. Otherwise (many cited digests, or citations by number,
-whose citers are found through the chosen anchorings' numbers) every level is written;
-before the next level, a large frontier is cut down to the digests anything cites.
+candidates was half the walk. On PostgreSQL a small visited set is read into that last
+statement as values (`INLINE_VISITED`): a temporary table can only be scanned by the
+session's own process, values by parallel workers too, which scan, join and sort the
+million citations in two halves at once. Otherwise (many cited digests, or citations by
+number, whose citers are found through the chosen anchorings' numbers) every level is
+written; before the next level, a large frontier is cut down to the digests anything
+cites.
 
 Each fetch is kept as the driver's plain tuples (`AffectedRows`), an AffectedCertificate
 made as each is read: a fetch's worth of namedtuples outlives young-generation garbage
@@ -48,6 +52,7 @@ from itertools import islice
 from typing import Any, NamedTuple, overload
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     Boolean,
     Column,
@@ -60,6 +65,9 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    all_,
+    bindparam,
+    column,
     exists,
     func,
     insert,
@@ -68,8 +76,9 @@ from sqlalchemy import (
     select,
     tuple_,
     union_all,
+    values,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db.models import (
@@ -99,6 +108,19 @@ WORK_MEM = "512MB"
 # it in a second pass (a tenth of the server's time at a million rows). SQLite has no
 # DISTINCT ON: the window.
 DISTINCT_ON_DIALECTS = frozenset({"postgresql"})
+# Up to this many rows in the visited set, the last level reads the previous level and the
+# digests already reached as values in its statement (the visited set's rows, unchanged),
+# not from the temporary table: PostgreSQL cannot scan a session's temporary table in a
+# parallel worker, and with the values it scans, joins and sorts a million citations in
+# parallel workers and merges their sorted halves (the first certificate in about half
+# the time on two cores). The frontier is two bind parameters per row: well under the
+# protocol's 65,535.
+INLINE_VISITED = 10_000
+INLINED_DIALECTS = frozenset({"postgresql"})
+# The planner's default cost of passing a row from a worker to the leader (0.1) keeps a
+# million-row level out of parallel workers, though measured it is faster there on two
+# cores (and more so on more): the cost for the inlined last level's statement.
+PARALLEL_TUPLE_COST = 0.01
 
 _TRACEABILITY_ROLES = [r.value for r in CitationRole if r.carries_traceability]
 
@@ -241,7 +263,7 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
     targets = None if by_number else _cited_cite(connection, LEAF_CHECK_CITED)
     postgresql = connection.dialect.name == "postgresql"
     dialect = _Dialect.of(connection)
-    candidates = 1
+    candidates = visited = 1
     for depth in range(1, MAX_CASCADE_DEPTH + 1):
         cited_only = candidates >= LARGE_LEVEL and _few_cited(connection,
                                                               candidates // CITED_SHARE)
@@ -253,16 +275,23 @@ def _walk(connection: Connection, revoked_sha256: str, effective_from: dt.date,
             # takes a frontier of a thousand for a million (or the reverse), and sorts
             # every citation to join them. A few ms for a small level.
             connection.exec_driver_sql(f"ANALYZE {_affected.name}")
-        edges = _edges(depth, effective_from, by_number, cited_only, dialect)
         if targets is not None and not _level_cited(connection, depth, targets):
             # The last level (nothing cites any of its candidates): streamed straight from
             # the citations, never written to the visited set nor read back from it.
+            inlined = None
+            if dialect.inlined and visited <= INLINE_VISITED:
+                inlined = _InlinedVisited.read(connection, depth)
+                connection.exec_driver_sql(
+                    f"SET LOCAL parallel_tuple_cost = {PARALLEL_TUPLE_COST}")
+            edges = _edges(depth, effective_from, by_number, cited_only, dialect, inlined)
             yield from _stream(connection, _level_rows(
                 depth, dialect, issuer_id=issuer_id, level=edges.subquery))
             return
+        edges = _edges(depth, effective_from, by_number, cited_only, dialect)
         inserted = connection.execute(insert(_affected).from_select(_EDGE_COLUMNS, edges),
                                       execution_options={"preserve_rowcount": True})
         candidates = inserted.rowcount
+        visited += candidates
         if not candidates:
             return
         yield from _stream(connection, _level_rows(depth, dialect, issuer_id=issuer_id))
@@ -316,14 +345,41 @@ class _Dialect(NamedTuple):
     # collation: C on PostgreSQL (also the fastest), SQLite's default elsewhere.
     collation: str | None
     distinct_on: bool  # each level's certificates chosen by DISTINCT ON, else a window
+    inlined: bool  # a small visited set is read into the last level's statement
 
     @classmethod
     def of(cls, connection: Connection) -> _Dialect:
         name = connection.dialect.name
-        return cls(None if name == "sqlite" else "C", name in DISTINCT_ON_DIALECTS)
+        return cls(None if name == "sqlite" else "C", name in DISTINCT_ON_DIALECTS,
+                   name in INLINED_DIALECTS)
 
     def ordered(self, column: Any) -> Any:
         return column if self.collation is None else column.collate(self.collation)
+
+
+class _InlinedVisited(NamedTuple):
+    """The visited set as values of the last level's statement: the previous level's
+    candidates (digest and anchoring block, every row, as the join reads them from the
+    temporary table) and every digest reached so far."""
+
+    frontier: CTE  # sha256, block_number
+    reached: Any  # one array parameter: the digests, each once
+
+    @classmethod
+    def read(cls, connection: Connection, depth: int) -> _InlinedVisited:
+        rows = connection.execute(select(_affected.c.sha256, _affected.c.block_number,
+                                         _affected.c.depth)).all()
+        frontier = [(sha256, block) for sha256, block, level in rows if level == depth - 1]
+        # Written once, in a WITH clause the database copies into each of the statement's
+        # references to it (NOT MATERIALIZED: a materialized one could not be read in a
+        # parallel worker), not once per reference: a thousand rows of bind parameters
+        # compiled four times took longer than reading the level.
+        rows_ = values(column("sha256", String), column("block_number", BigInteger),
+                       name="frontier_rows").data(frontier)
+        values_ = select(rows_).cte("cascade_frontier").prefix_with("NOT MATERIALIZED")
+        reached = bindparam("cascade_reached", sorted({row.sha256 for row in rows}),
+                            type_=ARRAY(String))
+        return cls(values_, reached)
 
 
 def _citations_by_number_exist(connection: Connection) -> bool:
@@ -379,14 +435,30 @@ _EDGE_COLUMNS = ["sha256", "depth", "via", "via_block", "block_number", "batch_i
 
 
 def _edges(depth: int, effective_from: dt.date, by_number: bool, cited_only: bool,
-           dialect: _Dialect) -> Select[Any] | CompoundSelect[Any]:
+           dialect: _Dialect, inlined: _InlinedVisited | None = None
+           ) -> Select[Any] | CompoundSelect[Any]:
     """The candidates of `depth`: for every traceability citation of a certificate of
     depth - 1 (by its hash; or by its number, when citations by number exist) by an
     anchoring calibrated (else anchored) on or after `effective_from` whose digest was
-    not reached yet, the citing anchoring's facts and the cited certificate (`via`)."""
-    frontier = _affected.alias("frontier")
-    seen = _affected.alias("seen")
+    not reached yet, the citing anchoring's facts and the cited certificate (`via`).
+    With `inlined` (by hash only), the visited set is read from it, not from the
+    temporary table."""
     citation = CertificateCitation
+    if inlined is None:
+        frontier: Any = _affected.alias("frontier")
+        seen = _affected.alias("seen")
+        reached = [frontier.c.depth == depth - 1]
+        if cited_only:
+            reached.append(frontier.c.sha256.in_(_cited_digests()))
+        not_reached = ~exists().where(seen.c.sha256 == citation.citing_sha256)
+    else:
+        if by_number:
+            raise ValueError("citations by number read each level's numbers from the "
+                             "visited set")
+        # Every row of the previous level (the cited-only cut leaves the join's result
+        # as it is: it only spares probes).
+        frontier, reached = inlined.frontier, []
+        not_reached = citation.citing_sha256 != all_(inlined.reached)
 
     def candidates(via: Any, via_block: Any) -> Select[Any]:
         values = (citation.citing_sha256, literal(depth, Integer), via, via_block,
@@ -400,11 +472,7 @@ def _edges(depth: int, effective_from: dt.date, by_number: bool, cited_only: boo
 
     # Not reached yet, by the citation's own copy of the citing digest.
     conditions = [citation.role.in_(_TRACEABILITY_ROLES),
-                  citation.citing_relied_on >= effective_from,
-                  ~exists().where(seen.c.sha256 == citation.citing_sha256)]
-    reached = [frontier.c.depth == depth - 1]
-    if cited_only:
-        reached.append(frontier.c.sha256.in_(_cited_digests()))
+                  citation.citing_relied_on >= effective_from, not_reached]
     edges = (candidates(frontier.c.sha256, frontier.c.block_number)
              .join(frontier, citation.cited_sha256 == frontier.c.sha256)
              .where(*reached, *conditions))

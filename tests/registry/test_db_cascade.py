@@ -401,24 +401,53 @@ def test_cascade_distinct_on_is_the_window_on_postgresql(
 
     monkeypatch.setattr(cascade_module, "_stream_driver_rows", recorded)
 
+    inlined_walks = 0
+
     def both(revoked: str, effective: dt.date, issuer_id: str | None = None
              ) -> list[AffectedCertificate]:
+        nonlocal inlined_walks
         walks = {}
         for form, dialects in (("distinct on", frozenset({"postgresql"})),
                                ("window", frozenset())):
             for leaf_check in (cascade_module.LEAF_CHECK_CITED, 0):
-                with monkeypatch.context() as patched:
-                    patched.setattr(cascade_module, "DISTINCT_ON_DIALECTS", dialects)
-                    patched.setattr(cascade_module, "LEAF_CHECK_CITED", leaf_check)
-                    queries.clear()
-                    walks[form, leaf_check] = list(affected_by(
-                        pg_sessions, revoked, effective, issuer_id=issuer_id))
-                    # Each walk did choose its levels the way it was meant to.
-                    assert all(("DISTINCT ON" in q) == (form == "distinct on")
-                               and ("lag(" in q) == (form == "window") for q in queries)
+                for inline in (cascade_module.INLINE_VISITED, 0):
+                    with monkeypatch.context() as patched:
+                        patched.setattr(cascade_module, "DISTINCT_ON_DIALECTS", dialects)
+                        patched.setattr(cascade_module, "LEAF_CHECK_CITED", leaf_check)
+                        patched.setattr(cascade_module, "INLINE_VISITED", inline)
+                        queries.clear()
+                        walks[form, leaf_check, inline] = list(affected_by(
+                            pg_sessions, revoked, effective, issuer_id=issuer_id))
+                        # Each walk did choose its levels the way it was meant to.
+                        assert all(("DISTINCT ON" in q) == (form == "distinct on")
+                                   and ("lag(" in q) == (form == "window") for q in queries)
+                        inlined = ["cascade_frontier" in q for q in queries]
+                        assert not any(inlined[:-1]) and (inline or not any(inlined))
+                        inlined_walks += any(inlined)
         first = next(iter(walks.values()))
         assert all(walk == first for walk in walks.values()), revoked
         return first
+
+    # A last level (nothing cites it) whose certificate cites two of the level before:
+    # reached via the one anchored first, though its digest is the larger, whether the
+    # visited set is read from the temporary table or from the statement's values.
+    graph = Graph()
+    later = EFFECTIVE + dt.timedelta(days=5)
+    nmi = graph.add("v-nmi", 1, EFFECTIVE)
+    first_name, second_name = sorted(("v-standard-1", "v-standard-2"), key=_sha, reverse=True)
+    first, second = graph.add(first_name, 3, later), graph.add(second_name, 9, later)
+    for standard in (first, second):
+        graph.cite(standard, nmi)
+    both_standards = graph.add("v-both", 20, later)
+    for standard in (second, first):
+        graph.cite(both_standards, standard)
+        graph.cite(graph.add(f"v-one-{standard[:6]}", 20, later, issuer=1), standard)
+    write(pg_sessions, graph)
+    found = both(nmi, EFFECTIVE)
+    assert found == reference_walk(graph, nmi, EFFECTIVE) and inlined_walks
+    assert [x.via for x in found if x.sha256 == both_standards] == [first]
+    clear(pg_sessions)
+    inlined_walks = 0
 
     graph = Graph()
     nmi = _tricky_last_level(graph)
@@ -446,6 +475,9 @@ def test_cascade_distinct_on_is_the_window_on_postgresql(
     assert found == reference_walk(graph, nmi, EFFECTIVE)
     assert [x.unique_identifier for x in found if x.sha256 == _sha("t-batches")] == ["TB-904"]
     assert _sha("t-by-number") not in {x.sha256 for x in found}
+    # The last level read the visited set from its statement's values (where no
+    # citation by number made every level go through the temporary table).
+    assert inlined_walks
     deepest = 0
     for seed, by_number in ((0, 0.0), (1, 0.15), (2, 0.3)):
         clear(pg_sessions)
