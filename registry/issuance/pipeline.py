@@ -15,20 +15,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from registry.index import IndexReport
-from registry.issuance_outcomes import (
+from registry.issuance.outcomes import (
     AnchoringOutcome,
     SealedBatch,
     SilentProgress,
     StoredCertificate,
     SubmissionResult,
 )
+from registry.issuance.state import STORE_BATCH_SIZE
 from registry.preparation import SignedCertificate
 
 if TYPE_CHECKING:
-    from registry.issuance import Issuer
+    from registry.issuance.issuer import Issuer
 
-# Documents per durable store write and per outbox transaction during submission.
-STORE_BATCH_SIZE = 64
 # Prepared documents the workers may hold while a full batch is sealed, anchored and
 # indexed during submission (about 50 KB each in memory).
 PIPELINE_AHEAD_MAX = 1_024
