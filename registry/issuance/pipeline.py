@@ -22,7 +22,6 @@ from registry.issuance.outcomes import (
     StoredCertificate,
     SubmissionResult,
 )
-from registry.issuance.state import STORE_BATCH_SIZE
 from registry.preparation import SignedCertificate
 
 if TYPE_CHECKING:
@@ -98,8 +97,7 @@ class StoreAhead:
         issuer.receipts_dir.mkdir(parents=True, exist_ok=True)
         rows = [row for row in issuer.receipt_rows([batch.root for batch in sealed])
                 if not (issuer.receipts_dir / f"{row.sha256}.json").exists()]
-        for start in range(0, len(rows), STORE_BATCH_SIZE):
-            files = issuer.receipt_files(rows[start:start + STORE_BATCH_SIZE])
+        for files in issuer.receipt_file_chunks(rows):
             self._receipt_writes.append(
                 (self._thread.submit(issuer.write_receipt_files, files), len(files)))
 

@@ -6,7 +6,7 @@ built from the projection by registry.receipts."""
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,9 @@ class ReceiptStage(IssuerState):
         present = {name.removesuffix(".json") for name in os.listdir(self.receipts_dir)}
         missing = [row for row in self.receipt_rows() if row.sha256 not in present]
         self.progress.phase("receipts", len(missing))
-        for start in range(0, len(missing), STORE_BATCH_SIZE):
-            chunk = missing[start:start + STORE_BATCH_SIZE]
-            self.write_receipt_files(self.receipt_files(chunk))
-            self.progress.advance(len(chunk))
+        for files in self.receipt_file_chunks(missing):
+            self.write_receipt_files(files)
+            self.progress.advance(len(files))
         return len(missing)
 
     def receipt_rows(self, batch_roots: Collection[str] | None = None) -> list[Any]:
@@ -69,6 +68,13 @@ class ReceiptStage(IssuerState):
             return [(self.receipts_dir / f"{row.sha256}.json",
                      build_receipt(self.client, row, row.ChainBatch).to_json().encode())
                     for row in rows]
+
+    def receipt_file_chunks(self, rows: Sequence[Any]) -> Iterator[list[tuple[Path, bytes]]]:
+        """The receipt files of `rows`, STORE_BATCH_SIZE at a time: each chunk one durable
+        write for `write_receipt_files` (in line or on a thread), built only when the
+        caller asks for it."""
+        for start in range(0, len(rows), STORE_BATCH_SIZE):
+            yield self.receipt_files(rows[start:start + STORE_BATCH_SIZE])
 
     def write_receipt_files(self, files: Sequence[tuple[Path, bytes]]) -> None:
         # Each file is complete or absent after a crash; one sync per batch of them.
