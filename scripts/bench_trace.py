@@ -70,16 +70,16 @@ from registry.context import content_store  # noqa: E402
 from registry.db import ChainDocument, ChainIssuer, open_database  # noqa: E402
 from registry.db.cascade import AffectedCertificate, affected_by  # noqa: E402
 from registry.db.queries import DatabaseIndexView  # noqa: E402
-from registry.devnet import ensure_dev_registry  # noqa: E402
-from registry.documents.keys import generate_test_signing_identity  # noqa: E402
 from registry.issuance import Issuer  # noqa: E402
-from registry.settings import Settings, load_settings  # noqa: E402
+from registry.settings import Settings  # noqa: E402
 from registry.trust import RegistryTrustChecks  # noqa: E402
 from scripts.bench_api import (  # noqa: E402
     GET_LUA,
     SHARED_DCC,
+    dev_registry_settings,
     load_runs,
     on_private_services,
+    server_environment,
     start_server,
     stop_server,
     summary,
@@ -102,7 +102,6 @@ QUICK = {"labs": 20, "instruments": 50, "real": 4, "seconds": 1, "warmup": 1,
          "trace_calls": 20}
 FULL = {"labs": 1000, "instruments": 1000, "real": 32, "seconds": 5, "warmup": 2,
         "trace_calls": 50}
-SIGNING_PASSWORD = "benchmark signing key"
 
 
 # ------------------------------------------------------------------ cascade
@@ -377,22 +376,15 @@ def main() -> None:
 def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil: AnvilNode,
         servers: list[subprocess.Popen]) -> dict:
     spec = GraphSpec(labs=args.labs, instruments=args.instruments, lab_issuers=args.lab_issuers)
-    data_dir = workdir / "data"
     database = cluster.create_database("trace")
     with psycopg.connect(psycopg_dsn(database.url)) as connection:
         server_version = connection.execute("SHOW server_version").fetchone()[0]
         server_settings = {name: connection.execute(f"SHOW {name}").fetchone()[0]
                            for name in ("shared_buffers", "work_mem", "effective_cache_size",
                                         "jit", "random_page_cost")}
-    signing = generate_test_signing_identity("Bench lab signer", "Bench Lab", "DE",
-                                             workdir / "signing", SIGNING_PASSWORD)
-    deployment = ensure_dev_registry(load_settings(rpc_url=anvil.rpc_url, data_dir=data_dir))
-    settings = Settings(
-        data_dir=data_dir, rpc_url=anvil.rpc_url, database_url=database.url,
-        contract_address=deployment["address"],
-        deployment_block=int(deployment.get("block_number", 0)),
-        signing_key=signing.private_key_pem, signing_certificate=signing.certificate_pem,
-        signing_password=SecretStr(SIGNING_PASSWORD))
+    settings, deployment = dev_registry_settings(workdir, anvil, database.url,
+                                                 "Bench lab signer", "Bench Lab")
+    data_dir = settings.data_dir
     result: dict = {
         "benchmark": "trace", "mode": "quick" if args.quick else "full",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
@@ -457,12 +449,7 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
                        "bulk_insert": built}
 
     # HTTP: verification with the metrological steps off and on, and the tree.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")} | {
-        "CERTREG_DATA_DIR": str(data_dir), "CERTREG_RPC_URL": anvil.rpc_url,
-        "CERTREG_DATABASE_URL": database.url,
-        "CERTREG_CONTRACT_ADDRESS": deployment["address"],
-        "CERTREG_DEPLOYMENT_BLOCK": str(deployment.get("block_number", 0)),
-        "CERTREG_RATE_LIMIT_PER_SECOND": "0", "CERTREG_ISSUANCE_RATE_LIMIT_PER_MINUTE": "0"}
+    env = server_environment(data_dir, anvil.rpc_url, database.url, deployment)
     # One worker: the feed server's memory is one process's (measure_feed reads its RSS).
     proc, port = start_server("registry", env, workdir / "registry.log", 1)
     servers.append(proc)
