@@ -36,7 +36,9 @@ _KNOWN_COLUMNS = (IssuedDocument.sha256, IssuedDocument.source_sha256, IssuedDoc
 
 
 class SubmissionStage(IssuerState):
-    """`Issuer.submit` and the steps it is made of."""
+    """`Issuer.submit` and the steps it is made of (with a pipeline from `Issuer.run`,
+    `StoreAhead` also seals, anchors and indexes through the Issuer's other stages), and
+    `Issuer.prepare` for one document."""
 
     def prepare(self, source: DocumentSource, document_type: DocumentType | str,
                 issuer_metadata: Mapping[str, object] | None = None, *,
