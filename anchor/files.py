@@ -6,9 +6,8 @@ import ctypes
 import ctypes.util
 import itertools
 import os
-import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,8 @@ def write_atomically(target: Path, data: bytes, *, tmp_dir: Path | None = None) 
     A temporary file on the same filesystem is written and fsynced, renamed over the
     target, and the directory is fsynced so the rename itself survives a crash.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir or target.parent, prefix=".tmp-")
+    _make_directories({target.parent})
+    fd, tmp_name = _create_temporary(tmp_dir or target.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
@@ -47,11 +46,7 @@ def write_many_atomically(files: Sequence[tuple[Path, bytes]], *,
     if not files:
         return
     written: list[tuple[str, Path]] = []
-    # Each directory once, and a stat where it exists (a store's shards, after the first
-    # writes): mkdir with exist_ok costs an exception and a stat per file.
-    for directory in {target.parent for target, _ in files} | ({tmp_dir} if tmp_dir else set()):
-        if not os.path.isdir(directory):
-            directory.mkdir(parents=True, exist_ok=True)
+    _make_directories({target.parent for target, _ in files} | ({tmp_dir} if tmp_dir else set()))
     try:
         for target, data in files:
             fd, tmp_name = _create_temporary(tmp_dir or target.parent)
@@ -73,6 +68,14 @@ def write_many_atomically(files: Sequence[tuple[Path, bytes]], *,
         return
     for directory in {target.parent for target, _ in files}:
         _fsync_directory(directory)
+
+
+def _make_directories(directories: Iterable[Path]) -> None:
+    """Each directory once, and a stat where it exists (a store's shards, after the first
+    writes): mkdir with exist_ok costs an exception and a stat per file."""
+    for directory in directories:
+        if not os.path.isdir(directory):
+            directory.mkdir(parents=True, exist_ok=True)
 
 
 _TEMPORARY_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -310,19 +310,43 @@ def on_private_services(prefix: str, body: Callable[..., dict]) -> dict:
     return result
 
 
-def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil: AnvilNode,
-        servers: list[subprocess.Popen]) -> dict:
+def dev_registry_settings(workdir: Path, anvil: AnvilNode, database_url: str, signer: str,
+                          organisation: str) -> tuple[Settings, dict]:
+    """The dev registry deployed on `anvil` (its deployment record), and settings for
+    issuing on it: data in workdir/data, the database at `database_url`, signing with a
+    test identity (`signer` of `organisation`) made in workdir/signing."""
     data_dir = workdir / "data"
-    database = cluster.create_database("bench")
-    signing = generate_test_signing_identity("Bench signer", "Bench NMI", "DE",
+    signing = generate_test_signing_identity(signer, organisation, "DE",
                                              workdir / "signing", SIGNING_PASSWORD)
     deployment = ensure_dev_registry(load_settings(rpc_url=anvil.rpc_url, data_dir=data_dir))
     settings = Settings(
-        data_dir=data_dir, rpc_url=anvil.rpc_url, database_url=database.url,
+        data_dir=data_dir, rpc_url=anvil.rpc_url, database_url=database_url,
         contract_address=deployment["address"],
         deployment_block=int(deployment.get("block_number", 0)),
         signing_key=signing.private_key_pem, signing_certificate=signing.certificate_pem,
         signing_password=SecretStr(SIGNING_PASSWORD))
+    return settings, deployment
+
+
+def server_environment(data_dir: Path, rpc_url: str, database_url: str,
+                       deployment: dict) -> dict[str, str]:
+    """The environment of a registry server (`start_server`) on that registry: this
+    process's without its CERTREG_* variables, rate limits off (a load generator is one
+    client address)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")} | {
+        "CERTREG_DATA_DIR": str(data_dir), "CERTREG_RPC_URL": rpc_url,
+        "CERTREG_DATABASE_URL": database_url,
+        "CERTREG_CONTRACT_ADDRESS": deployment["address"],
+        "CERTREG_DEPLOYMENT_BLOCK": str(deployment.get("block_number", 0)),
+        "CERTREG_RATE_LIMIT_PER_SECOND": "0", "CERTREG_ISSUANCE_RATE_LIMIT_PER_MINUTE": "0"}
+
+
+def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil: AnvilNode,
+        servers: list[subprocess.Popen]) -> dict:
+    database = cluster.create_database("bench")
+    settings, deployment = dev_registry_settings(workdir, anvil, database.url,
+                                                 "Bench signer", "Bench NMI")
+    data_dir = settings.data_dir
     result: dict = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "cpu": platform.processor() or platform.machine()},
@@ -393,12 +417,7 @@ def run(args: argparse.Namespace, workdir: Path, cluster: PostgresCluster, anvil
         scripts[name] = workdir / f"{name}.lua"
         scripts[name].write_text(GET_LUA % {"paths": paths_file})
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")} | {
-        "CERTREG_DATA_DIR": str(data_dir), "CERTREG_RPC_URL": anvil.rpc_url,
-        "CERTREG_DATABASE_URL": database.url,
-        "CERTREG_CONTRACT_ADDRESS": deployment["address"],
-        "CERTREG_DEPLOYMENT_BLOCK": str(deployment.get("block_number", 0)),
-        "CERTREG_RATE_LIMIT_PER_SECOND": "0", "CERTREG_ISSUANCE_RATE_LIMIT_PER_MINUTE": "0"}
+    env = server_environment(data_dir, anvil.rpc_url, database.url, deployment)
     registry_proc, registry_port = start_server("registry", env, workdir / "registry.log",
                                                 args.workers)
     servers.append(registry_proc)

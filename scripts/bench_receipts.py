@@ -99,7 +99,7 @@ def anchor_batch(operator: RegistryClient, n: int, document: bytes) -> dict:
 
 
 def build_receipt(client: RegistryClient, batch: dict, digest: bytes) -> Receipt:
-    """The receipt `registry.issuance.build_receipt` writes, from the chain's own record."""
+    """The receipt `registry.receipts.build_receipt` builds, from the chain's own record."""
     record = batch["anchored"].batch
     return Receipt(
         document_sha256=digest, cid=batch["members"][digest], batch_id=record.batch_id,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from registry.index import IndexReport
-from registry.issuance_outcomes import (
+from registry.issuance.outcomes import (
     AnchoringOutcome,
     SealedBatch,
     SilentProgress,
@@ -25,10 +25,8 @@ from registry.issuance_outcomes import (
 from registry.preparation import SignedCertificate
 
 if TYPE_CHECKING:
-    from registry.issuance import Issuer
+    from registry.issuance.issuer import Issuer
 
-# Documents per durable store write and per outbox transaction during submission.
-STORE_BATCH_SIZE = 64
 # Prepared documents the workers may hold while a full batch is sealed, anchored and
 # indexed during submission (about 50 KB each in memory).
 PIPELINE_AHEAD_MAX = 1_024
@@ -99,8 +97,7 @@ class StoreAhead:
         issuer.receipts_dir.mkdir(parents=True, exist_ok=True)
         rows = [row for row in issuer.receipt_rows([batch.root for batch in sealed])
                 if not (issuer.receipts_dir / f"{row.sha256}.json").exists()]
-        for start in range(0, len(rows), STORE_BATCH_SIZE):
-            files = issuer.receipt_files(rows[start:start + STORE_BATCH_SIZE])
+        for files in issuer.receipt_file_chunks(rows):
             self._receipt_writes.append(
                 (self._thread.submit(issuer.write_receipt_files, files), len(files)))
 
