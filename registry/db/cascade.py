@@ -373,7 +373,7 @@ class _InlinedVisited(NamedTuple):
         # Written once, in a WITH clause the database copies into each of the statement's
         # references to it (NOT MATERIALIZED: a materialized one could not be read in a
         # parallel worker), not once per reference: a thousand rows of bind parameters
-        # compiled four times took longer than reading the level.
+        # compiled four times cost 0.17 s a walk, once 0.04 s.
         rows_ = values(column("sha256", String), column("block_number", BigInteger),
                        name="frontier_rows").data(frontier)
         values_ = select(rows_).cte("cascade_frontier").prefix_with("NOT MATERIALIZED")
