@@ -108,6 +108,7 @@ def worker(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     paths = sorted(Path(args.documents).glob("*.xml"))[:args.n]
+    file_create_us = file_creation_cost(settings.data_dir / "fs-probe")
     issuer = Issuer.from_settings(settings, workers=args.workers)
     before = os.times()
     start = time.perf_counter()
@@ -126,8 +127,32 @@ def worker(args: argparse.Namespace) -> None:
         "cpu_seconds": {
             "issuing_process": after.user + after.system - before.user - before.system,
             "workers": (after.children_user + after.children_system
-                        - before.children_user - before.children_system)},
+                        - before.children_user - before.children_system),
+            "issuing_process_system": after.system - before.system,
+            "workers_system": after.children_system - before.children_system},
+        "file_create_us": file_create_us,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+# Files the probe creates: enough to see the cost, too few to change the run's.
+PROBE_FILES = 200
+
+
+def file_creation_cost(directory: Path) -> float:
+    """Microseconds to create, write and close one 24 KB file in `directory` (mean of
+    PROBE_FILES, kept afterwards). On an ext4 without a journal, as on this project's
+    machines, each new inode is sought past the inodes deleted in the last minutes,
+    so the cost depends on what was deleted nearby just before: a few tens of
+    microseconds after a quiet spell, several hundred after a test suite or benchmark
+    removed its temporary files. Reported, not corrected for."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = os.urandom(24_000)
+    start = time.perf_counter()
+    for i in range(PROBE_FILES):
+        fd = os.open(directory / f"probe-{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, data)
+        os.close(fd)
+    return (time.perf_counter() - start) / PROBE_FILES * 1e6
 
 
 def main() -> None:
@@ -216,9 +241,11 @@ def main() -> None:
         "gas_per_document": summary([r["gas"] / r["documents"] for r in runs]),
         "batches_per_run": runs[0]["batches"],
         "peak_rss_mb": summary([r["peak_rss_mb"] for r in runs]),
+        "file_create_us_before_run": summary([r["file_create_us"] for r in runs]),
         "cpu_ms_per_document": {
             part: summary([1000 * r["cpu_seconds"][part] / r["documents"] for r in runs])
-            for part in ("issuing_process", "workers")},
+            for part in ("issuing_process", "workers", "issuing_process_system",
+                         "workers_system")},
         "sha256_single_core_same_bytes": sha,
         "notes": [
             "stage rates are documents / seconds spent in that stage within Issuer.run; "
@@ -232,12 +259,17 @@ def main() -> None:
             "per 64 documents (WAL, synchronous=NORMAL); receipt = one sync per 64 files",
             "MB/s = documents/s x the mean size of the submitted DCCs (signing adds a few KB "
             "per document), so a stage's MB/s and documents/s give the same ratio to SHA-256",
+            "file_create_us_before_run = microseconds to create one 24 KB file in the "
+            "run's data directory, just before the run (the store and the receipts create "
+            "two per document): on an ext4 without a journal it grows with the files "
+            "deleted nearby in the last minutes",
             "end to end includes process-local setup after start-up (DB migration check, "
             "contract connection) but not interpreter start-up",
             "cpu_ms_per_document = CPU time (user + system) per document of the issuing "
             "process and of its validating+signing workers together, during Issuer.run: "
             "less sensitive than rates to other load on the machine; with 2 cores, end to "
-            "end cannot beat 2000 / (issuing_process + workers) documents/s",
+            "end cannot beat 2000 / (issuing_process + workers) documents/s; the *_system "
+            "figures are the kernel's part of them (file creation, syncs, pipes)",
         ],
     }
     print(json.dumps(result, indent=2))

@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from registry.db import (
@@ -22,7 +22,7 @@ from registry.db import (
     transaction,
     upgrade_to_head,
 )
-from registry.db.engine import alembic_config
+from registry.db.engine import SQLITE_CACHE_KIB, alembic_config
 
 
 @pytest.fixture
@@ -72,6 +72,27 @@ def test_db_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
     with pytest.raises(IntegrityError), transaction(sessions) as session:
         session.add(_document(batch_root="ff" * 32))  # no such outbox batch
+
+
+def test_db_sqlite_rolls_back_a_failed_statement_with_its_journal_in_memory(
+        sqlite_url: str) -> None:
+    """Statement journals live in memory (no temporary file per indexing transaction),
+    and still do their job: a multi-row INSERT that fails on its last row leaves none of
+    its rows, while the transaction's earlier statement stands."""
+    sessions = open_database(sqlite_url)
+    with sessions() as session:
+        assert session.execute(text("PRAGMA temp_store")).scalar() == 2  # MEMORY
+        assert session.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
+    rows = [{"issuer_id": "aa" * 32, "sha256": f"{n:02x}" * 32, "source_sha256": "22" * 32,
+             "cid": "bafkreitest", "document_type": "dcc", "size": 10, "encrypted": False,
+             "state": "stored"} for n in (1, 2, 3)]
+    with transaction(sessions) as session:
+        session.execute(insert(IssuedDocument.__table__).values(rows[:1]))
+        with pytest.raises(IntegrityError):
+            # Rows 2 and 3, then row 1 again: one statement, failing on its last row.
+            session.execute(insert(IssuedDocument.__table__).values(rows[1:] + rows[:1]))
+    with sessions() as session:
+        assert session.scalars(select(IssuedDocument.sha256)).all() == [rows[0]["sha256"]]
 
 
 def test_db_keeps_one_row_per_document_and_issuer(url: str) -> None:
