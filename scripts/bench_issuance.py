@@ -140,11 +140,11 @@ PROBE_FILES = 200
 
 def file_creation_cost(directory: Path) -> float:
     """Microseconds to create, write and close one 24 KB file in `directory` (mean of
-    PROBE_FILES, kept afterwards). On an ext4 without a journal, as on this project's
-    machines, each new inode is sought past the inodes deleted in the last minutes,
-    so the cost depends on what was deleted nearby just before: a few tens of
-    microseconds after a quiet spell, several hundred after a test suite or benchmark
-    removed its temporary files. Reported, not corrected for."""
+    PROBE_FILES, kept afterwards). On an ext4 without a journal (the machine of the
+    2026-12-07 measurements has one), each new inode is sought past the inodes
+    deleted in the last minutes, so the cost depends on what was deleted nearby just
+    before: a few tens of microseconds after a quiet spell, several hundred after a
+    test suite or benchmark removed its temporary files. Reported, not corrected for."""
     directory.mkdir(parents=True, exist_ok=True)
     data = os.urandom(24_000)
     start = time.perf_counter()

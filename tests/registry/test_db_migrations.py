@@ -37,11 +37,14 @@ def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     return sqlite_url
 
 
+# An outbox row's required columns, by name.
+_DOCUMENT_VALUES: dict[str, object] = {
+    "issuer_id": "aa" * 32, "sha256": "11" * 32, "source_sha256": "22" * 32,
+    "cid": "bafkreitest", "document_type": "dcc", "size": 10, "encrypted": False}
+
+
 def _document(**overrides: object) -> IssuedDocument:
-    values: dict[str, object] = {
-        "issuer_id": "aa" * 32, "sha256": "11" * 32, "source_sha256": "22" * 32,
-        "cid": "bafkreitest", "document_type": "dcc", "size": 10, "encrypted": False}
-    return IssuedDocument(**(values | overrides))
+    return IssuedDocument(**(_DOCUMENT_VALUES | overrides))
 
 
 def test_db_migrates_an_empty_database_to_head(url: str) -> None:
@@ -83,9 +86,8 @@ def test_db_sqlite_rolls_back_a_failed_statement_with_its_journal_in_memory(
     with sessions() as session:
         assert session.execute(text("PRAGMA temp_store")).scalar() == 2  # MEMORY
         assert session.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
-    rows = [{"issuer_id": "aa" * 32, "sha256": f"{n:02x}" * 32, "source_sha256": "22" * 32,
-             "cid": "bafkreitest", "document_type": "dcc", "size": 10, "encrypted": False,
-             "state": "stored"} for n in (1, 2, 3)]
+    rows = [_DOCUMENT_VALUES | {"sha256": f"{n:02x}" * 32, "state": "stored"}
+            for n in (1, 2, 3)]
     with transaction(sessions) as session:
         session.execute(insert(IssuedDocument.__table__).values(rows[:1]))
         with pytest.raises(IntegrityError):
