@@ -27,6 +27,7 @@ from registry.documents.parse import DEFAULT_MAX_BYTES
 from registry.errors import ConfigurationError, OperatorNotAuthorisedError
 from registry.index import Indexer, ManifestCache
 from registry.issuance.anchoring import AnchoringStage
+from registry.issuance.collector import paced_garbage_collection
 from registry.issuance.outcomes import (
     IssuanceReport,
     ProgressListener,
@@ -155,7 +156,7 @@ class Issuer(SubmissionStage, AnchoringStage, ReceiptStage, RevocationStage):
         """submit + seal + anchor + index + receipts; re-running after a crash finishes."""
         if batch_size < 1:
             raise ConfigurationError("the batch size is at least 1")
-        with self.exclusive():
+        with self.exclusive(), paced_garbage_collection():
             pipeline = RunPipeline(batch_size)
             submissions = self.submit(sources, document_type, encrypt=encrypt, sign=sign,
                                       issuer_metadata=issuer_metadata, pipeline=pipeline)
@@ -163,7 +164,7 @@ class Issuer(SubmissionStage, AnchoringStage, ReceiptStage, RevocationStage):
 
     def resume(self, batch_size: int = DEFAULT_BATCH_SIZE) -> IssuanceReport:
         """Finish whatever earlier runs left pending, without submitting anything new."""
-        with self.exclusive():
+        with self.exclusive(), paced_garbage_collection():
             return self._finish([], batch_size)
 
     def _finish(self, submissions: list[SubmissionResult], batch_size: int,
