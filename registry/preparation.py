@@ -31,7 +31,7 @@ from typing import Any, TypeAlias, TypeVar
 from registry.documents.keys import SigningIdentity
 from registry.documents.kinds import KindMetadata
 from registry.documents.metadata import DccMetadata
-from registry.documents.model import DocumentType, ValidatedDocument
+from registry.documents.model import CanonicalJson, DocumentType, ValidatedDocument
 from registry.documents.parse import DEFAULT_MAX_BYTES
 from registry.documents.signing import SignatureStatus, sign_document, verify_signature
 from registry.documents.validate import load_document
@@ -82,18 +82,24 @@ class SignedCertificate:
     sha256: str
     document_type: DocumentType
     unique_identifier: str | None
-    public_metadata: dict[str, Any] | None
+    # Encoded once, here (in the worker): see CanonicalJson.
+    public_metadata_json: CanonicalJson | None
     signed_here: bool  # False: arrived signed (signature verified) or was anchored unsigned
     warnings: tuple[str, ...] = ()
     # A typed document's metadata, for the checks that need the projection (codes).
     kind_metadata: KindMetadata | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def public_metadata(self) -> dict[str, Any] | None:
+        """What is published about the document, as a JSON value."""
+        return None if self.public_metadata_json is None else self.public_metadata_json.decoded()
 
-def _public_metadata(document: ValidatedDocument) -> tuple[str | None, dict[str, Any]]:
+
+def _public_metadata(document: ValidatedDocument) -> tuple[str | None, CanonicalJson]:
     metadata = document.metadata
     if isinstance(metadata, DccMetadata):
-        return metadata.unique_identifier, metadata.to_json_dict()
-    return metadata.identifier, metadata.to_json()
+        return metadata.unique_identifier, CanonicalJson(metadata.to_json())
+    return metadata.identifier, CanonicalJson.of(metadata.to_json())
 
 
 @dataclass
@@ -144,7 +150,7 @@ class CertificatePreparer:
         return SignedCertificate(
             source_name=validated.source.name, source_sha256=document.sha256,
             data=data, sha256=sha256, document_type=document.document_type,
-            unique_identifier=unique_identifier, public_metadata=metadata,
+            unique_identifier=unique_identifier, public_metadata_json=metadata,
             signed_here=signed_here, warnings=tuple(w.code for w in document.warnings) + (
                 (TEST_SIGNER_WARNING,) if signed_here and self._signs_as_test else ()),
             kind_metadata=(document.metadata if isinstance(document.metadata, KindMetadata)

@@ -17,6 +17,7 @@ UTC (`UtcDateTime` stores naive UTC and hands back aware datetimes on both backe
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -35,8 +36,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from registry.documents.model import CanonicalJson
 
 HASH_HEX = 64
 ADDRESS = 42
@@ -73,6 +77,41 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: dt.datetime | None,
                              dialect: Any) -> dt.datetime | None:
         return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class PublishedJson(TypeDecorator[Any]):
+    """The JSON type, except that text already encoded (`CanonicalJson`, made by the
+    issuance worker that read the document) is written as it is instead of encoded again.
+    Every other value is encoded by the engine's serializer, which is `canonical_json`
+    too (registry.db.engine), so a row holds the same text whichever way it came."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        encode = super().bind_processor(dialect)
+        as_is = _encoded_json_parameter(dialect)
+
+        def process(value: Any) -> Any:
+            if type(value) is CanonicalJson:
+                return as_is(value)
+            return value if encode is None else encode(value)
+
+        return process
+
+
+def _encoded_json_parameter(dialect: Dialect) -> Callable[[CanonicalJson], Any]:
+    """How `dialect`'s driver takes JSON text for a JSON column."""
+    if dialect.driver == "psycopg":
+        # psycopg binds JSON through its Json wrapper; its `dumps` here is the identity.
+        from psycopg.types.json import Json
+
+        return lambda text: Json(text, dumps=str)
+    if dialect.name == "sqlite":
+        return str  # SQLite's JSON is TEXT
+    # Any other driver: decoded and encoded again by the JSON type, as before.
+    encode = JSON().bind_processor(dialect)
+    return lambda text: text.decoded() if encode is None else encode(text.decoded())
 
 
 class Base(DeclarativeBase):
@@ -120,7 +159,7 @@ class IssuedDocument(Base):
     document_type: Mapped[str] = mapped_column(String(40))
     unique_identifier: Mapped[str | None] = mapped_column(String(255))
     # Public metadata only: None for encrypted documents (their metadata is confidential).
-    public_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    public_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", PublishedJson)
     encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
     size: Mapped[int] = mapped_column(BigInteger)
     source_name: Mapped[str | None] = mapped_column(String(1024))
@@ -201,7 +240,7 @@ class ChainDocument(Base):
     cid: Mapped[str] = mapped_column(String(CID_LENGTH), index=True)
     document_type: Mapped[str] = mapped_column(String(40), index=True)
     unique_identifier: Mapped[str | None] = mapped_column(String(255), index=True)
-    public_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    public_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", PublishedJson)
     encrypted: Mapped[bool] = mapped_column(Boolean)
     proof: Mapped[list[str]] = mapped_column(JSON)  # 0x-hex siblings, leaf to root
     block_number: Mapped[int] = mapped_column(BigInteger)

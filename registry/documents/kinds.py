@@ -18,13 +18,12 @@ which is what lets `certreg reindex` rebuild everything from chain + IPFS.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from registry.documents.model import DocumentType, from_json_value, to_json_value
+from registry.documents.model import DocumentType, canonical_json, from_json_value, to_json_value
 from registry.errors import DocumentDatesInvalidError
 
 KIND_METADATA_FORMAT = "certreg.kind-metadata/1"
@@ -114,8 +113,7 @@ class KindMetadata:
         return {"format": KIND_METADATA_FORMAT, **to_json_value(self)}
 
     def to_canonical_json(self) -> str:
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False)
+        return canonical_json(self.to_json())
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> KindMetadata:

@@ -22,6 +22,7 @@ from lxml import etree
 
 from registry.documents.model import (
     DocumentType,
+    canonical_json,
     from_json_value,
     to_json_value,
     to_sorted_json_value,
@@ -162,8 +163,7 @@ class DccMetadata:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no whitespace) so equal metadata hash equally."""
-        return json.dumps({"format": METADATA_FORMAT, **to_json_value(self)},
-                          sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return canonical_json({"format": METADATA_FORMAT, **to_json_value(self)})
 
     def to_json_dict(self) -> dict[str, Any]:
         """`json.loads(self.to_json())` without the round trip through text."""

@@ -43,7 +43,9 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
     rows = [{"sha256": member.sha256, "batch_id": batch.batch_id, "issuer_id": batch.issuer_id,
              "cid": member.cid, "document_type": member.document_type,
              "unique_identifier": member.unique_identifier,
-             "metadata": member.metadata, "encrypted": member.encrypted,
+             "metadata": (member.metadata if member.metadata_json is None
+                          else member.metadata_json),
+             "encrypted": member.encrypted,
              "proof": ["0x" + p.hex() for p in proofs[member.sha256]],
              **_migration_columns(migrated.get(member.sha256)),
              "block_number": batch.block_number, **searchable.columns()}
@@ -67,9 +69,10 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
     # The rows as inserted (transient, outside the session), so that the verdict inputs
     # need not read them back and decode their JSON again.
     changes.inserted.update(
-        (document_id, (ChainDocument(id=document_id, public_metadata=row.pop("metadata"),
-                                     **row), batch))
-        for document_id, row in zip(ids, rows, strict=True))
+        (document_id, (ChainDocument(id=document_id, public_metadata=member.metadata,
+                                     **{k: v for k, v in row.items() if k != "metadata"}),
+                       batch))
+        for document_id, member, row in zip(ids, members, rows, strict=True))
 
 
 def _migration_columns(migrated: MigratedDocument | None) -> dict[str, Any]:

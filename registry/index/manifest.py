@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from anchor.merkle import MerkleBatch
 from anchor.receipt import LEAF_ENCODING
+from registry.documents.model import CanonicalJson, canonical_json
 from registry.errors import ManifestInvalidError
 
 MANIFEST_FORMAT = "certreg-batch-manifest/1"
@@ -48,11 +49,34 @@ class ManifestMember:
     encrypted: bool
     unique_identifier: str | None
     metadata: dict[str, Any] | None
+    # `metadata` as issuance encoded it (None: encode it here); never a different value.
+    metadata_json: CanonicalJson | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def published(cls, sha256: str, cid: str, document_type: str, encrypted: bool,
+                  unique_identifier: str | None,
+                  metadata: CanonicalJson | dict[str, Any] | None) -> ManifestMember:
+        """A member whose metadata comes as the outbox holds it: encoded or decoded."""
+        if isinstance(metadata, CanonicalJson):
+            return cls(sha256, cid, document_type, encrypted, unique_identifier,
+                       metadata.decoded(), metadata)
+        return cls(sha256, cid, document_type, encrypted, unique_identifier, metadata)
 
     def to_json(self) -> dict[str, Any]:
         return {"sha256": "0x" + self.sha256, "cid": self.cid,
                 "document_type": self.document_type, "encrypted": self.encrypted,
                 "unique_identifier": self.unique_identifier, "metadata": self.metadata}
+
+    def canonical_text(self) -> str:
+        """`canonical_json(self.to_json())`, with the metadata's text as encoded already."""
+        metadata = (self.metadata_json if self.metadata_json is not None
+                    else canonical_json(self.metadata))
+        # The keys in sorted order, as canonical_json writes them.
+        return (f'{{"cid":{canonical_json(self.cid)},'
+                f'"document_type":{canonical_json(self.document_type)},'
+                f'"encrypted":{canonical_json(self.encrypted)},"metadata":{metadata},'
+                f'"sha256":{canonical_json("0x" + self.sha256)},'
+                f'"unique_identifier":{canonical_json(self.unique_identifier)}}}')
 
 
 @dataclass(frozen=True)
@@ -62,12 +86,15 @@ class BatchManifest:
     documents: tuple[ManifestMember, ...]
 
     def to_bytes(self) -> bytes:
-        value = {"format": MANIFEST_FORMAT, "issuer_id": "0x" + self.issuer_id,
-                 "merkle_root": "0x" + self.root, "leaf_encoding": LEAF_ENCODING,
-                 "count": len(self.documents),
-                 "documents": [member.to_json() for member in self.documents]}
-        return json.dumps(value, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode("utf-8")
+        """`canonical_json` of the manifest, in UTF-8. Written piece by piece so that each
+        member's metadata is not encoded again (see CanonicalJson); the differential test
+        of tests/registry/test_index_manifest.py holds it to the json.dumps it replaced."""
+        documents = ",".join(member.canonical_text() for member in self.documents)
+        return (f'{{"count":{len(self.documents)},"documents":[{documents}],'
+                f'"format":{canonical_json(MANIFEST_FORMAT)},'
+                f'"issuer_id":{canonical_json("0x" + self.issuer_id)},'
+                f'"leaf_encoding":{canonical_json(LEAF_ENCODING)},'
+                f'"merkle_root":{canonical_json("0x" + self.root)}}}').encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> BatchManifest:

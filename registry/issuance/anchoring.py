@@ -87,9 +87,8 @@ class AnchoringStage(IssuerState):
             tree = MerkleBatch.of(bytes.fromhex(m.sha256) for m in members)
             root = tree.root.hex()
             manifest = BatchManifest(self.issuer_hex, root, tuple(
-                ManifestMember(sha256=m.sha256, cid=m.cid, document_type=m.document_type,
-                               encrypted=m.encrypted, unique_identifier=m.unique_identifier,
-                               metadata=value)
+                ManifestMember.published(m.sha256, m.cid, m.document_type, m.encrypted,
+                                         m.unique_identifier, value)
                 for m, value in zip(members, metadata, strict=True)))
             manifest_cid = str(self.store.put(manifest.to_bytes()))
             ids = [m.id for m in members]

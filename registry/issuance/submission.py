@@ -237,7 +237,7 @@ class SubmissionStage(IssuerState):
                 "source_sha256": signed.source_sha256, "cid": stored.cid,
                 "document_type": signed.document_type.value,
                 "unique_identifier": None if stored.encrypted else signed.unique_identifier,
-                "metadata": None if stored.encrypted else signed.public_metadata,
+                "metadata": None if stored.encrypted else signed.public_metadata_json,
                 "encrypted": stored.encrypted, "size": len(signed.data),
                 "source_name": signed.source_name[-1024:],
                 "state": DocumentState.STORED.value}

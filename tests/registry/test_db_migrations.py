@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import Text, cast, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from registry.db import (
@@ -23,6 +23,7 @@ from registry.db import (
     upgrade_to_head,
 )
 from registry.db.engine import SQLITE_CACHE_KIB, alembic_config
+from registry.documents.model import CanonicalJson, canonical_json
 
 
 @pytest.fixture
@@ -129,6 +130,29 @@ def test_db_json_metadata_round_trips(url: str) -> None:
         session.add(_document(public_metadata=metadata))
     with sessions() as session:
         assert session.scalar(select(IssuedDocument.public_metadata)) == metadata
+
+
+def test_db_metadata_encoded_once_is_stored_as_the_same_text_as_metadata_encoded_here(
+        url: str) -> None:
+    """Issuance hands the outbox and the projection metadata as CanonicalJson text; a row
+    written so holds exactly the text and value of one written from the decoded value."""
+    sessions = open_database(url)
+    metadata = {"title": "Maß \"ü\" \\ 质量 \u2028 \U0001f52c\n", "units": ["\\kilogram"],
+                "n": [1, 2.5, True, None], "nested": {"b": {}, "a": []}}
+    encoded = CanonicalJson.of(metadata)
+    with transaction(sessions) as session:
+        session.execute(insert(IssuedDocument.__table__), [
+            _DOCUMENT_VALUES | {"sha256": "11" * 32, "source_sha256": "21" * 32,
+                                "metadata": encoded},
+            _DOCUMENT_VALUES | {"sha256": "12" * 32, "source_sha256": "22" * 32,
+                                "metadata": metadata}])
+    with sessions() as session:
+        texts = session.execute(select(cast(IssuedDocument.public_metadata, Text))
+                                .order_by(IssuedDocument.sha256)).scalars().all()
+        values = session.scalars(select(IssuedDocument.public_metadata)
+                                 .order_by(IssuedDocument.sha256)).all()
+    assert texts == [canonical_json(metadata)] * 2
+    assert values == [metadata] * 2
 
 
 def test_db_migration_0006_backfills_unit_search_rows(url: str) -> None:

@@ -63,6 +63,11 @@ def _document_keys(sessions: sessionmaker[Session]) -> dict[int, tuple[str, int]
             select(ChainDocument.id, ChainDocument.sha256, ChainDocument.batch_id))}
 
 
+def _is_json(column_type: Any) -> bool:
+    return isinstance(column_type, JSON) or isinstance(
+        getattr(column_type, "impl_instance", None), JSON)
+
+
 def projection(sessions: sessionmaker[Session]) -> dict[str, Counter[tuple[Any, ...]]]:
     """Every projection row (and the outbox marks), without surrogate ids: a reference to
     a chain_documents row is that document's (sha256, batch_id); JSON as its text."""
@@ -76,7 +81,7 @@ def projection(sessions: sessionmaker[Session]) -> dict[str, Counter[tuple[Any, 
                     and (table.name, c.name) not in _WHEN_WRITTEN
                     and (model not in _OUTBOX or c.name in _OUTBOX[model])]
             rows = session.execute(select(*(
-                cast(c, Text) if isinstance(c.type, JSON) else c for c in kept))).all()
+                cast(c, Text) if _is_json(c.type) else c for c in kept))).all()
             by_document = [i for i, c in enumerate(kept) if c.name == "document_id"]
             tables[table.name] = Counter(
                 tuple(document_keys[v] if i in by_document else v for i, v in enumerate(row))

@@ -200,7 +200,7 @@ def _previous_preparation(source: DocumentSource, identity: SigningIdentity,
                           when: dt.datetime | None) -> tuple:
     """What CertificatePreparer.prepare gave before validation and signing were made
     cheaper: every D-SI unit parsed afresh, signxml's signer checked by parsing its output
-    again, both hashes taken again, the metadata through its JSON text."""
+    again, both hashes taken again, the metadata as a tree encoded by its consumers."""
     try:
         document = load_document(source.data, "dcc")
         if parse_xml(source.data).getroot().find(f".//{{{DS_NS}}}Signature") is not None:
@@ -216,7 +216,11 @@ def _previous_preparation(source: DocumentSource, identity: SigningIdentity,
         return ("rejected", exc.code, exc.message)
     assert isinstance(document.metadata, DccMetadata)
     return ("prepared", hashlib.sha256(source.data).hexdigest(),
-            document.metadata.unique_identifier, repr(json.loads(document.metadata.to_json())),
+            document.metadata.unique_identifier,
+            # The text the outbox, manifest and projection held: the metadata tree they
+            # were given, encoded as the manifest encoded it.
+            json.dumps(document.metadata.to_json_dict(), sort_keys=True, separators=(",", ":"),
+                       ensure_ascii=False),
             tuple(w.code for w in document.warnings) + (
                 (TEST_SIGNER_WARNING,) if signed_here else ()),
             signed_here, data, hashlib.sha256(data).hexdigest())
@@ -227,7 +231,7 @@ def _outcome_with_bytes(prepared: object) -> tuple:
         return ("rejected", prepared.code, prepared.message)
     assert isinstance(prepared, SignedCertificate)
     return ("prepared", prepared.source_sha256, prepared.unique_identifier,
-            repr(prepared.public_metadata), prepared.warnings, prepared.signed_here,
+            str(prepared.public_metadata_json), prepared.warnings, prepared.signed_here,
             prepared.data, prepared.sha256)
 
 
