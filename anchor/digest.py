@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+
+def canonical_json_text(value: Any) -> str:
+    """The one JSON encoding of what gets hashed or published (evidence records,
+    metadata, manifests, the registry's JSON columns): keys sorted, no whitespace,
+    characters as they are, so equal values give equal text, and equal text equal
+    digests and CIDs."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

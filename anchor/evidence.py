@@ -31,6 +31,7 @@ from typing import Any
 from eth_utils import is_address, to_checksum_address
 
 from anchor.chain import RegistryClient, connect
+from anchor.digest import canonical_json_text
 from anchor.errors import AnchorError, EvidenceError, MerkleError
 from anchor.merkle import leaf_hash, process_proof
 from anchor.receipt import (
@@ -74,8 +75,7 @@ STEP_REVOCATION = "revocation"
 
 def canonical_json(value: Any) -> bytes:
     """The bytes a record's hashes cover: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    return canonical_json_text(value).encode()
 
 
 def _hex_digest(value: bytes | str, size: int) -> str:

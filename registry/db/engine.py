@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.documents.model import canonical_json
+from anchor.digest import canonical_json_text
 from registry.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -37,13 +37,13 @@ def create_database_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # JSON columns hold canonical_json text, as the text issuance encodes once does
+        # JSON columns hold canonical_json_text, as the text issuance encodes once does
         # (registry.db.models.PublishedJson): one row, one text, however it was written.
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                               json_serializer=canonical_json)
+                               json_serializer=canonical_json_text)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, json_serializer=canonical_json)
+    engine = create_engine(url, pool_pre_ping=True, json_serializer=canonical_json_text)
     # Bulk inserts (the indexer's, the outbox's) as INSERTs of up to 1,000 rows each, not
     # one statement per row: each statement also fires the projection-generation
     # triggers, which are per statement on PostgreSQL (migration 0011).

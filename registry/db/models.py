@@ -82,7 +82,7 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 class PublishedJson(TypeDecorator[Any]):
     """The JSON type, except that text already encoded (`CanonicalJson`, made by the
     issuance worker that read the document) is written as it is instead of encoded again.
-    Every other value is encoded by the engine's serializer, which is `canonical_json`
+    Every other value is encoded by the engine's serializer, which is `canonical_json_text`
     too (registry.db.engine), so a row holds the same text whichever way it came."""
 
     impl = JSON

@@ -45,6 +45,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from anchor.digest import canonical_json_text
 from registry.documents.json_documents import reject_constant, unique_keys
 from registry.documents.quantities import SiConversion, UnitNotRelatableError
 from registry.documents.results import MAX_DECIMAL_DIGITS, MAX_DECIMAL_EXPONENT, is_tractable
@@ -274,8 +275,7 @@ class AccreditationDocument:
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no whitespace, every field present, UTF-8 text."""
-        return json.dumps(self.to_json_value(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False)
+        return canonical_json_text(self.to_json_value())
 
     def to_bytes(self) -> bytes:
         """The canonical JSON as stored (UTF-8); its hash is what goes on chain."""

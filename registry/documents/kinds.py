@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from registry.documents.model import DocumentType, canonical_json, from_json_value, to_json_value
+from anchor.digest import canonical_json_text
+from registry.documents.model import DocumentType, from_json_value, to_json_value
 from registry.errors import DocumentDatesInvalidError
 
 KIND_METADATA_FORMAT = "certreg.kind-metadata/1"
@@ -113,7 +114,7 @@ class KindMetadata:
         return {"format": KIND_METADATA_FORMAT, **to_json_value(self)}
 
     def to_canonical_json(self) -> str:
-        return canonical_json(self.to_json())
+        return canonical_json_text(self.to_json())
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> KindMetadata:

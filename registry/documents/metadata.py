@@ -20,9 +20,9 @@ from typing import Any
 
 from lxml import etree
 
+from anchor.digest import canonical_json_text
 from registry.documents.model import (
     DocumentType,
-    canonical_json,
     from_json_value,
     to_json_value,
     to_sorted_json_value,
@@ -163,7 +163,7 @@ class DccMetadata:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no whitespace) so equal metadata hash equally."""
-        return canonical_json({"format": METADATA_FORMAT, **to_json_value(self)})
+        return canonical_json_text({"format": METADATA_FORMAT, **to_json_value(self)})
 
     def to_json_dict(self) -> dict[str, Any]:
         """`json.loads(self.to_json())` without the round trip through text."""

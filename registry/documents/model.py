@@ -16,6 +16,8 @@ from datetime import date
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
+from anchor.digest import canonical_json_text
+
 if TYPE_CHECKING:
     from lxml import etree
 
@@ -108,15 +110,8 @@ class ValidatedDocument:
     tree: etree._ElementTree | None = field(default=None, repr=False, compare=False)
 
 
-def canonical_json(value: Any) -> str:
-    """The registry's one JSON encoding of published values (metadata, manifests, the
-    database's JSON columns): keys sorted, no whitespace, characters as they are (UTF-8),
-    so equal values give equal text, and equal text equal CIDs."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 class CanonicalJson(str):
-    """Text that is `canonical_json` of a value, made once where the value was made.
+    """Text that is `canonical_json_text` of a value, made once where the value was made.
 
     Issuance encodes each document's public metadata once, in the worker that read it;
     the outbox row, the batch manifest and the projection's row then hold this text as it
@@ -128,7 +123,7 @@ class CanonicalJson(str):
 
     @classmethod
     def of(cls, value: Any) -> CanonicalJson:
-        return cls(canonical_json(value))
+        return cls(canonical_json_text(value))
 
     def decoded(self) -> Any:
         return json.loads(self)

@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from anchor.digest import canonical_json_text
 from anchor.merkle import MerkleBatch
 from anchor.receipt import LEAF_ENCODING
-from registry.documents.model import CanonicalJson, canonical_json
+from registry.documents.model import CanonicalJson
 from registry.errors import ManifestInvalidError
 
 MANIFEST_FORMAT = "certreg-batch-manifest/1"
@@ -68,15 +69,15 @@ class ManifestMember:
                 "unique_identifier": self.unique_identifier, "metadata": self.metadata}
 
     def canonical_text(self) -> str:
-        """`canonical_json(self.to_json())`, with the metadata's text as encoded already."""
+        """`canonical_json_text(self.to_json())`, with the metadata's text as encoded already."""
         metadata = (self.metadata_json if self.metadata_json is not None
-                    else canonical_json(self.metadata))
-        # The keys in sorted order, as canonical_json writes them.
-        return (f'{{"cid":{canonical_json(self.cid)},'
-                f'"document_type":{canonical_json(self.document_type)},'
-                f'"encrypted":{canonical_json(self.encrypted)},"metadata":{metadata},'
-                f'"sha256":{canonical_json("0x" + self.sha256)},'
-                f'"unique_identifier":{canonical_json(self.unique_identifier)}}}')
+                    else canonical_json_text(self.metadata))
+        # The keys in sorted order, as canonical_json_text writes them.
+        return (f'{{"cid":{canonical_json_text(self.cid)},'
+                f'"document_type":{canonical_json_text(self.document_type)},'
+                f'"encrypted":{canonical_json_text(self.encrypted)},"metadata":{metadata},'
+                f'"sha256":{canonical_json_text("0x" + self.sha256)},'
+                f'"unique_identifier":{canonical_json_text(self.unique_identifier)}}}')
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,15 @@ class BatchManifest:
     documents: tuple[ManifestMember, ...]
 
     def to_bytes(self) -> bytes:
-        """`canonical_json` of the manifest, in UTF-8. Written piece by piece so that each
+        """`canonical_json_text` of the manifest, in UTF-8. Written piece by piece so that each
         member's metadata is not encoded again (see CanonicalJson); the differential test
         of tests/registry/test_index_manifest.py holds it to the json.dumps it replaced."""
         documents = ",".join(member.canonical_text() for member in self.documents)
         return (f'{{"count":{len(self.documents)},"documents":[{documents}],'
-                f'"format":{canonical_json(MANIFEST_FORMAT)},'
-                f'"issuer_id":{canonical_json("0x" + self.issuer_id)},'
-                f'"leaf_encoding":{canonical_json(LEAF_ENCODING)},'
-                f'"merkle_root":{canonical_json("0x" + self.root)}}}').encode()
+                f'"format":{canonical_json_text(MANIFEST_FORMAT)},'
+                f'"issuer_id":{canonical_json_text("0x" + self.issuer_id)},'
+                f'"leaf_encoding":{canonical_json_text(LEAF_ENCODING)},'
+                f'"merkle_root":{canonical_json_text("0x" + self.root)}}}').encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> BatchManifest:

@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Text, cast, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from anchor.digest import canonical_json_text
 from registry.db import (
     Base,
     IssuedDocument,
@@ -23,7 +24,7 @@ from registry.db import (
     upgrade_to_head,
 )
 from registry.db.engine import SQLITE_CACHE_KIB, alembic_config
-from registry.documents.model import CanonicalJson, canonical_json
+from registry.documents.model import CanonicalJson
 
 
 @pytest.fixture
@@ -151,7 +152,7 @@ def test_db_metadata_encoded_once_is_stored_as_the_same_text_as_metadata_encoded
                                 .order_by(IssuedDocument.sha256)).scalars().all()
         values = session.scalars(select(IssuedDocument.public_metadata)
                                  .order_by(IssuedDocument.sha256)).all()
-    assert texts == [canonical_json(metadata)] * 2
+    assert texts == [canonical_json_text(metadata)] * 2
     assert values == [metadata] * 2
 
 
