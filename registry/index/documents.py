@@ -68,11 +68,10 @@ def insert_documents(session: Session, batch: ChainBatch, members: Sequence[Mani
     changes.touched.update(m.sha256 for m in members)
     # The rows as inserted (transient, outside the session), so that the verdict inputs
     # need not read them back and decode their JSON again.
-    changes.inserted.update(
-        (document_id, (ChainDocument(id=document_id, public_metadata=member.metadata,
-                                     **{k: v for k, v in row.items() if k != "metadata"}),
-                       batch))
-        for document_id, member, row in zip(ids, members, rows, strict=True))
+    for document_id, member, row in zip(ids, members, rows, strict=True):
+        del row["metadata"]  # the text inserted; the transient row takes the decoded value
+        changes.inserted[document_id] = (
+            ChainDocument(id=document_id, public_metadata=member.metadata, **row), batch)
 
 
 def _migration_columns(migrated: MigratedDocument | None) -> dict[str, Any]:
