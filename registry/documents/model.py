@@ -160,11 +160,10 @@ _SORTED_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 def to_sorted_json_value(value: Any) -> Any:
     """`json.loads(json.dumps(to_json_value(value), sort_keys=True))`, built in one pass:
-    the same values, every object's keys in sorted order. Issuance publishes the metadata
-    of every document in this form, and the JSON round trip cost half as much as
-    validating the document. What JSON would not represent as given (a dict with keys
-    that are not strings, an unknown type) still takes the round trip, so the result (or
-    the TypeError) is the round trip's."""
+    the same values, every object's keys in sorted order (bundles give a DCC's metadata
+    so; issuance now publishes the text, CanonicalJson, encoded once). What JSON would
+    not represent as given (a dict with keys that are not strings, an unknown type) still
+    takes the round trip, so the result (or the TypeError) is the round trip's."""
     kind = type(value)
     if kind in _JSON_LEAF_TYPES:
         return value
